@@ -1,0 +1,534 @@
+/* heapdig — MIT licence.
+ *
+ * compat.h: every PY_VERSION_HEX branch of the dumper lives here (3.9–3.13).
+ * It reaches into CPython's internal headers for the collector's lists, the
+ * 3.11+ interpreter frames and managed dicts / inline values, because the
+ * public API would materialise what we must only observe (PyThreadState_GetFrame
+ * creates frame objects on 3.11+, _PyObject_GetDictPtr creates instance dicts,
+ * gc.get_objects() takes a reference to everything).  Nothing outside this file
+ * includes an internal header.
+ */
+#ifndef HEAPDIG_DUMPER_COMPAT_H
+#define HEAPDIG_DUMPER_COMPAT_H
+
+/* The internal headers below refuse to be included without Py_BUILD_CORE,
+ * and it must be seen before Python.h so that both agree on declarations.
+ * compat.h is therefore the first include of every dumper file. */
+#ifndef Py_BUILD_CORE
+#define Py_BUILD_CORE 1
+#endif
+#include <Python.h>
+#include <frameobject.h>
+#include <stddef.h> /* offsetof */
+
+#if PY_VERSION_HEX < 0x03090000
+#error "heapdig supports CPython 3.9 and later"
+#endif
+
+#include <internal/pycore_gc.h>
+#include <internal/pycore_interp.h>
+#if PY_VERSION_HEX >= 0x030B0000
+#include <internal/pycore_dict.h>
+#include <internal/pycore_long.h> /* _PyLong_DigitCount (3.12+) */
+#include <internal/pycore_frame.h>
+#include <internal/pycore_object.h>
+#endif
+#if PY_VERSION_HEX >= 0x030D0000
+#include <internal/pycore_tracemalloc.h> /* _PyTraceMalloc_GetTraceback */
+#endif
+
+/* ---- The collector's object lists ------------------------------------- */
+
+/* Fills heads[] with every collector list of the current interpreter (the
+ * generations plus the permanent generation of gc.freeze()).  Returns the
+ * number of lists.  Walking them needs no allocation and takes no reference. */
+static inline int
+hd_compat_gc_lists(PyGC_Head **heads)
+{
+    PyInterpreterState *interp = PyInterpreterState_Get();
+    struct _gc_runtime_state *gc = &interp->gc;
+    int n = 0;
+    for (int i = 0; i < NUM_GENERATIONS; i++)
+        heads[n++] = &gc->generations[i].head;
+    heads[n++] = &gc->permanent_generation.head;
+    return n;
+}
+#define HD_GC_MAX_LISTS (NUM_GENERATIONS + 1)
+
+static inline PyGC_Head *
+hd_compat_gc_next(PyGC_Head *g)
+{
+    return (PyGC_Head *)g->_gc_next;
+}
+
+static inline PyObject *
+hd_compat_gc_object(PyGC_Head *g)
+{
+    return (PyObject *)(g + 1);
+}
+
+/* Turns the collector on or off; returns the previous state.  Our own
+ * mallocs never allocate Python objects, but a disabled collector makes sure
+ * no finaliser runs if something inside CPython does. */
+static inline int
+hd_compat_gc_set_enabled(int on)
+{
+    struct _gc_runtime_state *gc = &PyInterpreterState_Get()->gc;
+    int was = gc->enabled;
+    gc->enabled = on;
+    return was;
+}
+
+/* ---- Object facts -------------------------------------------------------- */
+
+static inline int
+hd_compat_is_immortal(PyObject *op)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    return _Py_IsImmortal(op);
+#else
+    (void)op;
+    return 0;
+#endif
+}
+
+/* What sys.getsizeof() adds to __sizeof__(): the collector header, and on
+ * 3.11+ the managed dict / weakref pre-header.  3.11 and 3.12 add it to
+ * static type objects too (which have none); 3.13 exempts them. */
+static inline size_t
+hd_compat_presize(PyObject *op)
+{
+    PyTypeObject *tp = Py_TYPE(op);
+#if PY_VERSION_HEX >= 0x030D0000
+    if (PyType_Check(op) &&
+        !PyType_HasFeature((PyTypeObject *)op, Py_TPFLAGS_HEAPTYPE) &&
+        Py_IS_TYPE(op, &PyType_Type))
+        return 0;
+    return _PyType_PreHeaderSize(tp);
+#elif PY_VERSION_HEX >= 0x030B0000
+    return _PyType_PreHeaderSize(tp);
+#else
+    (void)tp;
+    return PyObject_IS_GC(op) ? sizeof(PyGC_Head) : 0;
+#endif
+}
+
+/* Where tracemalloc recorded the object's allocation: its start, before any
+ * pre-header (mirrors _PyTraceMalloc_GetObjectTraceback). */
+static inline uintptr_t
+hd_compat_alloc_start(PyObject *op)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    return (uintptr_t)((char *)op - _PyType_PreHeaderSize(Py_TYPE(op)));
+#else
+    if (PyType_IS_GC(Py_TYPE(op)))
+        return (uintptr_t)((char *)op - sizeof(PyGC_Head));
+    return (uintptr_t)op;
+#endif
+}
+
+/* Looks `name` up along the type's MRO without side effects on refcounts.
+ * Returns a borrowed reference or NULL.  Before 3.12 _PyType_Lookup's method
+ * cache takes a reference to the name and may drop the last reference to the
+ * name it evicts, so we scan the MRO's dicts instead (all types have one). */
+static inline PyObject *
+hd_compat_type_lookup(PyTypeObject *tp, PyObject *name)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    return _PyType_Lookup(tp, name); /* interned names are immortal here */
+#else
+    PyObject *mro = tp->tp_mro;
+    if (mro == NULL || !PyTuple_Check(mro))
+        return NULL;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(mro); i++) {
+        PyObject *base = PyTuple_GET_ITEM(mro, i);
+        PyObject *dict = ((PyTypeObject *)base)->tp_dict;
+        if (dict == NULL || !PyDict_CheckExact(dict))
+            continue;
+        PyObject *v = PyDict_GetItemWithError(dict, name);
+        if (v != NULL)
+            return v;
+        PyErr_Clear();
+    }
+    return NULL;
+#endif
+}
+
+/* ---- Instance attributes ------------------------------------------------- */
+
+/* Visits an instance's attributes that live outside a dict object: 3.11/3.12
+ * "values" arrays and 3.13 inline values, keyed by the type's cached keys.
+ * Calls cb(value, name) for each present attribute and sets *dict_out to the
+ * instance's dict object if one exists (never creating it).  Returns 0, or the
+ * first nonzero cb result. */
+typedef int (*hd_attr_cb)(PyObject *value, PyObject *name, void *payload);
+
+static inline int
+hd_compat_instance_attrs(PyObject *op, PyObject **dict_out, hd_attr_cb cb,
+                         void *payload)
+{
+    PyTypeObject *tp = Py_TYPE(op);
+    *dict_out = NULL;
+#if PY_VERSION_HEX >= 0x030B0000
+    if (tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) {
+        PyDictValues *values = NULL;
+        PyDictKeysObject *keys = ((PyHeapTypeObject *)tp)->ht_cached_keys;
+#if PY_VERSION_HEX >= 0x030D0000
+        if ((tp->tp_flags & Py_TPFLAGS_INLINE_VALUES) &&
+            _PyObject_InlineValues(op)->valid)
+            values = _PyObject_InlineValues(op);
+        *dict_out = (PyObject *)_PyObject_ManagedDictPointer(op)->dict;
+        if (values == NULL)
+            return 0;
+#elif PY_VERSION_HEX >= 0x030C0000
+        PyDictOrValues dorv = *_PyObject_DictOrValuesPointer(op);
+        if (!_PyDictOrValues_IsValues(dorv)) {
+            *dict_out = (PyObject *)_PyDictOrValues_GetDict(dorv);
+            return 0;
+        }
+        values = _PyDictOrValues_GetValues(dorv);
+#else
+        *dict_out = *_PyObject_ManagedDictPointer(op);
+        values = *_PyObject_ValuesPointer(op);
+        if (values == NULL)
+            return 0;
+#endif
+        if (keys == NULL)
+            return 0;
+        PyDictUnicodeEntry *entries = DK_UNICODE_ENTRIES(keys);
+        for (Py_ssize_t i = 0; i < keys->dk_nentries; i++) {
+            PyObject *v = values->values[i];
+            if (v == NULL)
+                continue;
+            int r = cb(v, entries[i].me_key, payload);
+            if (r)
+                return r;
+        }
+        return 0;
+    }
+#endif
+    if (tp->tp_dictoffset != 0) {
+        Py_ssize_t off = tp->tp_dictoffset;
+        if (off < 0) { /* negative: counted from the end of a var object */
+            Py_ssize_t n = Py_SIZE(op);
+            if (n < 0)
+                n = -n;
+            off += (Py_ssize_t)_PyObject_VAR_SIZE(tp, n);
+        }
+        *dict_out = *(PyObject **)((char *)op + off);
+    }
+    (void)cb;
+    (void)payload;
+    return 0;
+}
+
+/* Whether a dict's values belong to it (3.13 embeds an instance's inline
+ * values in its materialised __dict__; the instance owns those). */
+static inline int
+hd_compat_dict_owns_values(PyObject *dict)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    PyDictObject *mp = (PyDictObject *)dict;
+    return mp->ma_values == NULL || !mp->ma_values->embedded;
+#else
+    (void)dict;
+    return 1;
+#endif
+}
+
+/* Whether the dict's keys are owned by it (combined table) rather than shared
+ * with other instances of a class (split table). */
+static inline int
+hd_compat_dict_owns_keys(PyObject *dict)
+{
+    return ((PyDictObject *)dict)->ma_values == NULL;
+}
+
+/* ---- Frames -------------------------------------------------------------- */
+
+/* A running frame, whatever its representation. */
+typedef struct hd_frame {
+    PyCodeObject *code;  /* borrowed; never NULL for frames we report */
+    PyObject *func;      /* the running function, NULL if unknown */
+    PyObject *frame_obj; /* an existing frame object, else NULL */
+    PyObject *f_locals;  /* a locals mapping (class bodies, exec), or NULL */
+    PyObject **locals;   /* fast locals/cells/frees, NULL before 3.11 */
+    int n_locals;        /* entries in locals[] */
+    int line;            /* current line number, -1 if unknown */
+    void *opaque;        /* the underlying frame, for hd_compat_frame_next */
+} hd_frame;
+
+/* The thread's innermost frame; 0 if it has none. */
+static inline int hd_compat_frame_fill(hd_frame *f, void *raw);
+
+static inline int
+hd_compat_thread_frame(PyThreadState *ts, hd_frame *f)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return hd_compat_frame_fill(f, ts->current_frame);
+#elif PY_VERSION_HEX >= 0x030B0000
+    return hd_compat_frame_fill(f, ts->cframe ? ts->cframe->current_frame
+                                               : NULL);
+#else
+    return hd_compat_frame_fill(f, ts->frame);
+#endif
+}
+
+static inline int
+hd_compat_frame_next(hd_frame *f)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    return hd_compat_frame_fill(
+        f, ((_PyInterpreterFrame *)f->opaque)->previous);
+#else
+    return hd_compat_frame_fill(f, ((PyFrameObject *)f->opaque)->f_back);
+#endif
+}
+
+static inline int
+hd_compat_frame_fill(hd_frame *f, void *raw)
+{
+    memset(f, 0, sizeof(*f));
+#if PY_VERSION_HEX >= 0x030B0000
+    _PyInterpreterFrame *fr = raw;
+    /* Skip the C-stack shims and frames still being set up. */
+    while (fr != NULL && _PyFrame_IsIncomplete(fr))
+        fr = fr->previous;
+    if (fr == NULL)
+        return 0;
+    f->opaque = fr;
+#if PY_VERSION_HEX >= 0x030D0000
+    if (!PyCode_Check(fr->f_executable))
+        return hd_compat_frame_fill(f, fr->previous);
+    f->code = (PyCodeObject *)fr->f_executable;
+    f->func = fr->f_funcobj;
+#elif PY_VERSION_HEX >= 0x030C0000
+    f->code = fr->f_code;
+    f->func = fr->f_funcobj;
+#else
+    f->code = fr->f_code;
+    f->func = (PyObject *)fr->f_func;
+#endif
+    f->frame_obj = (PyObject *)fr->frame_obj;
+    f->f_locals = fr->f_locals;
+    f->locals = fr->localsplus;
+    f->n_locals = f->code->co_nlocalsplus;
+    f->line = PyCode_Addr2Line(f->code, _PyInterpreterFrame_LASTI(fr) *
+                                            (int)sizeof(_Py_CODEUNIT));
+#else
+    PyFrameObject *fo = raw;
+    if (fo == NULL)
+        return 0;
+    f->opaque = fo;
+    f->code = fo->f_code;
+    f->frame_obj = (PyObject *)fo;
+    f->line = PyFrame_GetLineNumber(fo);
+#endif
+    return 1;
+}
+
+/* Name of fast local i of a code object (3.11+ layout), borrowed. */
+static inline PyObject *
+hd_compat_local_name(PyCodeObject *co, int i)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    return PyTuple_GET_ITEM(co->co_localsplusnames, i);
+#else
+    (void)co;
+    (void)i;
+    return NULL;
+#endif
+}
+
+/* Before 3.11 a frame object's f_localsplus holds co_varnames, then cellvars,
+ * then freevars (then the value stack).  Returns the name of slot i, or NULL
+ * past the named slots. */
+static inline PyObject *
+hd_compat_frameobj_local_name(PyFrameObject *fo, Py_ssize_t i)
+{
+#if PY_VERSION_HEX < 0x030B0000
+    PyCodeObject *co = fo->f_code;
+    Py_ssize_t nv = PyTuple_GET_SIZE(co->co_varnames);
+    Py_ssize_t nc = PyTuple_GET_SIZE(co->co_cellvars);
+    Py_ssize_t nf = PyTuple_GET_SIZE(co->co_freevars);
+    if (i < nv)
+        return PyTuple_GET_ITEM(co->co_varnames, i);
+    if (i < nv + nc)
+        return PyTuple_GET_ITEM(co->co_cellvars, i - nv);
+    if (i < nv + nc + nf)
+        return PyTuple_GET_ITEM(co->co_freevars, i - nv - nc);
+#else
+    (void)fo;
+    (void)i;
+#endif
+    return NULL;
+}
+
+/* Number of named local slots of a frame object before 3.11. */
+static inline Py_ssize_t
+hd_compat_frameobj_n_locals(PyFrameObject *fo)
+{
+#if PY_VERSION_HEX < 0x030B0000
+    PyCodeObject *co = fo->f_code;
+    return PyTuple_GET_SIZE(co->co_varnames) +
+           PyTuple_GET_SIZE(co->co_cellvars) +
+           PyTuple_GET_SIZE(co->co_freevars);
+#else
+    (void)fo;
+    return 0;
+#endif
+}
+
+static inline PyObject **
+hd_compat_frameobj_localsplus(PyFrameObject *fo)
+{
+#if PY_VERSION_HEX < 0x030B0000
+    return fo->f_localsplus;
+#else
+    (void)fo;
+    return NULL;
+#endif
+}
+
+static inline PyObject *
+hd_compat_code_qualname(PyCodeObject *co)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    return co->co_qualname;
+#else
+    return co->co_name;
+#endif
+}
+
+
+/* ---- C __sizeof__ of the hot built-ins (mirrors CPython Objects/) -------------- */
+
+/* int.__sizeof__: digits only, whatever the subclass (longobject.c). */
+static inline size_t
+hd_compat_int_sizeof(PyObject *op)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    size_t nd = (size_t)_PyLong_DigitCount((PyLongObject *)op);
+    return offsetof(PyLongObject, long_value.ob_digit) +
+           (nd ? nd : 1) * sizeof(digit);
+#else
+    Py_ssize_t nd = Py_SIZE(op);
+    size_t n = (size_t)(nd < 0 ? -nd : nd);
+#if PY_VERSION_HEX >= 0x030B0000
+    if (n == 0) /* 3.11 counts one digit for zero */
+        n = 1;
+#endif
+    return offsetof(PyLongObject, ob_digit) + n * sizeof(digit);
+#endif
+}
+
+/* str.__sizeof__ (unicodeobject.c unicode__sizeof__). */
+static inline size_t
+hd_compat_str_sizeof(PyObject *op)
+{
+    size_t size;
+    size_t len = (size_t)PyUnicode_GET_LENGTH(op);
+    size_t kind = PyUnicode_KIND(op);
+    PyCompactUnicodeObject *cu = (PyCompactUnicodeObject *)op;
+    if (PyUnicode_IS_COMPACT_ASCII(op))
+        size = sizeof(PyASCIIObject) + len + 1;
+    else if (PyUnicode_IS_COMPACT(op))
+        size = sizeof(PyCompactUnicodeObject) + (len + 1) * kind;
+    else {
+        size = sizeof(PyUnicodeObject);
+        if (((PyUnicodeObject *)op)->data.any)
+            size += (len + 1) * kind;
+    }
+#if PY_VERSION_HEX < 0x030C0000
+    PyASCIIObject *ao = (PyASCIIObject *)op;
+    if (ao->wstr && (!PyUnicode_IS_READY(op) ||
+                     (void *)ao->wstr != PyUnicode_DATA(op)))
+        size += (cu->wstr_length + 1) * sizeof(wchar_t);
+#endif
+    if (!PyUnicode_IS_COMPACT_ASCII(op) && cu->utf8 &&
+        (void *)cu->utf8 != PyUnicode_DATA(op))
+        size += (size_t)cu->utf8_length + 1;
+    return size;
+}
+
+/* ---- Labelled fields of built-in objects ---------------------------------- */
+
+/* A strong reference held in a struct field, named as Python spells it. */
+typedef struct hd_field {
+    size_t offset;    /* offsetof the PyObject * field */
+    const char *name; /* attribute name */
+} hd_field;
+
+#define HD_F(T, f, n) {offsetof(T, f), n}
+
+static const hd_field hd_function_fields[] = {
+    HD_F(PyFunctionObject, func_code, "__code__"),
+    HD_F(PyFunctionObject, func_globals, "__globals__"),
+    HD_F(PyFunctionObject, func_module, "__module__"),
+    HD_F(PyFunctionObject, func_defaults, "__defaults__"),
+    HD_F(PyFunctionObject, func_kwdefaults, "__kwdefaults__"),
+    HD_F(PyFunctionObject, func_doc, "__doc__"),
+    HD_F(PyFunctionObject, func_name, "__name__"),
+    HD_F(PyFunctionObject, func_dict, "__dict__"),
+    HD_F(PyFunctionObject, func_closure, "__closure__"),
+    HD_F(PyFunctionObject, func_annotations, "__annotations__"),
+    HD_F(PyFunctionObject, func_qualname, "__qualname__"),
+#if PY_VERSION_HEX >= 0x030A0000
+    HD_F(PyFunctionObject, func_builtins, "__builtins__"),
+#endif
+#if PY_VERSION_HEX >= 0x030C0000
+    HD_F(PyFunctionObject, func_typeparams, "__type_params__"),
+#endif
+    {0, NULL}};
+
+static const hd_field hd_code_fields[] = {
+    HD_F(PyCodeObject, co_consts, "co_consts"),
+    HD_F(PyCodeObject, co_names, "co_names"),
+    HD_F(PyCodeObject, co_filename, "co_filename"),
+    HD_F(PyCodeObject, co_name, "co_name"),
+#if PY_VERSION_HEX >= 0x030B0000
+    HD_F(PyCodeObject, co_qualname, "co_qualname"),
+    HD_F(PyCodeObject, co_localsplusnames, "co_localsplusnames"),
+    HD_F(PyCodeObject, co_localspluskinds, "co_localspluskinds"),
+    HD_F(PyCodeObject, co_linetable, "co_linetable"),
+    HD_F(PyCodeObject, co_exceptiontable, "co_exceptiontable"),
+#else
+    HD_F(PyCodeObject, co_code, "co_code"),
+    HD_F(PyCodeObject, co_varnames, "co_varnames"),
+    HD_F(PyCodeObject, co_freevars, "co_freevars"),
+    HD_F(PyCodeObject, co_cellvars, "co_cellvars"),
+#endif
+#if PY_VERSION_HEX >= 0x030A0000 && PY_VERSION_HEX < 0x030B0000
+    HD_F(PyCodeObject, co_linetable, "co_linetable"),
+#elif PY_VERSION_HEX < 0x030A0000
+    HD_F(PyCodeObject, co_lnotab, "co_lnotab"),
+#endif
+    {0, NULL}};
+
+#if PY_VERSION_HEX < 0x030B0000
+static const hd_field hd_frame_fields[] = {
+    HD_F(PyFrameObject, f_back, "f_back"),
+    HD_F(PyFrameObject, f_code, "f_code"),
+    HD_F(PyFrameObject, f_builtins, "f_builtins"),
+    HD_F(PyFrameObject, f_globals, "f_globals"),
+    HD_F(PyFrameObject, f_locals, "f_locals"),
+    HD_F(PyFrameObject, f_trace, "f_trace"),
+    {0, NULL}};
+#else
+static const hd_field hd_frame_fields[] = {
+    HD_F(PyFrameObject, f_back, "f_back"),
+    HD_F(PyFrameObject, f_trace, "f_trace"),
+    {0, NULL}};
+#endif
+
+/* ---- tracemalloc --------------------------------------------------------- */
+
+/* The allocation traceback of an object as a new tuple of (filename, lineno)
+ * tuples, or None when tracemalloc does not trace it. */
+static inline PyObject *
+hd_compat_traceback(PyObject *op)
+{
+    return _PyTraceMalloc_GetTraceback(0, hd_compat_alloc_start(op));
+}
+
+#endif /* HEAPDIG_DUMPER_COMPAT_H */

@@ -1,0 +1,163 @@
+/* heapdig — MIT licence.
+ *
+ * dumper_int.h: declarations shared inside dumper/ only.  The dump context
+ * (all state of one dump: no mutable globals), the pointer set/map the walk
+ * marks objects with, the sink, and the emitters.  compat.h comes first so
+ * that Py_BUILD_CORE is seen before Python.h.
+ */
+#ifndef HEAPDIG_DUMPER_INT_H
+#define HEAPDIG_DUMPER_INT_H
+
+#include "compat.h"
+
+#include <stdint.h>
+
+#include "heapdig/format.h"
+
+/* ---- ptrset.c: open-addressing sets/maps keyed by pointers ---------------- */
+
+typedef struct hd_ptrset {
+    uintptr_t *slots; /* 0 marks an empty slot */
+    size_t mask;      /* capacity - 1, capacity a power of two */
+    size_t n;         /* members */
+} hd_ptrset;
+
+typedef struct hd_ptrmap {
+    uintptr_t *keys;  /* 0 marks an empty slot */
+    uint32_t *vals;   /* value per slot */
+    size_t mask;      /* capacity - 1 */
+    size_t n;         /* entries */
+} hd_ptrmap;
+
+/* Adds p; returns 1 if it was new, 0 if present, -1 on allocation failure. */
+int hd_ptrset_add(hd_ptrset *s, const void *p);
+int hd_ptrset_has(const hd_ptrset *s, const void *p);
+void hd_ptrset_dispose(hd_ptrset *s);
+
+/* Returns the value stored for p, or 0 if none (0 is never stored). */
+uint32_t hd_ptrmap_get(const hd_ptrmap *m, const void *p);
+/* Stores p -> v (v != 0); returns 0 or -1 on allocation failure. */
+int hd_ptrmap_put(hd_ptrmap *m, const void *p, uint32_t v);
+void hd_ptrmap_dispose(hd_ptrmap *m);
+
+/* ---- sink.c: buffered deflate on a second thread, atomic file commit ---- */
+
+typedef struct hd_sink hd_sink;
+
+/* Creates a temporary file next to `path` (mode 0600) and starts the
+ * compressor thread.  On failure returns -1 with errno set and *out NULL. */
+int hd_sink_open(hd_sink **out, const char *path, int level);
+/* A pointer to at least n free bytes (n <= HD_SINK_MAX_RESERVE), or NULL
+ * once the sink has failed (the failure is sticky, see hd_sink_close). */
+#define HD_SINK_MAX_RESERVE (HD_REC_MAX_LEN + 64)
+uint8_t *hd_sink_reserve(hd_sink *s, size_t n);
+void hd_sink_commit(hd_sink *s, size_t n);
+/* Waits until everything written so far is compressed; returns the crc32 of
+ * all bytes written so far. */
+uint32_t hd_sink_crc(hd_sink *s);
+/* Finishes the stream.  commit != 0 and no error: fsync and rename onto the
+ * final path.  Otherwise the temporary file is removed.  Returns 0, or -1
+ * with errno set and *what naming the failed step.  Frees the sink. */
+int hd_sink_close(hd_sink *s, int commit, const char **what);
+uint64_t hd_sink_bytes_in(const hd_sink *s);
+uint64_t hd_sink_bytes_out(const hd_sink *s);
+
+/* ---- The dump context ---------------------------------------------------- */
+
+/* One outgoing reference of the object being encoded. */
+typedef struct hd_edge {
+    PyObject *target; /* referent (borrowed) */
+    uint32_t word;    /* label_kind << 1 | weak */
+    uint64_t payload; /* label payload: string id, index or zigzag key */
+} hd_edge;
+
+/* How a type's __sizeof__ is computed (chosen once per type). */
+enum hd_sizeof_kind {
+    HD_SZ_OBJECT,  /* object.__sizeof__: basicsize + itemsize * size */
+    HD_SZ_LIST,
+    HD_SZ_DICT,
+    HD_SZ_SET,
+    HD_SZ_STR,
+    HD_SZ_INT,
+    HD_SZ_CALL     /* another C __sizeof__: called, its int discarded */
+};
+#define HD_N_KNOWN_SIZEOF 7
+
+typedef struct hd_typeinfo {
+    PyTypeObject *type;  /* borrowed */
+    uint8_t sizeof_kind; /* enum hd_sizeof_kind */
+    uint8_t approx;      /* a Python-level __sizeof__ was skipped */
+    PyObject *descr;     /* the C __sizeof__ for HD_SZ_CALL, borrowed */
+} hd_typeinfo;
+
+typedef struct hd_options {
+    int values;         /* record short values */
+    int max_value_len;  /* bytes */
+    int tracebacks;     /* record tracemalloc tracebacks */
+    int level;          /* zlib level 0-9 */
+} hd_options;
+
+typedef struct hd_stats {
+    uint64_t n_objects;
+    uint64_t n_edges;
+    uint64_t n_roots;
+    uint64_t n_strings;
+    uint64_t n_types;
+    uint64_t n_tracebacks;
+    uint64_t n_sizeof_calls; /* objects whose C __sizeof__ was called */
+} hd_stats;
+
+typedef struct hd_dumpctx {
+    hd_options opt;
+    hd_stats st;
+    hd_sink *sink;
+    hd_ptrset seen;        /* objects found so far */
+    hd_ptrmap type_ids;    /* type object -> type id */
+    hd_typeinfo *types;    /* indexed by type id - 1 */
+    size_t cap_types;
+    hd_ptrmap str_ids;     /* str object -> string id */
+    hd_ptrmap cstr_ids;    /* C string (tp_name) -> string id */
+    hd_ptrmap tb_ids;      /* traceback hash -> traceback id */
+    PyObject **stack;      /* objects found, not yet encoded */
+    size_t n_stack, cap_stack;
+    hd_edge *edges;        /* references of the object being encoded */
+    size_t n_edges, cap_edges;
+    size_t label_cursor;   /* where the next label match starts */
+    uintptr_t prev_addr;   /* delta base for object addresses */
+    PyObject *name_sizeof; /* interned "__sizeof__", borrowed */
+    PyObject *known_sizeof[HD_N_KNOWN_SIZEOF]; /* C __sizeof__ of built-ins */
+    uint8_t known_kind[HD_N_KNOWN_SIZEOF];     /* enum hd_sizeof_kind */
+    int nomem;             /* an allocation failed (sticky) */
+} hd_dumpctx;
+
+/* ---- emit.c: encode records (FORMAT.md) ----------------------------------- */
+
+int hd_emit_prelude(hd_dumpctx *ctx);
+/* Writes the HEADER record; meta is n pairs of UTF-8 key/value C strings. */
+int hd_emit_header(hd_dumpctx *ctx, uint64_t time_ns, const char **meta,
+                   size_t n_meta);
+/* String id of a str object's UTF-8 text (interned by identity), 0 on error. */
+uint32_t hd_emit_str(hd_dumpctx *ctx, PyObject *str);
+/* String id of a C string; key identifies it for interning (NULL: never). */
+uint32_t hd_emit_cstr(hd_dumpctx *ctx, const char *s, size_t n,
+                      const void *key);
+/* Type id of a type, writing its TYPE record the first time; 0 on error. */
+uint32_t hd_emit_type(hd_dumpctx *ctx, PyTypeObject *tp);
+/* Writes the OBJECT record of op with ctx->edges; returns 0 or -1. */
+int hd_emit_object(hd_dumpctx *ctx, PyObject *op);
+int hd_emit_root(hd_dumpctx *ctx, PyObject *op, int kind, uint32_t name);
+int hd_emit_end(hd_dumpctx *ctx);
+/* UTF-8 of a str's first code points, at most cap bytes, never splitting a
+ * character; lone surrogates become U+FFFD.  Sets *trunc if cut short. */
+size_t hd_str_utf8(PyObject *s, char *buf, size_t cap, int *trunc);
+
+/* ---- walk.c: find every object and its labelled references ------------ */
+
+/* Walks the heap, emitting ROOT and OBJECT records.  Returns 0 or -1 (no
+ * Python exception: the caller looks at ctx->nomem and the sink). */
+int hd_walk(hd_dumpctx *ctx);
+/* Appends an edge to ctx->edges; returns 0 or -1. */
+int hd_walk__push_edge(hd_dumpctx *ctx, PyObject *target, uint32_t word,
+                       uint64_t payload);
+
+#endif /* HEAPDIG_DUMPER_INT_H */

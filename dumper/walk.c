@@ -1,0 +1,486 @@
+/* heapdig — MIT licence.
+ *
+ * walk.c: finds every object and its references.
+ *
+ * Seeds are the named roots (sys.modules, builtins, every thread's frames and
+ * their locals) and every object on the collector's lists.  From each seed an
+ * iterative depth-first search follows references, so untracked containers
+ * and atomic objects (str, int, float, bytes) reached from anything are found
+ * too.  A pointer set marks what was found; an explicit stack replaces
+ * recursion (a 10 M-long linked list must not overflow the C stack).
+ *
+ * References of an object come from two places:
+ *   - tp_traverse, exactly as gc.get_referents() sees them (unlabelled), and
+ *   - labellers for types we understand, which name references (dict key,
+ *     index, attribute, slot, local) and add the strong references the
+ *     collector does not need to see (str keys, a type's name, code constants).
+ * Labels are matched onto traverse edges by target, in order (labellers walk
+ * in the same order as tp_traverse, so matching is linear); a labelled
+ * reference with no traverse edge is appended when it is a strong reference
+ * the object owns.  Exact dicts, lists and tuples skip tp_traverse entirely.
+ *
+ * The walk holds the GIL throughout, runs no Python code and allocates no
+ * Python objects (see emit.c size_of() and traceback_of() for the two
+ * documented exceptions).
+ */
+#include "dumper_int.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <structmember.h> /* PyMemberDef, T_OBJECT_EX for __slots__ */
+
+#define STRONG(kind) ((uint32_t)(kind) << 1)
+#define WEAK(kind) (((uint32_t)(kind) << 1) | HD_EDGE_WEAK)
+
+/* ---- The work stack and edge buffer ------------------------------------ */
+
+static int
+push_object(hd_dumpctx *ctx, PyObject *op)
+{
+    int r = hd_ptrset_add(&ctx->seen, op);
+    if (r <= 0) {
+        if (r < 0)
+            ctx->nomem = 1;
+        return r;
+    }
+    if (ctx->n_stack == ctx->cap_stack) {
+        size_t cap = ctx->cap_stack ? 2 * ctx->cap_stack : 4096;
+        PyObject **s = realloc(ctx->stack, cap * sizeof(*s));
+        if (s == NULL) {
+            ctx->nomem = 1;
+            return -1;
+        }
+        ctx->stack = s;
+        ctx->cap_stack = cap;
+    }
+    ctx->stack[ctx->n_stack++] = op;
+    return 1;
+}
+
+int
+hd_walk__push_edge(hd_dumpctx *ctx, PyObject *target, uint32_t word,
+                   uint64_t payload)
+{
+    if (ctx->n_edges == ctx->cap_edges) {
+        size_t cap = ctx->cap_edges ? 2 * ctx->cap_edges : 256;
+        hd_edge *e = realloc(ctx->edges, cap * sizeof(*e));
+        if (e == NULL) {
+            ctx->nomem = 1;
+            return -1;
+        }
+        ctx->edges = e;
+        ctx->cap_edges = cap;
+    }
+    ctx->edges[ctx->n_edges].target = target;
+    ctx->edges[ctx->n_edges].word = word;
+    ctx->edges[ctx->n_edges].payload = payload;
+    ctx->n_edges++;
+    return 0;
+}
+
+static int
+visit_collect(PyObject *op, void *arg)
+{
+    return hd_walk__push_edge(arg, op, 0, 0) < 0 ? -1 : 0;
+}
+
+/* Names an existing unlabelled strong edge to target, or appends one if
+ * `owned` (the object holds this reference whether or not tp_traverse says
+ * so).  Labellers walk in tp_traverse's order, so the edge is expected just
+ * after the previous match: we look LABEL_WINDOW edges ahead of the cursor,
+ * and search everything only for small objects.  A bounded search keeps big
+ * dict subclasses linear; its cost is that an out-of-order reference in a
+ * large object may stay unlabelled. */
+#define LABEL_WINDOW 8
+#define LABEL_FULL_SCAN 64
+
+static int
+label(hd_dumpctx *ctx, PyObject *target, uint32_t word, uint64_t payload,
+      int owned)
+{
+    size_t n = ctx->n_edges;
+    size_t span = n <= LABEL_FULL_SCAN ? n : LABEL_WINDOW;
+    if (target == NULL)
+        return 0;
+    for (size_t k = 0; k < span; k++) {
+        size_t i = ctx->label_cursor + k;
+        if (i >= n)
+            i -= n;
+        if (i >= n)
+            break;
+        hd_edge *e = &ctx->edges[i];
+        if (e->target == target && e->word == 0) {
+            e->word = word;
+            e->payload = payload;
+            ctx->label_cursor = i + 1;
+            return 0;
+        }
+    }
+    return owned ? hd_walk__push_edge(ctx, target, word, payload) : 0;
+}
+
+static int
+label_attr(hd_dumpctx *ctx, PyObject *target, const char *name, int owned)
+{
+    uint32_t sid;
+    if (target == NULL)
+        return 0;
+    if ((sid = hd_emit_cstr(ctx, name, strlen(name), name)) == 0)
+        return -1;
+    return label(ctx, target, STRONG(HD_LBL_ATTR), sid, owned);
+}
+
+static int
+label_fields(hd_dumpctx *ctx, PyObject *op, const hd_field *f, int owned)
+{
+    for (; f->name; f++) {
+        PyObject *v = *(PyObject **)((char *)op + f->offset);
+        if (label_attr(ctx, v, f->name, owned) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---- Labellers ---------------------------------------------------------- */
+
+/* The label of a dict value, from its key. */
+static int
+key_label(hd_dumpctx *ctx, PyObject *key, uint32_t *word, uint64_t *payload)
+{
+    if (PyUnicode_Check(key)) {
+        *word = STRONG(HD_LBL_KEY_STR);
+        *payload = hd_emit_str(ctx, key);
+        return *payload ? 0 : -1;
+    }
+    if (PyLong_CheckExact(key)) {
+        int overflow = 0;
+        long long v = PyLong_AsLongLongAndOverflow(key, &overflow);
+        if (!overflow && !(v == -1 && PyErr_Occurred())) {
+            *word = STRONG(HD_LBL_KEY_INT);
+            *payload = hd_zigzag(v);
+            return 0;
+        }
+        PyErr_Clear();
+    }
+    const char *tn = Py_TYPE(key)->tp_name;
+    *word = STRONG(HD_LBL_KEY_OTHER);
+    *payload = hd_emit_cstr(ctx, tn, strlen(tn), tn);
+    return *payload ? 0 : -1;
+}
+
+/* Dict entries: each value labelled by its key, and each key itself when
+ * the table is this dict's own (split tables share keys with the class). */
+static int
+label_dict(hd_dumpctx *ctx, PyObject *op, int direct)
+{
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    int own_keys = hd_compat_dict_owns_keys(op);
+    int own_values = hd_compat_dict_owns_values(op);
+    while (PyDict_Next(op, &pos, &k, &v)) {
+        uint32_t word;
+        uint64_t payload;
+        if (own_values) {
+            if (key_label(ctx, k, &word, &payload) < 0)
+                return -1;
+            if ((direct ? hd_walk__push_edge(ctx, v, word, payload)
+                        : label(ctx, v, word, payload, 1)) < 0)
+                return -1;
+        }
+        if (own_keys) {
+            if ((direct ? hd_walk__push_edge(ctx, k, STRONG(HD_LBL_KEY_OBJ), 0)
+                        : label(ctx, k, STRONG(HD_LBL_KEY_OBJ), 0, 1)) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+static int
+label_sequence(hd_dumpctx *ctx, PyObject **items, Py_ssize_t n, int direct)
+{
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (items[i] == NULL)
+            continue;
+        if ((direct ? hd_walk__push_edge(ctx, items[i], STRONG(HD_LBL_INDEX),
+                                         (uint64_t)i)
+                    : label(ctx, items[i], STRONG(HD_LBL_INDEX), (uint64_t)i,
+                            0)) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int
+attr_cb(PyObject *value, PyObject *name, void *payload)
+{
+    hd_dumpctx *ctx = payload;
+    uint32_t sid = hd_emit_str(ctx, name);
+    if (sid == 0)
+        return -1;
+    return label(ctx, value, STRONG(HD_LBL_ATTR), sid, 0) < 0 ? -1 : 0;
+}
+
+/* Instances of classes: __class__, __slots__ members, instance attributes
+ * (managed dict values / inline values), __dict__. */
+static int
+label_instance(hd_dumpctx *ctx, PyObject *op)
+{
+    PyTypeObject *tp = Py_TYPE(op);
+    PyObject *dict = NULL;
+    if (label_attr(ctx, (PyObject *)tp, "__class__", 0) < 0)
+        return -1;
+    for (PyTypeObject *t = tp; t && (t->tp_flags & Py_TPFLAGS_HEAPTYPE);
+         t = t->tp_base) {
+        PyMemberDef *m = t->tp_members;
+        for (; m && m->name; m++) {
+            if (m->type != T_OBJECT_EX && m->type != T_OBJECT)
+                continue;
+            if (m->flags & READONLY)
+                continue;
+            PyObject *v = *(PyObject **)((char *)op + m->offset);
+            if (label_attr(ctx, v, m->name, 0) < 0)
+                return -1;
+        }
+    }
+    if (hd_compat_instance_attrs(op, &dict, attr_cb, ctx) != 0)
+        return -1;
+    /* Owned: 3.13 does not traverse a materialised dict whose values are
+     * still inline, but the instance holds it all the same. */
+    return label_attr(ctx, dict, "__dict__", 1);
+}
+
+static int
+label_type(hd_dumpctx *ctx, PyTypeObject *tp)
+{
+    /* Static types are not gc objects: no traverse edges, so every
+     * reference they own is appended; heap types get theirs labelled. */
+    if (label_attr(ctx, tp->tp_dict, "__dict__", 1) < 0 ||
+        label_attr(ctx, tp->tp_mro, "__mro__", 1) < 0 ||
+        label_attr(ctx, tp->tp_bases, "__bases__", 1) < 0)
+        return -1;
+    if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE) {
+        PyHeapTypeObject *ht = (PyHeapTypeObject *)tp;
+        if (label_attr(ctx, (PyObject *)tp->tp_base, "__base__", 0) < 0 ||
+            label_attr(ctx, ht->ht_name, "__name__", 1) < 0 ||
+            label_attr(ctx, ht->ht_qualname, "__qualname__", 1) < 0 ||
+            label_attr(ctx, ht->ht_slots, "__slots__", 1) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int
+label_frame_object(hd_dumpctx *ctx, PyObject *op)
+{
+    PyFrameObject *fo = (PyFrameObject *)op;
+    PyObject **slots = hd_compat_frameobj_localsplus(fo);
+    Py_ssize_t n = hd_compat_frameobj_n_locals(fo);
+    if (label_fields(ctx, op, hd_frame_fields, 0) < 0)
+        return -1;
+    for (Py_ssize_t i = 0; slots && i < n; i++) {
+        PyObject *name = hd_compat_frameobj_local_name(fo, i);
+        uint32_t sid = name ? hd_emit_str(ctx, name) : 0;
+        if (sid && label(ctx, slots[i], STRONG(HD_LBL_LOCAL), sid, 0) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Collects ctx->edges for op. */
+static int
+collect_edges(hd_dumpctx *ctx, PyObject *op)
+{
+    PyTypeObject *tp = Py_TYPE(op);
+    ctx->n_edges = 0;
+    ctx->label_cursor = 0;
+
+    /* Fast paths: the whole reference set, labelled, without tp_traverse. */
+    if (PyDict_CheckExact(op))
+        return label_dict(ctx, op, 1);
+    if (PyList_CheckExact(op))
+        return label_sequence(ctx, ((PyListObject *)op)->ob_item,
+                              PyList_GET_SIZE(op), 1);
+    if (PyTuple_CheckExact(op))
+        return label_sequence(ctx, ((PyTupleObject *)op)->ob_item,
+                              PyTuple_GET_SIZE(op), 1);
+
+    /* gc.get_referents() rule: traverse only what the collector would. */
+    if (PyObject_IS_GC(op) && tp->tp_traverse != NULL) {
+        if (tp->tp_traverse(op, visit_collect, ctx) != 0)
+            return -1;
+    }
+
+    if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE) {
+        if (label_instance(ctx, op) < 0)
+            return -1;
+    }
+    if (PyDict_Check(op))
+        return label_dict(ctx, op, 0);
+    if (PyList_Check(op))
+        return label_sequence(ctx, ((PyListObject *)op)->ob_item,
+                              PyList_GET_SIZE(op), 0);
+    if (PyTuple_Check(op))
+        return label_sequence(ctx, ((PyTupleObject *)op)->ob_item,
+                              PyTuple_GET_SIZE(op), 0);
+    if (PyType_Check(op))
+        return label_type(ctx, (PyTypeObject *)op);
+    if (PyFunction_Check(op))
+        return label_fields(ctx, op, hd_function_fields, 1);
+    if (PyCode_Check(op))
+        return label_fields(ctx, op, hd_code_fields, 1);
+    if (PyCell_Check(op))
+        return label_attr(ctx, PyCell_GET(op), "cell_contents", 1);
+    if (PyMethod_Check(op)) {
+        if (label_attr(ctx, PyMethod_GET_FUNCTION(op), "__func__", 1) < 0)
+            return -1;
+        return label_attr(ctx, PyMethod_GET_SELF(op), "__self__", 1);
+    }
+    if (PyModule_Check(op))
+        return label_attr(ctx, PyModule_GetDict(op), "__dict__", 1);
+    if (PyFrame_Check(op))
+        return label_frame_object(ctx, op);
+    if (PyWeakref_Check(op)) {
+        PyWeakReference *wr = (PyWeakReference *)op;
+        if (label_attr(ctx, wr->wr_callback, "__callback__", 0) < 0)
+            return -1;
+        /* The referent: a weak edge (dead references point at None). */
+        if (wr->wr_object != NULL && wr->wr_object != Py_None &&
+            Py_REFCNT(wr->wr_object) > 0)
+            return hd_walk__push_edge(ctx, wr->wr_object, WEAK(HD_LBL_NONE),
+                                      0);
+    }
+    return 0;
+}
+
+/* ---- The search --------------------------------------------------------- */
+
+/* Encodes everything reachable from the objects on the stack. */
+static int
+drain(hd_dumpctx *ctx)
+{
+    while (ctx->n_stack > 0) {
+        PyObject *op = ctx->stack[--ctx->n_stack];
+        if (collect_edges(ctx, op) < 0 || ctx->nomem)
+            return -1;
+        for (size_t i = 0; i < ctx->n_edges; i++)
+            if (push_object(ctx, ctx->edges[i].target) < 0)
+                return -1;
+        /* The type is dumped too (TYPE records name its object). */
+        if (push_object(ctx, (PyObject *)Py_TYPE(op)) < 0)
+            return -1;
+        if (hd_emit_object(ctx, op) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int
+seed(hd_dumpctx *ctx, PyObject *op)
+{
+    if (op == NULL)
+        return 0;
+    if (push_object(ctx, op) < 0)
+        return -1;
+    return drain(ctx);
+}
+
+static int
+root(hd_dumpctx *ctx, PyObject *op, int kind, const char *name)
+{
+    uint32_t sid;
+    if (op == NULL)
+        return 0;
+    if ((sid = hd_emit_cstr(ctx, name, strlen(name), NULL)) == 0)
+        return -1;
+    if (hd_emit_root(ctx, op, kind, sid) < 0)
+        return -1;
+    return seed(ctx, op);
+}
+
+/* "thread 140234 #0 main (app.py:12)" */
+static void
+frame_name(char *buf, size_t cap, unsigned long tid, int depth, hd_frame *f)
+{
+    char qn[128], fn[256];
+    int t1, t2;
+    size_t a = hd_str_utf8(hd_compat_code_qualname(f->code), qn,
+                           sizeof(qn) - 1, &t1);
+    size_t b = hd_str_utf8(f->code->co_filename, fn, sizeof(fn) - 1, &t2);
+    qn[a] = fn[b] = 0;
+    snprintf(buf, cap, "thread %lu #%d %s (%s:%d)", tid, depth, qn, fn,
+             f->line);
+}
+
+static int
+walk_threads(hd_dumpctx *ctx)
+{
+    PyInterpreterState *interp = PyInterpreterState_Get();
+    char name[512], lname[700];
+    for (PyThreadState *ts = PyInterpreterState_ThreadHead(interp); ts;
+         ts = PyThreadState_Next(ts)) {
+        hd_frame f;
+        int depth = 0;
+        unsigned long tid = (unsigned long)ts->thread_id;
+        snprintf(name, sizeof(name), "thread %lu dict", tid);
+        if (root(ctx, ts->dict, HD_ROOT_THREAD, name) < 0)
+            return -1;
+        for (int ok = hd_compat_thread_frame(ts, &f); ok;
+             ok = hd_compat_frame_next(&f), depth++) {
+            frame_name(name, sizeof(name), tid, depth, &f);
+            if (root(ctx, f.frame_obj ? f.frame_obj : f.func, HD_ROOT_FRAME,
+                     name) < 0)
+                return -1;
+            /* 3.11+: a running frame is not an object; what it holds are
+             * references from outside the heap, named here. */
+            if (f.f_locals && !f.frame_obj) {
+                snprintf(lname, sizeof(lname), "%s f_locals", name);
+                if (root(ctx, f.f_locals, HD_ROOT_LOCAL, lname) < 0)
+                    return -1;
+            }
+            for (int i = 0; i < f.n_locals; i++) {
+                char ln[128];
+                int t;
+                if (f.locals[i] == NULL)
+                    continue;
+                size_t n = hd_str_utf8(hd_compat_local_name(f.code, i), ln,
+                                       sizeof(ln) - 1, &t);
+                ln[n] = 0;
+                snprintf(lname, sizeof(lname), "%s local %s", name, ln);
+                if (root(ctx, f.locals[i], HD_ROOT_LOCAL, lname) < 0)
+                    return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+int
+hd_walk(hd_dumpctx *ctx)
+{
+    PyGC_Head *heads[HD_GC_MAX_LISTS];
+    int n_lists;
+
+    if (root(ctx, PyImport_GetModuleDict(), HD_ROOT_SYS_MODULES,
+             "sys.modules") < 0)
+        return -1;
+    if (root(ctx, PyEval_GetBuiltins(), HD_ROOT_BUILTINS, "builtins") < 0)
+        return -1;
+    if (walk_threads(ctx) < 0)
+        return -1;
+
+    /* Everything the collector knows, including cyclic garbage that no root
+     * reaches (the analyzer finds it unreachable). */
+    n_lists = hd_compat_gc_lists(heads);
+    for (int l = 0; l < n_lists; l++) {
+        for (PyGC_Head *g = hd_compat_gc_next(heads[l]); g != heads[l];
+             g = hd_compat_gc_next(g)) {
+            PyObject *op = hd_compat_gc_object(g);
+            if (hd_ptrset_has(&ctx->seen, op))
+                continue;
+            if (seed(ctx, op) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
