@@ -1,0 +1,161 @@
+/* heapdig — MIT licence.
+ *
+ * analyzer_int.h: declarations shared inside analyzer/ only (and by the unit
+ * tests): the error helpers, the streaming reader, and the in-memory heap
+ * that load.c builds and store.c writes.
+ */
+#ifndef HEAPDIG_ANALYZER_INT_H
+#define HEAPDIG_ANALYZER_INT_H
+
+#include "heapdig/heapdig.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- error.c -------------------------------------------------------------- */
+
+/* Records an error for hd_error_last() and returns code. */
+int hd_error_set(int code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+int hd_error_set_offset(int code, uint64_t offset, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void hd_error_clear(void);
+
+/* ---- reader.c: inflate + bounded record decoding ------------------------ */
+
+typedef struct hd_header {
+    uint16_t major, minor;
+    uint64_t pointer_size;
+    uint64_t hexversion;
+    uint64_t pid;
+    uint64_t time_ns;
+    uint64_t options;
+    uint64_t max_value_len;
+    size_t n_meta;
+    const uint8_t *const *meta; /* 2 * n_meta pointers: key, value, ... */
+    const size_t *meta_len;     /* their lengths */
+} hd_header;
+
+typedef struct hd_edge_rec {
+    uint64_t target;    /* address */
+    uint64_t payload;   /* string id, index, or zigzag key */
+    uint8_t label_kind; /* enum hd_label_kind */
+    uint8_t weak;
+} hd_edge_rec;
+
+typedef struct hd_obj_rec {
+    uint64_t address;
+    uint32_t type;      /* type id, 1-based */
+    uint64_t size;
+    uint64_t refcount;
+    uint32_t flags;
+    int64_t length;     /* -1 if absent */
+    int value_kind;     /* 0 if absent */
+    const uint8_t *value; /* str/bytes/name payload */
+    size_t value_len;
+    int64_t value_int;
+    double value_float;
+    uint32_t traceback; /* 0 if absent */
+    const hd_edge_rec *edges;
+    size_t n_edges;
+} hd_obj_rec;
+
+typedef struct hd_tb_frame {
+    uint32_t filename; /* string id */
+    uint64_t lineno;
+} hd_tb_frame;
+
+/* Record callbacks; each returns 0 or a negative hd_err to stop. */
+typedef struct hd_reader_cb {
+    int (*header)(const hd_header *h, void *payload);
+    int (*string)(uint32_t id, const uint8_t *s, size_t n, void *payload);
+    int (*type)(uint32_t id, uint64_t address, uint32_t name, uint32_t module,
+                void *payload);
+    int (*object)(const hd_obj_rec *o, void *payload);
+    int (*edges)(const hd_edge_rec *e, size_t n, void *payload);
+    int (*root)(uint64_t address, int kind, uint32_t name, void *payload);
+    int (*traceback)(uint32_t id, const hd_tb_frame *f, size_t n,
+                     void *payload);
+} hd_reader_cb;
+
+typedef struct hd_reader hd_reader;
+
+int hd_reader_new(hd_reader **out, const hd_reader_cb *cb, void *payload);
+/* Feeds compressed bytes, any amount at a time; records are delivered as
+ * soon as they are complete.  Returns 0 or a negative hd_err (sticky). */
+int hd_reader_feed(hd_reader *rd, const void *data, size_t len);
+/* Ends the input: 0 if the END record was seen and checked, HD_ETRUNCATED
+ * if the stream stopped early, or the error already reported. */
+int hd_reader_finish(hd_reader *rd);
+/* Uncompressed bytes decoded so far. */
+uint64_t hd_reader_offset(const hd_reader *rd);
+void hd_reader_free(hd_reader *rd);
+
+/* ---- load.c: the heap in memory (structure of arrays, dense ids) -------- */
+
+typedef struct hd_heap {
+    /* strings: id i (1-based) is str_data[str_off[i] .. str_off[i+1]) */
+    char *str_data;
+    uint64_t *str_off;
+    uint32_t n_strings;
+    /* types, 1-based */
+    uint64_t *type_addr;
+    uint32_t *type_name, *type_module;
+    uint32_t n_types;
+    /* objects, 0-based dense ids in dump order */
+    uint64_t *addr;
+    uint32_t *type;
+    uint64_t *size;
+    uint64_t *refcount;
+    uint32_t *flags;
+    int64_t *length;
+    uint64_t *value_off; /* into val_data, UINT64_MAX if none */
+    uint32_t *traceback;
+    uint64_t *edge_start; /* CSR: edges of o are [edge_start[o], edge_start[o+1]) */
+    uint64_t n_objects;
+    /* edges */
+    uint32_t *edge_dst;  /* object id */
+    uint64_t *edge_payload;
+    uint8_t *edge_word;  /* label_kind << 1 | weak */
+    uint64_t n_edges;
+    /* roots */
+    uint32_t *root_obj;
+    uint8_t *root_kind;
+    uint32_t *root_name;
+    uint64_t n_roots;
+    /* tracebacks: frames of tb i are tb_frames[tb_start[i] .. tb_start[i+1]) */
+    uint64_t *tb_start;
+    hd_tb_frame *tb_frames;
+    uint32_t n_tracebacks;
+    /* rendered values (NUL-terminated text) */
+    char *val_data;
+    size_t val_len;
+    /* header */
+    hd_header hdr;
+    char **meta;         /* 2 * n_meta NUL-terminated strings */
+    size_t n_meta;
+    uint64_t n_dangling;
+    int truncated;
+} hd_heap;
+
+/* Reads a dump file into *out.  Returns 0, HD_ETRUNCATED (with *out holding
+ * what was read), or another error (and *out NULL). */
+int hd_heap__read(hd_heap **out, const char *path, hd_progress_cb progress,
+                  void *payload);
+void hd_heap__free(hd_heap *h);
+/* The text of string id (1-based); "" for 0. */
+const char *hd_heap__str(const hd_heap *h, uint32_t id, size_t *len);
+/* Renders an edge label as its SQL text form (FORMAT.md §6) into buf;
+ * returns NULL for unlabelled edges. */
+const char *hd_heap__label(const hd_heap *h, uint8_t word, uint64_t payload,
+                           char *buf, size_t cap);
+
+/* ---- store.c: the SQLite side --------------------------------------------- */
+
+extern const char hd_schema_sql[]; /* generated from schema/heapdig.sql */
+
+int hd_store__write(const hd_heap *h, const char *db_path,
+                    hd_load_stats *stats);
+
+#endif /* HEAPDIG_ANALYZER_INT_H */

@@ -1,0 +1,91 @@
+/* heapdig — MIT licence.
+ *
+ * cmd_load.c: `heapdig load DUMP [-o DB]` — reads a dump into a new SQLite
+ * database, with a progress bar on stderr when it is a terminal.
+ */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static int
+progress_bar(uint64_t done, uint64_t total, void *payload)
+{
+    (void)payload;
+    if (total == 0)
+        return 0;
+    int pct = (int)(done * 100 / total), bar = pct / 4;
+    fprintf(stderr, "\rreading  [%.*s%*s] %3d%%",
+            bar, "#########################", 25 - bar, "", pct);
+    return 0;
+}
+
+static int
+run(int argc, char **argv)
+{
+    const char *dump = NULL, *db = NULL;
+    char *db_alloc = NULL;
+    int quiet = 0, err, rc;
+    hd_load_stats st;
+    char b1[32], b2[32], b3[32], b4[32];
+
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) {
+            if (++i == argc)
+                return cli_usage(&hd_cmd_load, "%s needs a path", argv[i - 1]);
+            db = argv[i];
+        } else if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet"))
+            quiet = 1;
+        else if (argv[i][0] == '-' && argv[i][1])
+            return cli_usage(&hd_cmd_load, "unknown option %s", argv[i]);
+        else if (dump == NULL)
+            dump = argv[i];
+        else
+            return cli_usage(&hd_cmd_load, "one dump at a time");
+    }
+    if (dump == NULL)
+        return cli_usage(&hd_cmd_load, "which dump?");
+    if (db == NULL) {
+        size_t n = strlen(dump);
+        if ((db_alloc = malloc(n + 4)) == NULL)
+            return cli_fail("load", HD_ENOMEM);
+        snprintf(db_alloc, n + 4, "%s.db", dump);
+        db = db_alloc;
+    }
+    err = hd_load_file(&st, dump, db,
+                       !quiet && isatty(2) ? progress_bar : NULL, NULL);
+    if (!quiet && isatty(2))
+        fputc('\n', stderr);
+    if (err < 0 && err != HD_ETRUNCATED) {
+        rc = cli_fail("load", err);
+        goto done;
+    }
+    if (err == HD_ETRUNCATED)
+        fprintf(stderr, "heapdig: warning: %s\nheapdig: loaded what the dump "
+                "holds; results are incomplete\n", hd_error_last()->message);
+    if (!quiet)
+        printf("%s: %s objects, %s references, %s roots, %s in all\n"
+               "  read %.2fs, store %.2fs, index %.2fs%s\n", db,
+               out_count(b1, sizeof(b1), (long long)st.n_objects),
+               out_count(b2, sizeof(b2), (long long)st.n_refs),
+               out_count(b3, sizeof(b3), (long long)st.n_roots),
+               out_bytes(b4, sizeof(b4), (double)st.total_size),
+               st.seconds_read, st.seconds_store, st.seconds_index,
+               st.n_dangling ? " (some references point outside the dump)"
+                             : "");
+    rc = err == HD_ETRUNCATED ? HD_EXIT_TRUNCATED : HD_EXIT_OK;
+done:
+    free(db_alloc);
+    return rc;
+}
+
+const hd_cmd hd_cmd_load = {
+    "load", "load a dump into a SQLite database (DUMP.db by default)",
+    "DUMP [-o DB] [-q]\n\n"
+    "  -o, --output DB  database to create (replaced if it exists)\n"
+    "  -q, --quiet      no progress or summary line\n\n"
+    "Exit status: 0 loaded, 1 failed (corrupt or unreadable dump: no\n"
+    "database is written), 3 the dump was truncated (what it held is loaded).",
+    run};

@@ -1,0 +1,128 @@
+/* heapdig — MIT licence.
+ *
+ * cmd_summary.c: `heapdig summary DB` — totals and the type histogram.
+ */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const meta_keys[] = {
+    "python_version", "pid", "time", "argv", "executable", "objects", "refs",
+    "roots", "types", "total_size", "truncated", "dangling_refs"};
+#define N_META (sizeof(meta_keys) / sizeof(meta_keys[0]))
+
+static const char *const by_sql[] = {"size", "count"};
+
+static int
+run(int argc, char **argv)
+{
+    const char *path = NULL, *limit = "20", *by = "size";
+    out_format fmt = OUT_TABLE;
+    hd_db *db = NULL;
+    hd_rows *rows = NULL;
+    char *meta[N_META] = {0};
+    char sql[512], b1[32], b2[32], b3[32];
+    int err = 0, rc = HD_EXIT_ERROR;
+
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--format") && i + 1 < argc) {
+            if (out_parse_format(argv[++i], &fmt) < 0)
+                return cli_usage(&hd_cmd_summary, "unknown format %s",
+                                 argv[i]);
+        } else if (!strcmp(argv[i], "-n") && i + 1 < argc) {
+            limit = argv[++i];
+            if (atoi(limit) <= 0)
+                return cli_usage(&hd_cmd_summary, "-n takes a positive "
+                                 "number");
+        } else if (!strcmp(argv[i], "--by") && i + 1 < argc) {
+            by = argv[++i];
+            if (strcmp(by, by_sql[0]) && strcmp(by, by_sql[1]))
+                return cli_usage(&hd_cmd_summary, "--by size or count");
+        } else if (argv[i][0] == '-')
+            return cli_usage(&hd_cmd_summary, "unknown option %s", argv[i]);
+        else
+            path = argv[i];
+    }
+    if (path == NULL)
+        return cli_usage(&hd_cmd_summary, "which database?");
+    if ((err = hd_db_open(&db, path)) < 0)
+        return cli_fail("summary", err);
+
+    for (size_t k = 0; k < N_META; k++) {
+        const char *p[1] = {meta_keys[k]};
+        if ((err = hd_query(&rows, db, "SELECT value FROM meta WHERE key=?1",
+                            1, p)) < 0)
+            goto fail;
+        if ((err = hd_rows_next(rows)) < 0)
+            goto fail;
+        if (err == 1 && hd_rows_text(rows, 0))
+            meta[k] = strdup(hd_rows_text(rows, 0));
+        hd_rows_free(rows);
+        rows = NULL;
+    }
+    snprintf(sql, sizeof(sql),
+             "SELECT name AS type, module, count, size, "
+             "round(100.0 * size / (SELECT sum(size) FROM objects), 1) "
+             "AS percent FROM type_stats ORDER BY %s DESC, name LIMIT %d",
+             by, atoi(limit));
+    if ((err = hd_query(&rows, db, sql, 0, NULL)) < 0)
+        goto fail;
+
+#define M(k) (meta[k] ? meta[k] : "?")
+    if (fmt == OUT_JSON) {
+        printf("{\n  \"dump\": {");
+        for (size_t k = 0; k < N_META; k++) {
+            printf("%s\n    ", k ? "," : "");
+            out_json_str(stdout, meta_keys[k]);
+            printf(": ");
+            /* numbers stay numbers; argv is already JSON */
+            if (meta[k] && (strspn(meta[k], "0123456789") == strlen(meta[k]) ||
+                            !strcmp(meta_keys[k], "argv")))
+                fputs(meta[k], stdout);
+            else
+                out_json_str(stdout, meta[k]);
+        }
+        printf("\n  },\n  \"types\": ");
+        if ((err = out_rows(stdout, rows, fmt)) < 0)
+            goto fail;
+        printf("}\n");
+    } else if (fmt == OUT_CSV) {
+        if ((err = out_rows(stdout, rows, fmt)) < 0)
+            goto fail;
+    } else {
+        printf("Python %s, pid %s, dumped %s\n", M(0), M(1), M(2));
+        printf("argv: %s\n\n", M(3));
+        printf("  objects     %14s\n",
+               out_count(b1, sizeof(b1), atoll(M(5))));
+        printf("  references  %14s\n",
+               out_count(b2, sizeof(b2), atoll(M(6))));
+        printf("  roots       %14s\n",
+               out_count(b3, sizeof(b3), atoll(M(7))));
+        printf("  types       %14s\n", out_count(b1, sizeof(b1), atoll(M(8))));
+        printf("  total size  %14s  (shallow, as sys.getsizeof counts it)\n",
+               out_bytes(b2, sizeof(b2), atof(M(9))));
+        if (meta[10] && atoi(meta[10]))
+            printf("  WARNING: the dump was truncated; this is what it held\n");
+        if (meta[11] && atoi(meta[11]))
+            printf("  WARNING: %s references point outside the dump\n",
+                   meta[11]);
+        printf("\nTypes by %s (top %s):\n", by, limit);
+        if ((err = out_rows(stdout, rows, fmt)) < 0)
+            goto fail;
+    }
+    rc = HD_EXIT_OK;
+    goto done;
+fail:
+    rc = cli_fail("summary", err);
+done:
+    hd_rows_free(rows);
+    hd_db_close(db);
+    for (size_t k = 0; k < N_META; k++)
+        free(meta[k]);
+    return rc;
+}
+
+const hd_cmd hd_cmd_summary = {
+    "summary", "totals and the type histogram of a loaded database",
+    "DB [--by size|count] [-n N] [--format table|json|csv]", run};

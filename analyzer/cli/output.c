@@ -1,0 +1,257 @@
+/* heapdig — MIT licence.
+ *
+ * output.c: tables for people, JSON and CSV for programs.  Tables are
+ * buffered to size their columns; numbers are right-aligned, sizes human.
+ */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int
+out_parse_format(const char *s, out_format *f)
+{
+    if (!strcmp(s, "table"))
+        *f = OUT_TABLE;
+    else if (!strcmp(s, "json"))
+        *f = OUT_JSON;
+    else if (!strcmp(s, "csv"))
+        *f = OUT_CSV;
+    else
+        return -1;
+    return 0;
+}
+
+const char *
+out_bytes(char *buf, size_t cap, double b)
+{
+    static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    while (b >= 1024 && u < 4) {
+        b /= 1024;
+        u++;
+    }
+    if (u == 0)
+        snprintf(buf, cap, "%.0f B", b);
+    else
+        snprintf(buf, cap, "%.1f %s", b, units[u]);
+    return buf;
+}
+
+const char *
+out_count(char *buf, size_t cap, long long n)
+{
+    char tmp[32];
+    int len = snprintf(tmp, sizeof(tmp), "%lld", n < 0 ? -n : n), k = 0;
+    size_t o = 0;
+    if (n < 0 && o + 1 < cap)
+        buf[o++] = '-';
+    for (int i = 0; i < len && o + 2 < cap; i++) {
+        buf[o++] = tmp[i];
+        k = len - i - 1;
+        if (k > 0 && k % 3 == 0)
+            buf[o++] = ',';
+    }
+    buf[o] = 0;
+    return buf;
+}
+
+void
+out_json_str(FILE *fp, const char *s)
+{
+    if (s == NULL) {
+        fputs("null", fp);
+        return;
+    }
+    fputc('"', fp);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(fp, "\\%c", *p);
+        else if (*p == '\n')
+            fputs("\\n", fp);
+        else if (*p < 0x20)
+            fprintf(fp, "\\u%04x", *p);
+        else
+            fputc(*p, fp);
+    }
+    fputc('"', fp);
+}
+
+static void
+csv_field(FILE *fp, const char *s)
+{
+    if (s == NULL)
+        return;
+    if (strpbrk(s, ",\"\n\r") == NULL) {
+        fputs(s, fp);
+        return;
+    }
+    fputc('"', fp);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', fp);
+        fputc(*s, fp);
+    }
+    fputc('"', fp);
+}
+
+static int
+is_size_col(const char *name)
+{
+    size_t n = strlen(name);
+    return (n >= 4 && !strcmp(name + n - 4, "size")) ||
+           (n >= 8 && !strcmp(name + n - 8, "retained"));
+}
+
+/* Cuts a table cell to something a terminal row can hold, replacing control
+ * characters (values come from the heap and are untrusted). */
+static char *
+cell(const char *s, int is_num, int size_col, long long v)
+{
+    char buf[128];
+    if (s == NULL)
+        return strdup("");
+    if (is_num && size_col)
+        return strdup(out_bytes(buf, sizeof(buf), (double)v));
+    if (is_num && strchr(s, '.') == NULL)
+        return strdup(out_count(buf, sizeof(buf), v));
+    size_t n = strlen(s), cap = n < 60 ? n : 60;
+    char *c = malloc(cap + 4);
+    if (c == NULL)
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n && k < cap; i++)
+        c[k++] = ((unsigned char)s[i] < 0x20) ? '?' : s[i];
+    /* do not leave half a UTF-8 character */
+    while (k > 0 && k < n && ((unsigned char)c[k] & 0xC0) == 0x80)
+        k--;
+    if (k < n)
+        memcpy(c + k, "...", 4);
+    else
+        c[k] = 0;
+    return c;
+}
+
+/* Display width of UTF-8 text (counts code points). */
+static size_t
+width(const char *s)
+{
+    size_t w = 0;
+    for (; *s; s++)
+        if (((unsigned char)*s & 0xC0) != 0x80)
+            w++;
+    return w;
+}
+
+int
+out_rows(FILE *fp, hd_rows *rows, out_format f)
+{
+    int ncol = hd_rows_ncol(rows), r;
+    long long nrow = 0;
+    char ***cells = NULL;
+    int *numeric = calloc((size_t)ncol, sizeof(int));
+    size_t *w = calloc((size_t)ncol, sizeof(size_t));
+    size_t cap = 0;
+    int err = 0;
+
+    if (numeric == NULL || w == NULL) {
+        err = HD_ENOMEM;
+        goto done;
+    }
+    if (f == OUT_JSON)
+        fputs("[", fp);
+    if (f == OUT_CSV) {
+        for (int c = 0; c < ncol; c++) {
+            if (c)
+                fputc(',', fp);
+            csv_field(fp, hd_rows_name(rows, c));
+        }
+        fputc('\n', fp);
+    }
+    while ((r = hd_rows_next(rows)) == 1) {
+        if (f == OUT_JSON) {
+            fprintf(fp, "%s\n  {", nrow ? "," : "");
+            for (int c = 0; c < ncol; c++) {
+                fprintf(fp, "%s", c ? ", " : "");
+                out_json_str(fp, hd_rows_name(rows, c));
+                fputs(": ", fp);
+                if (hd_rows_is_number(rows, c))
+                    fputs(hd_rows_text(rows, c), fp);
+                else
+                    out_json_str(fp, hd_rows_text(rows, c));
+            }
+            fputs("}", fp);
+        } else if (f == OUT_CSV) {
+            for (int c = 0; c < ncol; c++) {
+                if (c)
+                    fputc(',', fp);
+                csv_field(fp, hd_rows_text(rows, c));
+            }
+            fputc('\n', fp);
+        } else {
+            if ((size_t)nrow == cap) {
+                cap = cap ? cap * 2 : 64;
+                char ***nc = realloc(cells, cap * sizeof(*cells));
+                if (nc == NULL) {
+                    err = HD_ENOMEM;
+                    goto done;
+                }
+                cells = nc;
+            }
+            cells[nrow] = calloc((size_t)ncol, sizeof(char *));
+            if (cells[nrow] == NULL) {
+                err = HD_ENOMEM;
+                goto done;
+            }
+            for (int c = 0; c < ncol; c++) {
+                int num = hd_rows_is_number(rows, c);
+                numeric[c] |= num;
+                cells[nrow][c] = cell(hd_rows_text(rows, c), num,
+                                      is_size_col(hd_rows_name(rows, c)),
+                                      hd_rows_int(rows, c));
+                if (cells[nrow][c] && width(cells[nrow][c]) > w[c])
+                    w[c] = width(cells[nrow][c]);
+            }
+        }
+        nrow++;
+    }
+    if (r < 0) {
+        err = r;
+        goto done;
+    }
+    if (f == OUT_JSON)
+        fputs(nrow ? "\n]\n" : "]\n", fp);
+    if (f == OUT_TABLE) {
+        for (int c = 0; c < ncol; c++)
+            if (width(hd_rows_name(rows, c)) > w[c])
+                w[c] = width(hd_rows_name(rows, c));
+        for (int c = 0; c < ncol; c++)
+            fprintf(fp, numeric[c] ? "%*s%s" : "%-*s%s", (int)w[c],
+                    hd_rows_name(rows, c), c + 1 < ncol ? "  " : "\n");
+        for (int c = 0; c < ncol; c++) {
+            for (size_t i = 0; i < w[c]; i++)
+                fputc('-', fp);
+            fputs(c + 1 < ncol ? "  " : "\n", fp);
+        }
+        for (long long i = 0; i < nrow; i++)
+            for (int c = 0; c < ncol; c++) {
+                const char *s = cells[i][c] ? cells[i][c] : "";
+                size_t pad = w[c] - width(s);
+                if (numeric[c])
+                    fprintf(fp, "%*s%s", (int)pad, "", s);
+                else
+                    fprintf(fp, "%s%*s", s, c + 1 < ncol ? (int)pad : 0, "");
+                fputs(c + 1 < ncol ? "  " : "\n", fp);
+            }
+    }
+done:
+    for (long long i = 0; cells && i < nrow && (size_t)i < cap; i++) {
+        for (int c = 0; cells[i] && c < ncol; c++)
+            free(cells[i][c]);
+        free(cells[i]);
+    }
+    free(cells);
+    free(numeric);
+    free(w);
+    return err;
+}

@@ -1,0 +1,709 @@
+/* heapdig — MIT licence.
+ *
+ * load.c: records -> the heap in memory.  It feeds the dump file to the
+ * reader in 1 MiB pieces, appends each record to structure-of-arrays tables
+ * (objects get dense ids in dump order; edges are CSR), renders values to
+ * the text the database stores, and finally maps every edge's target address
+ * to an object id through an open-addressing hash table.  The analysis and
+ * SQLite stages (store.c) work on dense ids only.  Also hd_load_file(), the
+ * public entry point that runs read -> store.
+ */
+#include "analyzer_int.h"
+#include "heapdig/format.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+/* ---- Growable arrays ------------------------------------------------------ */
+
+/* Ensures *arr has room for n+extra elements of size sz; caps check overflow
+ * before multiplying. */
+static int
+reserve(void **arr, uint64_t *cap, uint64_t n, uint64_t extra, size_t sz)
+{
+    uint64_t need = n + extra;
+    if (need < n || need > (UINT64_MAX / 2) / sz)
+        return hd_error_set(HD_ENOMEM, "table too large");
+    if (need <= *cap)
+        return 0;
+    uint64_t c = *cap ? *cap : 1024;
+    while (c < need)
+        c *= 2;
+    void *p = realloc(*arr, (size_t)(c * sz));
+    if (p == NULL)
+        return hd_error_set(HD_ENOMEM, "out of memory (%" PRIu64 " entries)",
+                            c);
+    *arr = p;
+    *cap = c;
+    return 0;
+}
+
+#define RESERVE(h, arr, capf, n, extra)                                       \
+    reserve((void **)&(h)->arr, &(st)->capf, (n), (extra), sizeof(*(h)->arr))
+
+typedef struct load_state {
+    hd_heap *h;
+    uint64_t cap_str_data, cap_str, cap_types, cap_obj, cap_edges, cap_roots,
+        cap_tb, cap_frames, cap_val;
+    uint64_t str_len;
+    uint64_t *edge_addr;  /* target addresses before resolution */
+    uint64_t *root_addr;
+    uint64_t n_frames;
+} load_state;
+
+/* ---- Value rendering --------------------------------------------------------- */
+
+/* Appends n bytes to the value arena. */
+static int
+val_put(load_state *st, const char *s, size_t n)
+{
+    hd_heap *h = st->h;
+    if (reserve((void **)&h->val_data, &st->cap_val, h->val_len, n + 1, 1) < 0)
+        return HD_ENOMEM;
+    memcpy(h->val_data + h->val_len, s, n);
+    h->val_len += n;
+    return 0;
+}
+
+/* Python-like repr of bytes: b'ab\x00'. */
+static int
+val_bytes(load_state *st, const uint8_t *s, size_t n)
+{
+    char tmp[8];
+    if (val_put(st, "b'", 2) < 0)
+        return HD_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = s[i];
+        int k;
+        if (c == '\\' || c == '\'')
+            k = snprintf(tmp, sizeof(tmp), "\\%c", c);
+        else if (c == '\n')
+            k = snprintf(tmp, sizeof(tmp), "\\n");
+        else if (c < 0x20 || c >= 0x7f)
+            k = snprintf(tmp, sizeof(tmp), "\\x%02x", c);
+        else
+            k = snprintf(tmp, sizeof(tmp), "%c", c);
+        if (val_put(st, tmp, (size_t)k) < 0)
+            return HD_ENOMEM;
+    }
+    return val_put(st, "'", 1);
+}
+
+/* Shortest %g that reads back as the same double (like Python's repr). */
+static int
+format_double(char *buf, size_t cap, double d)
+{
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, cap, "%.*g", prec, d);
+        if (strtod(buf, NULL) == d)
+            break;
+    }
+    if (!strchr(buf, '.') && !strchr(buf, 'e') && !strchr(buf, 'n') &&
+        !strchr(buf, 'i'))
+        strncat(buf, ".0", cap - strlen(buf) - 1);
+    return (int)strlen(buf);
+}
+
+static int
+render_value(load_state *st, const hd_obj_rec *o, uint64_t *off)
+{
+    hd_heap *h = st->h;
+    char tmp[64];
+    int k, err = 0;
+    *off = h->val_len;
+    switch (o->value_kind) {
+    case HD_VAL_STR:
+    case HD_VAL_NAME:
+        err = val_put(st, (const char *)o->value, o->value_len);
+        break;
+    case HD_VAL_BYTES:
+        err = val_bytes(st, o->value, o->value_len);
+        break;
+    case HD_VAL_INT:
+        k = snprintf(tmp, sizeof(tmp), "%" PRId64, o->value_int);
+        err = val_put(st, tmp, (size_t)k);
+        break;
+    case HD_VAL_FLOAT:
+        k = format_double(tmp, sizeof(tmp), o->value_float);
+        err = val_put(st, tmp, (size_t)k);
+        break;
+    case HD_VAL_BIGINT:
+        k = snprintf(tmp, sizeof(tmp), "~%.6g", o->value_float);
+        err = val_put(st, tmp, (size_t)k);
+        break;
+    case HD_VAL_TRUE:
+        err = val_put(st, "True", 4);
+        break;
+    case HD_VAL_FALSE:
+        err = val_put(st, "False", 5);
+        break;
+    case HD_VAL_NONE:
+        err = val_put(st, "None", 4);
+        break;
+    default:
+        *off = UINT64_MAX;
+        return 0;
+    }
+    if (err < 0)
+        return err;
+    h->val_data[h->val_len++] = 0;
+    return 0;
+}
+
+/* ---- Reader callbacks ----------------------------------------------------------- */
+
+static int
+on_header(const hd_header *hdr, void *payload)
+{
+    load_state *st = payload;
+    hd_heap *h = st->h;
+    h->hdr = *hdr;
+    h->hdr.meta = NULL;
+    h->hdr.meta_len = NULL;
+    h->meta = calloc(2 * hdr->n_meta + 1, sizeof(char *));
+    if (h->meta == NULL)
+        return hd_error_set(HD_ENOMEM, "out of memory");
+    h->n_meta = hdr->n_meta;
+    for (size_t i = 0; i < 2 * hdr->n_meta; i++) {
+        if ((h->meta[i] = malloc(hdr->meta_len[i] + 1)) == NULL)
+            return hd_error_set(HD_ENOMEM, "out of memory");
+        memcpy(h->meta[i], hdr->meta[i], hdr->meta_len[i]);
+        h->meta[i][hdr->meta_len[i]] = 0;
+    }
+    return 0;
+}
+
+static int
+on_string(uint32_t id, const uint8_t *s, size_t n, void *payload)
+{
+    load_state *st = payload;
+    hd_heap *h = st->h;
+    if (RESERVE(h, str_off, cap_str, (uint64_t)id + 1, 1) < 0 ||
+        reserve((void **)&h->str_data, &st->cap_str_data, st->str_len, n + 1,
+                1) < 0)
+        return HD_ENOMEM;
+    if (id == 1)
+        h->str_off[0] = h->str_off[1] = 0;
+    memcpy(h->str_data + st->str_len, s, n);
+    st->str_len += n;
+    h->str_data[st->str_len++] = 0; /* NUL-terminated for convenience */
+    h->str_off[id + 1] = st->str_len;
+    h->n_strings = id;
+    return 0;
+}
+
+static int
+on_type(uint32_t id, uint64_t addr, uint32_t name, uint32_t module,
+        void *payload)
+{
+    load_state *st = payload;
+    hd_heap *h = st->h;
+    if (RESERVE(h, type_addr, cap_types, id, 1) < 0)
+        return HD_ENOMEM;
+    st->cap_types -= 0; /* the three arrays share one capacity */
+    uint32_t *n2 = realloc(h->type_name, (size_t)st->cap_types * 4);
+    if (n2 == NULL)
+        return hd_error_set(HD_ENOMEM, "out of memory");
+    h->type_name = n2;
+    uint32_t *m2 = realloc(h->type_module, (size_t)st->cap_types * 4);
+    if (m2 == NULL)
+        return hd_error_set(HD_ENOMEM, "out of memory");
+    h->type_module = m2;
+    h->type_addr[id] = addr;
+    h->type_name[id] = name;
+    h->type_module[id] = module;
+    h->n_types = id;
+    return 0;
+}
+
+/* Grows all per-object arrays together. */
+static int
+reserve_objects(load_state *st, uint64_t n)
+{
+    hd_heap *h = st->h;
+    uint64_t cap = st->cap_obj;
+    if (n + 1 <= cap)
+        return 0;
+    uint64_t c = cap ? cap * 2 : 65536;
+    while (c < n + 1)
+        c *= 2;
+#define GROW(arr)                                                             \
+    do {                                                                      \
+        void *p_ = realloc(h->arr, (size_t)c * sizeof(*h->arr));              \
+        if (p_ == NULL)                                                       \
+            return hd_error_set(HD_ENOMEM, "out of memory (%" PRIu64          \
+                                " objects)", c);                              \
+        h->arr = p_;                                                          \
+    } while (0)
+    GROW(addr);
+    GROW(type);
+    GROW(size);
+    GROW(refcount);
+    GROW(flags);
+    GROW(length);
+    GROW(value_off);
+    GROW(traceback);
+    GROW(edge_start);
+#undef GROW
+    st->cap_obj = c;
+    return 0;
+}
+
+static int
+add_edges(load_state *st, const hd_edge_rec *e, size_t n)
+{
+    hd_heap *h = st->h;
+    uint64_t cap = st->cap_edges;
+    if (h->n_edges + n > cap) {
+        uint64_t c = cap ? cap : 65536;
+        while (c < h->n_edges + n)
+            c *= 2;
+        void *a = realloc(st->edge_addr, (size_t)c * 8);
+        if (a == NULL)
+            return hd_error_set(HD_ENOMEM, "out of memory");
+        st->edge_addr = a;
+        void *p = realloc(h->edge_payload, (size_t)c * 8);
+        if (p == NULL)
+            return hd_error_set(HD_ENOMEM, "out of memory");
+        h->edge_payload = p;
+        void *w = realloc(h->edge_word, (size_t)c);
+        if (w == NULL)
+            return hd_error_set(HD_ENOMEM, "out of memory");
+        h->edge_word = w;
+        st->cap_edges = c;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint64_t k = h->n_edges++;
+        st->edge_addr[k] = e[i].target;
+        h->edge_payload[k] = e[i].payload;
+        h->edge_word[k] = (uint8_t)(e[i].label_kind << 1 | e[i].weak);
+    }
+    h->edge_start[h->n_objects] = h->n_edges;
+    return 0;
+}
+
+static int
+on_object(const hd_obj_rec *o, void *payload)
+{
+    load_state *st = payload;
+    hd_heap *h = st->h;
+    uint64_t id = h->n_objects;
+    if (id >= UINT32_MAX - 1)
+        return hd_error_set(HD_ENOMEM, "more than 4 billion objects");
+    if (reserve_objects(st, id + 1) < 0)
+        return HD_ENOMEM;
+    h->addr[id] = o->address;
+    h->type[id] = o->type;
+    h->size[id] = o->size;
+    h->refcount[id] = o->refcount;
+    h->flags[id] = o->flags;
+    h->length[id] = o->length;
+    h->traceback[id] = o->traceback;
+    if (render_value(st, o, &h->value_off[id]) < 0)
+        return HD_ENOMEM;
+    h->edge_start[id] = h->n_edges;
+    h->n_objects = id + 1;
+    return add_edges(st, o->edges, o->n_edges);
+}
+
+static int
+on_edges(const hd_edge_rec *e, size_t n, void *payload)
+{
+    return add_edges(payload, e, n);
+}
+
+static int
+on_root(uint64_t addr, int kind, uint32_t name, void *payload)
+{
+    load_state *st = payload;
+    hd_heap *h = st->h;
+    if (RESERVE(st, root_addr, cap_roots, h->n_roots, 1) < 0)
+        return HD_ENOMEM;
+    void *k = realloc(h->root_kind, (size_t)st->cap_roots);
+    void *n = k ? realloc(h->root_name, (size_t)st->cap_roots * 4) : NULL;
+    if (k)
+        h->root_kind = k;
+    if (n == NULL)
+        return hd_error_set(HD_ENOMEM, "out of memory");
+    h->root_name = n;
+    st->root_addr[h->n_roots] = addr;
+    h->root_kind[h->n_roots] = (uint8_t)kind;
+    h->root_name[h->n_roots] = name;
+    h->n_roots++;
+    return 0;
+}
+
+static int
+on_traceback(uint32_t id, const hd_tb_frame *f, size_t n, void *payload)
+{
+    load_state *st = payload;
+    hd_heap *h = st->h;
+    if (RESERVE(h, tb_start, cap_tb, (uint64_t)id + 1, 1) < 0 ||
+        RESERVE(h, tb_frames, cap_frames, st->n_frames, n) < 0)
+        return HD_ENOMEM;
+    if (id == 1)
+        h->tb_start[0] = h->tb_start[1] = 0;
+    memcpy(h->tb_frames + st->n_frames, f, n * sizeof(*f));
+    st->n_frames += n;
+    h->tb_start[id + 1] = st->n_frames;
+    h->n_tracebacks = id;
+    return 0;
+}
+
+/* ---- Address resolution -------------------------------------------------------- */
+
+typedef struct addr_map {
+    uint64_t *keys; /* address + 1 (0 marks empty) */
+    uint32_t *vals;
+    uint64_t mask;
+} addr_map;
+
+static inline uint64_t
+addr_slot(uint64_t a, uint64_t mask)
+{
+    return ((a >> 4) * 0x9E3779B97F4A7C15ull >> 17) & mask;
+}
+
+static int
+addr_map_build(addr_map *m, const hd_heap *h)
+{
+    uint64_t cap = 1024;
+    while (cap < h->n_objects * 2)
+        cap *= 2;
+    m->mask = cap - 1;
+    m->keys = calloc((size_t)cap, sizeof(*m->keys));
+    m->vals = malloc((size_t)cap * sizeof(*m->vals));
+    if (m->keys == NULL || m->vals == NULL)
+        return hd_error_set(HD_ENOMEM, "out of memory (address map)");
+    for (uint64_t i = 0; i < h->n_objects; i++) {
+        uint64_t k = h->addr[i] + 1, s = addr_slot(k, m->mask);
+        while (m->keys[s] != 0) {
+            if (m->keys[s] == k)
+                return hd_error_set(HD_ECORRUPT, "corrupt dump: object "
+                                    "0x%" PRIx64 " appears twice", h->addr[i]);
+            s = (s + 1) & m->mask;
+        }
+        m->keys[s] = k;
+        m->vals[s] = (uint32_t)i;
+    }
+    return 0;
+}
+
+static int64_t
+addr_map_get(const addr_map *m, uint64_t a)
+{
+    uint64_t k = a + 1, s = addr_slot(k, m->mask);
+    while (m->keys[s] != 0) {
+        if (m->keys[s] == k)
+            return m->vals[s];
+        s = (s + 1) & m->mask;
+    }
+    return -1;
+}
+
+/* Replaces target addresses by object ids; edges to objects the dump does
+ * not hold (a faithful dump has none) are dropped and counted. */
+static int
+resolve(load_state *st)
+{
+    hd_heap *h = st->h;
+    addr_map m = {0};
+    uint64_t w = 0;
+    int err;
+    if ((err = addr_map_build(&m, h)) < 0)
+        goto done;
+    h->edge_dst = malloc((size_t)(h->n_edges ? h->n_edges : 1) * 4);
+    h->root_obj = malloc((size_t)(h->n_roots ? h->n_roots : 1) * 4);
+    if (h->edge_dst == NULL || h->root_obj == NULL) {
+        err = hd_error_set(HD_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (uint64_t o = 0; o < h->n_objects; o++) {
+        uint64_t start = h->edge_start[o], end = h->edge_start[o + 1];
+        h->edge_start[o] = w;
+        for (uint64_t e = start; e < end; e++) {
+            int64_t id = addr_map_get(&m, st->edge_addr[e]);
+            if (id < 0) {
+                h->n_dangling++;
+                continue;
+            }
+            h->edge_dst[w] = (uint32_t)id;
+            h->edge_payload[w] = h->edge_payload[e];
+            h->edge_word[w] = h->edge_word[e];
+            w++;
+        }
+    }
+    h->edge_start[h->n_objects] = w;
+    h->n_edges = w;
+    uint64_t r = 0;
+    for (uint64_t i = 0; i < h->n_roots; i++) {
+        int64_t id = addr_map_get(&m, st->root_addr[i]);
+        if (id < 0) {
+            h->n_dangling++;
+            continue;
+        }
+        h->root_obj[r] = (uint32_t)id;
+        h->root_kind[r] = h->root_kind[i];
+        h->root_name[r] = h->root_name[i];
+        r++;
+    }
+    h->n_roots = r;
+done:
+    free(m.keys);
+    free(m.vals);
+    return err;
+}
+
+/* ---- Reading a file ---------------------------------------------------------------- */
+
+void
+hd_heap__free(hd_heap *h)
+{
+    if (h == NULL)
+        return;
+    for (size_t i = 0; h->meta && i < 2 * h->n_meta; i++)
+        free(h->meta[i]);
+    free(h->meta);
+    free(h->str_data);
+    free(h->str_off);
+    free(h->type_addr);
+    free(h->type_name);
+    free(h->type_module);
+    free(h->addr);
+    free(h->type);
+    free(h->size);
+    free(h->refcount);
+    free(h->flags);
+    free(h->length);
+    free(h->value_off);
+    free(h->traceback);
+    free(h->edge_start);
+    free(h->edge_dst);
+    free(h->edge_payload);
+    free(h->edge_word);
+    free(h->root_obj);
+    free(h->root_kind);
+    free(h->root_name);
+    free(h->tb_start);
+    free(h->tb_frames);
+    free(h->val_data);
+    free(h);
+}
+
+int
+hd_heap__read(hd_heap **out, const char *path, hd_progress_cb progress,
+              void *payload)
+{
+    static const hd_reader_cb cb = {on_header, on_string, on_type, on_object,
+                                    on_edges,  on_root,   on_traceback};
+    load_state st;
+    hd_reader *rd = NULL;
+    FILE *f = NULL;
+    uint8_t *buf = NULL;
+    uint64_t done_bytes = 0, total = 0;
+    struct stat sb;
+    int err = 0, truncated = 0;
+
+    *out = NULL;
+    memset(&st, 0, sizeof(st));
+    if ((st.h = calloc(1, sizeof(hd_heap))) == NULL ||
+        (buf = malloc(1u << 20)) == NULL) {
+        err = hd_error_set(HD_ENOMEM, "out of memory");
+        goto done;
+    }
+    if ((f = fopen(path, "rb")) == NULL) {
+        err = hd_error_set(HD_EIO, "cannot open %s: %s", path,
+                           strerror(errno));
+        goto done;
+    }
+    if (fstat(fileno(f), &sb) == 0)
+        total = (uint64_t)sb.st_size;
+    if ((err = hd_reader_new(&rd, &cb, &st)) < 0)
+        goto done;
+    /* An empty reservation so that edge_start[0] exists for empty dumps. */
+    if ((err = reserve_objects(&st, 0)) < 0)
+        goto done;
+    st.h->edge_start[0] = 0;
+    for (;;) {
+        size_t n = fread(buf, 1, 1u << 20, f);
+        if (n == 0) {
+            if (ferror(f)) {
+                err = hd_error_set(HD_EIO, "reading %s: %s", path,
+                                   strerror(errno));
+                goto done;
+            }
+            break;
+        }
+        if ((err = hd_reader_feed(rd, buf, n)) < 0)
+            goto done;
+        done_bytes += n;
+        if (progress && progress(done_bytes, total, payload)) {
+            err = hd_error_set(HD_ECALLBACK, "load cancelled");
+            goto done;
+        }
+    }
+    err = hd_reader_finish(rd);
+    if (err == HD_ETRUNCATED) {
+        truncated = 1;
+        err = 0;
+    } else if (err < 0)
+        goto done;
+    if (st.h->n_strings == 0 && st.h->hdr.major == 0) {
+        err = hd_error_set(HD_ETRUNCATED, "truncated dump: %s holds no "
+                           "records", path);
+        goto done;
+    }
+    if ((err = resolve(&st)) < 0)
+        goto done;
+    st.h->truncated = truncated;
+done:
+    if (err < 0 && err != HD_ETRUNCATED && err == hd_error_last()->code &&
+        strstr(hd_error_last()->message, path) == NULL) {
+        /* Say which file, keeping the reader's message. */
+        char msg[sizeof(hd_error_last()->message) + 256];
+        snprintf(msg, sizeof(msg), "%.200s: %s", path,
+                 hd_error_last()->message);
+        hd_error_set_offset(err, hd_error_last()->offset, "%s", msg);
+    }
+    hd_reader_free(rd);
+    if (f)
+        fclose(f);
+    free(buf);
+    free(st.edge_addr);
+    free(st.root_addr);
+    if (err < 0) {
+        hd_heap__free(st.h);
+        return err;
+    }
+    *out = st.h;
+    return truncated ? HD_ETRUNCATED : 0;
+}
+
+const char *
+hd_heap__str(const hd_heap *h, uint32_t id, size_t *len)
+{
+    if (id == 0 || id > h->n_strings) {
+        if (len)
+            *len = 0;
+        return "";
+    }
+    if (len)
+        *len = (size_t)(h->str_off[id + 1] - h->str_off[id] - 1);
+    return h->str_data + h->str_off[id];
+}
+
+/* Python-like quoting of a str key: 'ab\'c'. */
+static size_t
+quote(char *out, size_t cap, const char *s, size_t n)
+{
+    size_t k = 0;
+    if (cap < 8)
+        return 0;
+    out[k++] = '\'';
+    for (size_t i = 0; i < n && k + 6 < cap; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '\\' || c == '\'') {
+            out[k++] = '\\';
+            out[k++] = (char)c;
+        } else if (c == '\n') {
+            out[k++] = '\\';
+            out[k++] = 'n';
+        } else if (c < 0x20 || c == 0x7f)
+            k += (size_t)snprintf(out + k, cap - k, "\\x%02x", c);
+        else
+            out[k++] = (char)c;
+    }
+    out[k++] = '\'';
+    out[k] = 0;
+    return k;
+}
+
+const char *
+hd_heap__label(const hd_heap *h, uint8_t word, uint64_t payload, char *buf,
+               size_t cap)
+{
+    size_t n, k;
+    const char *s;
+    switch (word >> 1) {
+    case HD_LBL_ATTR:
+        s = hd_heap__str(h, (uint32_t)payload, NULL);
+        snprintf(buf, cap, ".%s", s);
+        return buf;
+    case HD_LBL_KEY_STR:
+    case HD_LBL_LOCAL:
+        s = hd_heap__str(h, (uint32_t)payload, &n);
+        k = (word >> 1) == HD_LBL_LOCAL ? (size_t)snprintf(buf, cap,
+                                                            ".f_locals[")
+                                         : (size_t)snprintf(buf, cap, "[");
+        k += quote(buf + k, cap - k - 2, s, n);
+        snprintf(buf + k, cap - k, "]");
+        return buf;
+    case HD_LBL_KEY_INT:
+        snprintf(buf, cap, "[%" PRId64 "]", hd_unzigzag(payload));
+        return buf;
+    case HD_LBL_KEY_OTHER:
+        snprintf(buf, cap, "[<%s>]", hd_heap__str(h, (uint32_t)payload, NULL));
+        return buf;
+    case HD_LBL_KEY_OBJ:
+        return "<key>";
+    case HD_LBL_INDEX:
+        snprintf(buf, cap, "[%" PRIu64 "]", payload);
+        return buf;
+    default:
+        return NULL;
+    }
+}
+
+/* ---- hd_load_file --------------------------------------------------------------------- */
+
+static double
+now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int
+hd_load_file(hd_load_stats *stats, const char *dump, const char *db_path,
+             hd_progress_cb progress, void *payload)
+{
+    hd_heap *h = NULL;
+    hd_load_stats local;
+    double t0 = now();
+    int err, read_err;
+
+    hd_error_clear();
+    if (stats == NULL)
+        stats = &local;
+    memset(stats, 0, sizeof(*stats));
+    read_err = hd_heap__read(&h, dump, progress, payload);
+    if (read_err < 0 && read_err != HD_ETRUNCATED)
+        return read_err;
+    stats->seconds_read = now() - t0;
+    stats->n_objects = h->n_objects;
+    stats->n_refs = h->n_edges;
+    stats->n_roots = h->n_roots;
+    stats->n_types = h->n_types;
+    stats->n_strings = h->n_strings;
+    stats->n_tracebacks = h->n_tracebacks;
+    stats->n_dangling = h->n_dangling;
+    stats->truncated = h->truncated;
+    for (uint64_t i = 0; i < h->n_objects; i++)
+        stats->total_size += h->size[i];
+    hd_error clone = *hd_error_last();
+    err = hd_store__write(h, db_path, stats);
+    hd_heap__free(h);
+    if (err < 0)
+        return err;
+    if (read_err == HD_ETRUNCATED) {
+        hd_error_set_offset(clone.code, clone.offset, "%s", clone.message);
+        return HD_ETRUNCATED;
+    }
+    return 0;
+}

@@ -1,0 +1,474 @@
+/* heapdig — MIT licence.
+ *
+ * store.c: the SQLite side.  Writes the in-memory heap into a new database
+ * with the schema of schema/heapdig.sql (embedded at build time), in one
+ * transaction with prepared statements and the journal off, then builds the
+ * indexes; the whole database is written under a temporary name and renamed
+ * when complete.  Also the read side of the public API: hd_db_open and the
+ * hd_query cursor.  sqlite3.h is included here only.
+ */
+#include "analyzer_int.h"
+#include "heapdig/format.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define POST_LOAD_MARK "-- @post-load"
+
+static int
+sql_error(sqlite3 *db, const char *what)
+{
+    return hd_error_set(HD_ESQL, "SQLite: %s: %s", what,
+                        db ? sqlite3_errmsg(db) : "cannot open");
+}
+
+static int
+exec(sqlite3 *db, const char *sql, const char *what)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        int err = hd_error_set(HD_ESQL, "SQLite: %s: %s", what,
+                               msg ? msg : "?");
+        sqlite3_free(msg);
+        return err;
+    }
+    return 0;
+}
+
+static double
+now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ---- Writing --------------------------------------------------------------- */
+
+static const char *const root_kinds[] = {"?",     "sys.modules", "builtins",
+                                         "frame", "local",       "thread"};
+
+static int
+prepare(sqlite3 *db, sqlite3_stmt **st, const char *sql)
+{
+    if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK)
+        return sql_error(db, sql);
+    return 0;
+}
+
+static int
+step_reset(sqlite3 *db, sqlite3_stmt *st, const char *what)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return sql_error(db, what);
+    return 0;
+}
+
+static int
+put_meta(sqlite3 *db, sqlite3_stmt *st, const char *key, const char *text,
+         int64_t num, int is_num)
+{
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+    if (is_num)
+        sqlite3_bind_int64(st, 2, num);
+    else
+        sqlite3_bind_text(st, 2, text, -1, SQLITE_TRANSIENT);
+    return step_reset(db, st, "meta");
+}
+
+static int
+write_meta(sqlite3 *db, const hd_heap *h, const hd_load_stats *stats)
+{
+    sqlite3_stmt *st = NULL;
+    char buf[128];
+    int err;
+    time_t secs = (time_t)(h->hdr.time_ns / 1000000000ull);
+    struct tm tm;
+
+    if ((err = prepare(db, &st, "INSERT OR REPLACE INTO meta VALUES (?1, ?2)")) < 0)
+        goto done;
+    for (size_t i = 0; i < h->n_meta; i++)
+        if ((err = put_meta(db, st, h->meta[2 * i], h->meta[2 * i + 1], 0, 0)) < 0)
+            goto done;
+    gmtime_r(&secs, &tm);
+    strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S UTC", &tm);
+    struct {
+        const char *k;
+        int64_t v;
+    } nums[] = {
+        {"pid", (int64_t)h->hdr.pid},
+        {"python_hexversion", (int64_t)h->hdr.hexversion},
+        {"pointer_size", (int64_t)h->hdr.pointer_size},
+        {"time_ns", (int64_t)h->hdr.time_ns},
+        {"options", (int64_t)h->hdr.options},
+        {"max_value_len", (int64_t)h->hdr.max_value_len},
+        {"format_major", h->hdr.major},
+        {"format_minor", h->hdr.minor},
+        {"objects", (int64_t)h->n_objects},
+        {"refs", (int64_t)h->n_edges},
+        {"roots", (int64_t)h->n_roots},
+        {"types", (int64_t)h->n_types},
+        {"total_size", (int64_t)stats->total_size},
+        {"dangling_refs", (int64_t)h->n_dangling},
+        {"truncated", h->truncated},
+    };
+    for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
+        if ((err = put_meta(db, st, nums[i].k, NULL, nums[i].v, 1)) < 0)
+            goto done;
+    err = put_meta(db, st, "time", buf, 0, 0);
+done:
+    sqlite3_finalize(st);
+    return err;
+}
+
+static int
+write_types(sqlite3 *db, const hd_heap *h, const uint32_t *type_obj)
+{
+    sqlite3_stmt *st = NULL;
+    int err;
+    if ((err = prepare(db, &st, "INSERT INTO types VALUES (?1, ?2, ?3, ?4)")) < 0)
+        goto done;
+    for (uint32_t t = 1; t <= h->n_types; t++) {
+        sqlite3_bind_int64(st, 1, t);
+        if (type_obj[t] != UINT32_MAX)
+            sqlite3_bind_int64(st, 2, type_obj[t]);
+        else
+            sqlite3_bind_null(st, 2);
+        sqlite3_bind_text(st, 3, hd_heap__str(h, h->type_name[t], NULL), -1,
+                          SQLITE_STATIC); /* h outlives the statement */
+        if (h->type_module[t])
+            sqlite3_bind_text(st, 4, hd_heap__str(h, h->type_module[t], NULL),
+                              -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(st, 4);
+        if ((err = step_reset(db, st, "types")) < 0)
+            goto done;
+    }
+done:
+    sqlite3_finalize(st);
+    return err;
+}
+
+static int
+write_objects(sqlite3 *db, const hd_heap *h)
+{
+    sqlite3_stmt *st = NULL;
+    int err;
+    if ((err = prepare(db, &st, "INSERT INTO objects (id, address, type, size,"
+                       " refcount, length, flags, value, traceback) VALUES "
+                       "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")) < 0)
+        goto done;
+    for (uint64_t i = 0; i < h->n_objects; i++) {
+        sqlite3_bind_int64(st, 1, (int64_t)i);
+        sqlite3_bind_int64(st, 2, (int64_t)h->addr[i]);
+        sqlite3_bind_int64(st, 3, h->type[i]);
+        sqlite3_bind_int64(st, 4, (int64_t)h->size[i]);
+        sqlite3_bind_int64(st, 5, (int64_t)h->refcount[i]);
+        if (h->length[i] >= 0)
+            sqlite3_bind_int64(st, 6, h->length[i]);
+        else
+            sqlite3_bind_null(st, 6);
+        sqlite3_bind_int64(st, 7, h->flags[i] & ~(uint32_t)(HD_OBJ_HAS_LENGTH |
+                                                           HD_OBJ_HAS_VALUE |
+                                                           HD_OBJ_HAS_TRACEBACK));
+        if (h->value_off[i] != UINT64_MAX)
+            sqlite3_bind_text(st, 8, h->val_data + h->value_off[i], -1,
+                              SQLITE_STATIC);
+        else
+            sqlite3_bind_null(st, 8);
+        if (h->traceback[i])
+            sqlite3_bind_int64(st, 9, h->traceback[i]);
+        else
+            sqlite3_bind_null(st, 9);
+        if ((err = step_reset(db, st, "objects")) < 0)
+            goto done;
+    }
+done:
+    sqlite3_finalize(st);
+    return err;
+}
+
+static int
+write_refs(sqlite3 *db, const hd_heap *h)
+{
+    sqlite3_stmt *st = NULL;
+    char buf[600];
+    int err;
+    if ((err = prepare(db, &st, "INSERT INTO refs VALUES (?1, ?2, ?3, ?4)")) < 0)
+        goto done;
+    for (uint64_t o = 0; o < h->n_objects; o++) {
+        for (uint64_t e = h->edge_start[o]; e < h->edge_start[o + 1]; e++) {
+            uint8_t w = h->edge_word[e];
+            const char *label = hd_heap__label(h, w, h->edge_payload[e], buf,
+                                               sizeof(buf));
+            sqlite3_bind_int64(st, 1, (int64_t)o);
+            sqlite3_bind_int64(st, 2, h->edge_dst[e]);
+            sqlite3_bind_text(st, 3, (w & HD_EDGE_WEAK) ? "weak" : "strong",
+                              -1, SQLITE_STATIC);
+            if (label)
+                sqlite3_bind_text(st, 4, label, -1, SQLITE_TRANSIENT);
+            else
+                sqlite3_bind_null(st, 4);
+            if ((err = step_reset(db, st, "refs")) < 0)
+                goto done;
+        }
+    }
+done:
+    sqlite3_finalize(st);
+    return err;
+}
+
+static int
+write_roots_tracebacks(sqlite3 *db, const hd_heap *h)
+{
+    sqlite3_stmt *st = NULL;
+    int err;
+    if ((err = prepare(db, &st, "INSERT INTO roots VALUES (?1, ?2, ?3)")) < 0)
+        goto done;
+    for (uint64_t i = 0; i < h->n_roots; i++) {
+        int k = h->root_kind[i];
+        sqlite3_bind_int64(st, 1, h->root_obj[i]);
+        sqlite3_bind_text(st, 2, k <= HD_ROOT_MAX ? root_kinds[k] : "other",
+                          -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, hd_heap__str(h, h->root_name[i], NULL), -1,
+                          SQLITE_STATIC);
+        if ((err = step_reset(db, st, "roots")) < 0)
+            goto done;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if ((err = prepare(db, &st, "INSERT INTO tracebacks VALUES (?1, ?2, ?3, ?4)")) < 0)
+        goto done;
+    for (uint32_t t = 1; t <= h->n_tracebacks; t++) {
+        for (uint64_t f = h->tb_start[t]; f < h->tb_start[t + 1]; f++) {
+            sqlite3_bind_int64(st, 1, t);
+            sqlite3_bind_int64(st, 2, (int64_t)(f - h->tb_start[t]));
+            sqlite3_bind_text(st, 3, hd_heap__str(h, h->tb_frames[f].filename,
+                                                  NULL), -1, SQLITE_STATIC);
+            sqlite3_bind_int64(st, 4, (int64_t)h->tb_frames[f].lineno);
+            if ((err = step_reset(db, st, "tracebacks")) < 0)
+                goto done;
+        }
+    }
+done:
+    sqlite3_finalize(st);
+    return err;
+}
+
+/* objects.id of each type's type object, UINT32_MAX where not dumped. */
+static uint32_t *
+type_objects(const hd_heap *h)
+{
+    uint32_t *map = malloc(((size_t)h->n_types + 1) * sizeof(*map));
+    if (map == NULL)
+        return NULL;
+    for (uint32_t t = 0; t <= h->n_types; t++)
+        map[t] = UINT32_MAX;
+    /* Type objects carry the TYPE flag; match their addresses. */
+    for (uint64_t i = 0; i < h->n_objects; i++) {
+        if (!(h->flags[i] & HD_OBJ_TYPE))
+            continue;
+        for (uint32_t t = 1; t <= h->n_types; t++)
+            if (map[t] == UINT32_MAX && h->type_addr[t] == h->addr[i]) {
+                map[t] = (uint32_t)i;
+                break;
+            }
+    }
+    return map;
+}
+
+int
+hd_store__write(const hd_heap *h, const char *db_path, hd_load_stats *stats)
+{
+    sqlite3 *db = NULL;
+    char *tmp = NULL, *schema = NULL;
+    uint32_t *type_obj = NULL;
+    const char *post;
+    size_t n = strlen(db_path);
+    double t0;
+    int err = 0;
+
+    if ((tmp = malloc(n + 16)) == NULL ||
+        (schema = strdup(hd_schema_sql)) == NULL ||
+        (type_obj = type_objects(h)) == NULL) {
+        err = hd_error_set(HD_ENOMEM, "out of memory");
+        goto done;
+    }
+    snprintf(tmp, n + 16, "%s.tmp-%d", db_path, (int)getpid());
+    unlink(tmp);
+    if (sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                        NULL) != SQLITE_OK) {
+        err = hd_error_set(HD_ESQL, "cannot create %s: %s", tmp,
+                           db ? sqlite3_errmsg(db) : "out of memory");
+        goto done;
+    }
+    /* Bulk load: no journal, no syncs until the end, a large cache. */
+    if ((err = exec(db, "PRAGMA page_size=65536; PRAGMA journal_mode=OFF;"
+                    "PRAGMA synchronous=OFF; PRAGMA locking_mode=EXCLUSIVE;"
+                    "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-524288;"
+                    "PRAGMA threads=2;", "pragmas")) < 0)
+        goto done;
+    post = strstr(schema, POST_LOAD_MARK);
+    if (post)
+        schema[post - schema] = 0;
+    if ((err = exec(db, schema, "schema")) < 0 ||
+        (err = exec(db, "BEGIN", "begin")) < 0)
+        goto done;
+    t0 = now();
+    if ((err = write_meta(db, h, stats)) < 0 ||
+        (err = write_types(db, h, type_obj)) < 0 ||
+        (err = write_objects(db, h)) < 0 || (err = write_refs(db, h)) < 0 ||
+        (err = write_roots_tracebacks(db, h)) < 0 ||
+        (err = exec(db, "COMMIT", "commit")) < 0)
+        goto done;
+    stats->seconds_store = now() - t0;
+    t0 = now();
+    if (post && (err = exec(db, hd_schema_sql + (post - schema), "indexes")) < 0)
+        goto done;
+    if ((err = exec(db, "PRAGMA optimize", "optimize")) < 0)
+        goto done;
+    stats->seconds_index = now() - t0;
+    if (sqlite3_close(db) != SQLITE_OK) {
+        err = sql_error(db, "close");
+        goto done;
+    }
+    db = NULL;
+    if (rename(tmp, db_path) < 0)
+        err = hd_error_set(HD_EIO, "cannot rename %s to %s: %s", tmp, db_path,
+                           strerror(errno));
+done:
+    if (db)
+        sqlite3_close(db);
+    if (err < 0 && tmp)
+        unlink(tmp);
+    free(tmp);
+    free(schema);
+    free(type_obj);
+    return err;
+}
+
+/* ---- Reading: hd_db and hd_rows --------------------------------------------- */
+
+struct hd_db {
+    sqlite3 *db;
+};
+
+struct hd_rows {
+    hd_db *db;
+    sqlite3_stmt *st;
+};
+
+int
+hd_db_open(hd_db **out, const char *path)
+{
+    hd_db *d;
+    sqlite3_stmt *st = NULL;
+    *out = NULL;
+    if (access(path, R_OK) != 0)
+        return hd_error_set(HD_EIO, "cannot open %s: %s", path,
+                            strerror(errno));
+    if ((d = calloc(1, sizeof(*d))) == NULL)
+        return hd_error_set(HD_ENOMEM, "out of memory");
+    if (sqlite3_open_v2(path, &d->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(d->db, "SELECT value FROM meta WHERE key='objects'",
+                           -1, &st, NULL) != SQLITE_OK) {
+        int err = hd_error_set(HD_ESQL, "%s is not a heapdig database (%s); "
+                               "create one with `heapdig load`", path,
+                               d->db ? sqlite3_errmsg(d->db) : "?");
+        sqlite3_finalize(st);
+        sqlite3_close(d->db);
+        free(d);
+        return err;
+    }
+    sqlite3_finalize(st);
+    *out = d;
+    return 0;
+}
+
+void
+hd_db_close(hd_db *db)
+{
+    if (db == NULL)
+        return;
+    sqlite3_close(db->db);
+    free(db);
+}
+
+int
+hd_query(hd_rows **out, hd_db *db, const char *sql, int n_params,
+         const char *const *params)
+{
+    hd_rows *r;
+    *out = NULL;
+    if ((r = calloc(1, sizeof(*r))) == NULL)
+        return hd_error_set(HD_ENOMEM, "out of memory");
+    r->db = db;
+    if (sqlite3_prepare_v2(db->db, sql, -1, &r->st, NULL) != SQLITE_OK) {
+        int err = sql_error(db->db, "query");
+        free(r);
+        return err;
+    }
+    for (int i = 0; i < n_params; i++)
+        sqlite3_bind_text(r->st, i + 1, params[i], -1, SQLITE_TRANSIENT);
+    *out = r;
+    return 0;
+}
+
+int
+hd_rows_next(hd_rows *r)
+{
+    int rc = sqlite3_step(r->st);
+    if (rc == SQLITE_ROW)
+        return 1;
+    if (rc == SQLITE_DONE)
+        return 0;
+    return sql_error(r->db->db, "query");
+}
+
+int
+hd_rows_ncol(const hd_rows *r)
+{
+    return sqlite3_column_count(r->st);
+}
+
+const char *
+hd_rows_name(const hd_rows *r, int col)
+{
+    return sqlite3_column_name(r->st, col);
+}
+
+const char *
+hd_rows_text(hd_rows *r, int col)
+{
+    return (const char *)sqlite3_column_text(r->st, col);
+}
+
+int64_t
+hd_rows_int(hd_rows *r, int col)
+{
+    return sqlite3_column_int64(r->st, col);
+}
+
+int
+hd_rows_is_number(hd_rows *r, int col)
+{
+    int t = sqlite3_column_type(r->st, col);
+    return t == SQLITE_INTEGER || t == SQLITE_FLOAT;
+}
+
+void
+hd_rows_free(hd_rows *r)
+{
+    if (r == NULL)
+        return;
+    sqlite3_finalize(r->st);
+    free(r);
+}

@@ -1,0 +1,118 @@
+/* heapdig — MIT licence.
+ *
+ * heapdig.h: the public analyzer API.  Everything the CLI (or any other
+ * program) needs to load a dump into SQLite and query it.  Types are opaque;
+ * this header never includes sqlite3.h, zlib.h, gvc.h or Python.h.
+ *
+ * Conventions: functions return 0 on success or a negative hd_err; details
+ * of the last failure on this thread come from hd_error_last().  `T **out`
+ * parameters receive an object the caller owns and frees with the matching
+ * hd_*_free() or hd_*_close(), all of which accept NULL.
+ */
+#ifndef HEAPDIG_HEAPDIG_H
+#define HEAPDIG_HEAPDIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Error codes (negative; 0 is success). */
+typedef enum hd_err {
+    HD_OK = 0,
+    HD_ENOMEM = -1,     /**< out of memory */
+    HD_EIO = -2,        /**< reading or writing a file failed */
+    HD_ECORRUPT = -3,   /**< the dump breaks schema/FORMAT.md */
+    HD_ETRUNCATED = -4, /**< the dump ends before its END record */
+    HD_EVERSION = -5,   /**< a format major version we do not know */
+    HD_ESQL = -6,       /**< SQLite failed */
+    HD_EGRAPH = -7,     /**< Graphviz failed */
+    HD_EINVAL = -8,     /**< bad argument (unknown object, option, ...) */
+    HD_ECALLBACK = -9   /**< a callback asked to stop */
+} hd_err;
+
+/** The last error on this thread. */
+typedef struct hd_error {
+    int code;          /**< an hd_err */
+    uint64_t offset;   /**< byte offset in the uncompressed dump, or 0 */
+    char message[512]; /**< what failed, where, and why */
+} hd_error;
+
+/** The last error raised on this thread (never NULL). */
+const hd_error *hd_error_last(void);
+/** A short description of an error code. */
+const char *hd_strerror(int code);
+
+/* ---- Loading ---------------------------------------------------------------- */
+
+/** Called now and then during a load: bytes of the dump file consumed so far
+ *  and its total size.  Return nonzero to cancel (HD_ECALLBACK). */
+typedef int (*hd_progress_cb)(uint64_t done, uint64_t total, void *payload);
+
+/** What a load found. */
+typedef struct hd_load_stats {
+    uint64_t n_objects;
+    uint64_t n_refs;
+    uint64_t n_roots;
+    uint64_t n_types;
+    uint64_t n_strings;
+    uint64_t n_tracebacks;
+    uint64_t n_dangling;    /**< references to objects not in the dump */
+    uint64_t total_size;    /**< sum of shallow sizes, bytes */
+    int truncated;          /**< the dump ended early; what it held loaded */
+    double seconds_read;    /**< decompress + decode + resolve */
+    double seconds_store;   /**< SQLite inserts */
+    double seconds_index;   /**< SQLite indexes */
+} hd_load_stats;
+
+/**
+ * Loads a dump into a new SQLite database (schema/heapdig.sql).
+ *
+ * The database is written under a temporary name beside db_path and renamed
+ * only when complete.  A truncated dump loads what it holds, sets
+ * stats->truncated and returns HD_ETRUNCATED (the database is kept); any
+ * other failure leaves no database behind.
+ *
+ * @param stats    filled in (may be NULL)
+ * @param dump     path of the .hdig file
+ * @param db_path  database to create (replaced if it exists)
+ * @param progress optional progress callback
+ * @return 0, HD_ETRUNCATED, or another negative hd_err
+ */
+int hd_load_file(hd_load_stats *stats, const char *dump, const char *db_path,
+                 hd_progress_cb progress, void *payload);
+
+/* ---- Querying a loaded database ------------------------------------------------ */
+
+typedef struct hd_db hd_db;
+typedef struct hd_rows hd_rows;
+
+/** Opens a database written by hd_load_file (read-only). */
+int hd_db_open(hd_db **out, const char *path);
+void hd_db_close(hd_db *db);
+
+/**
+ * Runs one SQL statement with text parameters bound to ?1..?n.
+ * @return 0 with *out a cursor positioned before the first row.
+ */
+int hd_query(hd_rows **out, hd_db *db, const char *sql, int n_params,
+             const char *const *params);
+/** Advances: 1 if a row is available, 0 at the end, <0 on error. */
+int hd_rows_next(hd_rows *rows);
+int hd_rows_ncol(const hd_rows *rows);
+const char *hd_rows_name(const hd_rows *rows, int col);
+/** The column as text, or NULL for SQL NULL.  Valid until the next step. */
+const char *hd_rows_text(hd_rows *rows, int col);
+/** The column as an integer (0 for NULL). */
+int64_t hd_rows_int(hd_rows *rows, int col);
+/** 1 if the column is an INTEGER or REAL in this row. */
+int hd_rows_is_number(hd_rows *rows, int col);
+void hd_rows_free(hd_rows *rows);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HEAPDIG_HEAPDIG_H */

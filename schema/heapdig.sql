@@ -1,0 +1,101 @@
+-- heapdig database schema.  This is a contract with users: every release
+-- keeps these tables and columns (more may be added).  `heapdig load` embeds
+-- this file at build time.  Statements after the "@post-load" marker run
+-- once the rows are in (building indexes afterwards is much faster).
+
+-- Facts about the dump: python_version, pid, argv, time, counts, ...
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value
+) WITHOUT ROWID;
+
+CREATE TABLE types (
+    id     INTEGER PRIMARY KEY,
+    object INTEGER,          -- objects.id of the type object itself
+    name   TEXT NOT NULL,    -- e.g. 'OrderedDict'
+    module TEXT              -- e.g. 'collections'
+);
+
+CREATE TABLE objects (
+    id        INTEGER PRIMARY KEY,   -- dense id, dump order
+    address   INTEGER NOT NULL,      -- id() in the dumped process
+    type      INTEGER NOT NULL REFERENCES types,
+    size      INTEGER NOT NULL,      -- shallow bytes, = sys.getsizeof()
+    refcount  INTEGER NOT NULL,      -- as the program saw it
+    length    INTEGER,               -- len() for built-in sized objects
+    flags     INTEGER NOT NULL,      -- see object_flags
+    value     TEXT,                  -- short value / name, if recorded
+    traceback INTEGER,               -- tracebacks.id of the allocation site
+    -- Analysis columns (NULL until the analysis stage fills them):
+    external  INTEGER,  -- refcount minus strong in-heap references
+    scc       INTEGER,  -- component id for objects on a cycle
+    reachable INTEGER,  -- 1 if reachable from a root over strong edges
+    depth     INTEGER,  -- BFS distance from the roots
+    parent    INTEGER,  -- BFS predecessor (objects.id)
+    idom      INTEGER,  -- immediate dominator (NULL = virtual root)
+    retained  INTEGER   -- bytes freed if this object were freed
+);
+
+-- References: src holds dst.  label is how src names it: '.attr', "['key']",
+-- '[3]', '<key>', ".f_locals['x']", or NULL.
+CREATE TABLE refs (
+    src   INTEGER NOT NULL,
+    dst   INTEGER NOT NULL,
+    kind  TEXT NOT NULL CHECK (kind IN ('strong', 'weak')),
+    label TEXT
+);
+
+-- Named roots: sys.modules, builtins, thread frames, frame locals.
+CREATE TABLE roots (
+    object INTEGER NOT NULL,
+    kind   TEXT NOT NULL,
+    name   TEXT
+);
+
+-- tracemalloc allocation sites (frame 0 is the most recent call).
+CREATE TABLE tracebacks (
+    id       INTEGER NOT NULL,
+    frame    INTEGER NOT NULL,
+    filename TEXT,
+    lineno   INTEGER,
+    PRIMARY KEY (id, frame)
+) WITHOUT ROWID;
+
+-- What the bits of objects.flags mean.
+CREATE TABLE object_flags (
+    bit  INTEGER PRIMARY KEY,
+    name TEXT NOT NULL
+);
+INSERT INTO object_flags VALUES
+    (1, 'gc_tracked'), (2, 'finalizer'), (4, 'legacy_del'), (8, 'type'),
+    (16, 'module'), (32, 'immortal'), (64, 'size_approx'),
+    (1024, 'value_truncated'), (2048, 'gc_type');
+
+-- Objects as people read them.
+CREATE VIEW object_view AS
+SELECT o.id, printf('0x%x', o.address) AS address, t.name AS type,
+       t.module AS module, o.size, o.refcount, o.length, o.value,
+       o.external, o.reachable, o.retained, o.depth, o.parent, o.flags
+FROM objects o JOIN types t ON t.id = o.type;
+
+-- References with both ends named.
+CREATE VIEW ref_view AS
+SELECT r.src, st.name AS src_type, r.label, r.kind, r.dst, dt.name AS dst_type,
+       d.value AS dst_value
+FROM refs r
+JOIN objects s ON s.id = r.src JOIN types st ON st.id = s.type
+JOIN objects d ON d.id = r.dst JOIN types dt ON dt.id = d.type;
+
+-- The type histogram.
+CREATE VIEW type_stats AS
+SELECT t.id AS type, t.name, t.module, count(*) AS count,
+       sum(o.size) AS size
+FROM objects o JOIN types t ON t.id = o.type
+GROUP BY o.type;
+
+-- @post-load
+CREATE UNIQUE INDEX objects_address ON objects(address);
+CREATE INDEX objects_type ON objects(type);
+CREATE INDEX refs_src ON refs(src);
+CREATE INDEX refs_dst ON refs(dst);
+CREATE INDEX roots_object ON roots(object);
