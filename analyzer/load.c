@@ -554,8 +554,8 @@ hd_heap__read(hd_heap **out, const char *path, hd_progress_cb progress,
     } else if (err < 0)
         goto done;
     if (st.h->n_strings == 0 && st.h->hdr.major == 0) {
-        err = hd_error_set(HD_ETRUNCATED, "truncated dump: %s holds no "
-                           "records", path);
+        err = hd_error_set(HD_ETRUNCATED, "truncated dump: it ends before "
+                           "its header; nothing to load");
         goto done;
     }
     if ((err = resolve(&st)) < 0)
@@ -683,7 +683,7 @@ hd_load_file(hd_load_stats *stats, const char *dump, const char *db_path,
         stats = &local;
     memset(stats, 0, sizeof(*stats));
     read_err = hd_heap__read(&h, dump, progress, payload);
-    if (read_err < 0 && read_err != HD_ETRUNCATED)
+    if (h == NULL) /* nothing loadable, not even a header */
         return read_err;
     stats->seconds_read = now() - t0;
     stats->n_objects = h->n_objects;

@@ -489,8 +489,8 @@ parse(hd_reader *rd)
             if (major != HD_FORMAT_MAJOR)
                 return rd->error = hd_error_set_offset(
                            HD_EVERSION, HD_MAGIC_LEN,
-                           "dump format %u.%u is not supported by this "
-                           "heapdig (reads %d.x); use a newer heapdig",
+                           "dump format version %u.%u is not supported by "
+                           "this heapdig (it reads %d.x): use a newer heapdig",
                            major, rd->minor, HD_FORMAT_MAJOR);
             rd->crc = (uint32_t)crc32(rd->crc, start, HD_PRELUDE_LEN);
             rd->pos += HD_PRELUDE_LEN;

@@ -58,7 +58,8 @@ run(int argc, char **argv)
                        !quiet && isatty(2) ? progress_bar : NULL, NULL);
     if (!quiet && isatty(2))
         fputc('\n', stderr);
-    if (err < 0 && err != HD_ETRUNCATED) {
+    /* Truncated with no database: not even the header arrived. */
+    if (err < 0 && (err != HD_ETRUNCATED || !st.truncated)) {
         rc = cli_fail("load", err);
         goto done;
     }

@@ -72,8 +72,9 @@ typedef struct hd_load_stats {
  *
  * The database is written under a temporary name beside db_path and renamed
  * only when complete.  A truncated dump loads what it holds, sets
- * stats->truncated and returns HD_ETRUNCATED (the database is kept); any
- * other failure leaves no database behind.
+ * stats->truncated and returns HD_ETRUNCATED (the database is kept); a dump
+ * cut before its header returns HD_ETRUNCATED with stats->truncated 0 and no
+ * database; any other failure leaves no database behind.
  *
  * @param stats    filled in (may be NULL)
  * @param dump     path of the .hdig file

@@ -1,0 +1,159 @@
+"""Round trip: a program's heap -> heapdig.dump -> heapdig load -> SQL.
+
+    python test_load.py HEAPDIG_CLI OUTDIR
+
+Asserts in SQL that the database holds what the program built: the planted
+object with its size, type and labelled referrer chain from sys.modules, the
+counts the dumper reported, roots, and that `heapdig summary` agrees in all
+three output formats.  A truncated dump loads with exit status 3.
+"""
+import csv
+import gzip
+import io
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+
+import heapdig
+
+PASSED, FAILED = [0], []
+
+
+def check(name, ok, detail=""):
+    print("%s %s %s" % ("ok  " if ok else "FAIL", name, detail))
+    if ok:
+        PASSED[0] += 1
+    else:
+        FAILED.append(name)
+
+
+class User(object):
+    def __init__(self, uid):
+        self.uid = uid
+        self.email = "user%d@example.com" % uid
+        self.history = [uid * 10 + k for k in range(5)]
+
+
+CACHE = {}
+
+
+def main(cli, outdir):
+    os.makedirs(outdir, exist_ok=True)
+    for i in range(1000):
+        CACHE["user:%d" % i] = User(i)
+    planted = CACHE["user:42"]
+    dump = os.path.join(outdir, "roundtrip.hdig")
+    db = dump + ".db"
+    stats = heapdig.dump(dump)
+
+    r = subprocess.run([cli, "load", dump], capture_output=True, text=True)
+    check("load exits 0", r.returncode == 0, r.stderr)
+    check("load reports counts", "objects" in r.stdout, r.stdout)
+    con = sqlite3.connect(db)
+    q = lambda sql, *a: con.execute(sql, a).fetchall()  # noqa: E731
+    meta = dict(q("SELECT key, value FROM meta"))
+    check("meta objects = dumper's count", meta["objects"] == stats["objects"],
+          "%r vs %r" % (meta["objects"], stats["objects"]))
+    check("meta refs = dumper's count", meta["refs"] == stats["references"])
+    check("no dangling references", meta["dangling_refs"] == 0)
+    check("meta python_version", meta["python_version"] == sys.version)
+    check("meta pid", meta["pid"] == os.getpid())
+    check("objects rows", q("SELECT count(*) FROM objects")[0][0] ==
+          stats["objects"])
+    check("refs rows", q("SELECT count(*) FROM refs")[0][0] ==
+          stats["references"])
+
+    row = q("SELECT o.id, t.name, t.module, o.size FROM objects o "
+            "JOIN types t ON t.id = o.type WHERE o.address = ?", id(planted))
+    check("planted object found by address", len(row) == 1, repr(row))
+    oid, tname, tmod, size = row[0]
+    check("its type", (tname, tmod) == ("User", "__main__"), repr(row))
+    check("its size = sys.getsizeof", size == sys.getsizeof(planted))
+    held_by = q("SELECT label, kind FROM refs r JOIN objects s ON s.id = r.src"
+                " WHERE r.dst = ? AND s.address = ?", oid, id(CACHE))
+    check("held by CACHE under ['user:42']",
+          held_by == [("['user:42']", "strong")], repr(held_by))
+    email = q("SELECT d.value FROM refs r JOIN objects d ON d.id = r.dst "
+              "WHERE r.src = ? AND r.label IN ('.email', '.__dict__')", oid)
+    check("attribute edge labelled", any(e[0] == planted.email or e[0] is None
+                                         for e in email), repr(email))
+
+    # The chain a person would follow, by recursive SQL from the sys.modules
+    # root to the planted object (shortest, labels concatenated).
+    chain = q("""
+        WITH RECURSIVE walk(id, path, depth) AS (
+            SELECT object, 'sys.modules', 0 FROM roots WHERE kind = 'sys.modules'
+            UNION
+            SELECT r.dst, walk.path || r.label, walk.depth + 1
+            FROM walk JOIN refs r ON r.src = walk.id
+            WHERE walk.depth < 4 AND r.kind = 'strong' AND r.label IS NOT NULL
+              AND r.label != '<key>')
+        SELECT path FROM walk WHERE id = ? ORDER BY depth LIMIT 1""", oid)
+    want = ["sys.modules['__main__'].__dict__['CACHE']['user:42']",
+            "sys.modules['__main__'].__dict__['CACHE']['user:42']"]
+    check("labelled chain from sys.modules", chain and chain[0][0] in want,
+          repr(chain))
+
+    roots = q("SELECT r.kind, o.address FROM roots r JOIN objects o "
+              "ON o.id = r.object")
+    check("sys.modules root", ("sys.modules", id(sys.modules)) in roots)
+    frames = [n for (n,) in q("SELECT name FROM roots WHERE kind = 'frame'")]
+    check("thread frame roots named", any(" main (" in n for n in frames),
+          repr(frames[:3]))
+    tt = q("SELECT o.flags & 8, o.value FROM types t JOIN objects o "
+           "ON o.id = t.object WHERE t.name = 'User'")
+    check("types.object is the type object", tt == [(8, "User")], repr(tt))
+    views = q("SELECT type, address FROM object_view WHERE id = ?", oid)
+    check("object_view", views == [("User", hex(id(planted)))], repr(views))
+
+    # summary in three formats
+    out = subprocess.run([cli, "summary", db, "--format", "json", "-n", "5"],
+                         capture_output=True, text=True)
+    doc = json.loads(out.stdout)
+    check("summary json totals", doc["dump"]["objects"] == stats["objects"])
+    check("summary json types", len(doc["types"]) == 5 and
+          all(k in doc["types"][0] for k in ("type", "count", "size")))
+    users = [t for t in json.loads(subprocess.run(
+        [cli, "summary", db, "--format", "json", "--by", "count", "-n", "50"],
+        capture_output=True, text=True).stdout)["types"]
+        if t["type"] == "User"]
+    check("User count", users and users[0]["count"] == 1000, repr(users))
+    out = subprocess.run([cli, "summary", db, "--format", "csv"],
+                         capture_output=True, text=True)
+    rows = list(csv.DictReader(io.StringIO(out.stdout)))
+    check("summary csv", rows and "count" in rows[0], out.stdout[:200])
+    out = subprocess.run([cli, "summary", db], capture_output=True, text=True)
+    check("summary table", out.returncode == 0 and "objects" in out.stdout
+          and "Types by size" in out.stdout, out.stdout[:300])
+
+    # A truncated dump: loads what it holds, says so, exit status 3.
+    raw = gzip.open(dump).read()
+    cut = os.path.join(outdir, "cut.hdig")
+    with gzip.open(cut, "wb") as f:
+        f.write(raw[:len(raw) // 2])
+    r = subprocess.run([cli, "load", cut, "-o", cut + ".db"],
+                       capture_output=True, text=True)
+    check("truncated: exit 3", r.returncode == 3, "%d %s" % (r.returncode,
+                                                              r.stderr))
+    check("truncated: says so", "truncated" in r.stderr, r.stderr)
+    c2 = sqlite3.connect(cut + ".db")
+    n = c2.execute("SELECT count(*) FROM objects").fetchone()[0]
+    t = c2.execute("SELECT value FROM meta WHERE key='truncated'").fetchone()
+    check("truncated: partial load", 0 < n < stats["objects"] and t == (1,),
+          "%d objects, %r" % (n, t))
+
+    # Usage errors.
+    r = subprocess.run([cli, "load"], capture_output=True, text=True)
+    check("usage error exit 2", r.returncode == 2 and "usage" in r.stderr)
+    r = subprocess.run([cli, "summary", dump], capture_output=True, text=True)
+    check("summary of a non-database", r.returncode == 1 and
+          "not a heapdig database" in r.stderr, r.stderr)
+
+    print("%d passed, %d failed" % (PASSED[0], len(FAILED)))
+    return 1 if FAILED else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1], sys.argv[2]))
