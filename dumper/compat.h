@@ -81,6 +81,17 @@ hd_compat_gc_set_enabled(int on)
 
 /* ---- Object facts -------------------------------------------------------- */
 
+/* PyObject_IS_GC && PyObject_GC_IsTracked without two calls: a gc object is
+ * tracked when its header is linked into a list (3.9-3.13). */
+static inline int
+hd_compat_gc_tracked(PyObject *op)
+{
+    PyTypeObject *tp = Py_TYPE(op);
+    if (!PyType_IS_GC(tp) || (tp->tp_is_gc && !tp->tp_is_gc(op)))
+        return 0;
+    return ((PyGC_Head *)op - 1)->_gc_next != 0;
+}
+
 static inline int
 hd_compat_is_immortal(PyObject *op)
 {

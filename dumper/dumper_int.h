@@ -34,6 +34,27 @@ int hd_ptrset_add(hd_ptrset *s, const void *p);
 int hd_ptrset_has(const hd_ptrset *s, const void *p);
 void hd_ptrset_dispose(hd_ptrset *s);
 
+/* The set of objects found so far: one bit per 16 bytes of address space,
+ * in 1 MiB pages found through a small directory.  Distinct objects start at
+ * least 16 bytes apart (a PyObject header is 16 bytes), so address >> 4
+ * identifies an object; neighbours share cache lines, and the whole set
+ * costs 8 KiB per MiB of heap instead of 8+ bytes per object. */
+#define HD_MARK_PAGE_SHIFT 20
+typedef struct hd_markset {
+    uintptr_t *pages;  /* page number + 1 per slot (0: empty) */
+    uint64_t **bits;   /* bitmap per slot */
+    size_t mask;       /* directory capacity - 1 */
+    size_t n_pages;
+    uintptr_t last_page; /* cache of the last page used */
+    uint64_t *last_bits;
+    uint64_t n;        /* members */
+} hd_markset;
+
+/* Adds p; returns 1 if it was new, 0 if present, -1 on allocation failure. */
+int hd_markset_add(hd_markset *s, const void *p);
+void hd_markset_dispose(hd_markset *s);
+size_t hd_markset_memory(const hd_markset *s);
+
 /* Returns the value stored for p, or 0 if none (0 is never stored). */
 uint32_t hd_ptrmap_get(const hd_ptrmap *m, const void *p);
 /* Stores p -> v (v != 0); returns 0 or -1 on allocation failure. */
@@ -83,8 +104,36 @@ enum hd_sizeof_kind {
 };
 #define HD_N_KNOWN_SIZEOF 7
 
+/* What a type's instances are, decided once per type so that the walk does
+ * not call PyType_IsSubtype for every object. */
+enum hd_trait {
+    HD_T_GC = 1 << 0,        /* PyType_IS_GC */
+    HD_T_HEAPTYPE = 1 << 1,
+    HD_T_DICT = 1 << 2,      /* dict or subclass */
+    HD_T_LIST = 1 << 3,
+    HD_T_TUPLE = 1 << 4,
+    HD_T_TYPE = 1 << 5,
+    HD_T_MODULE = 1 << 6,
+    HD_T_FUNCTION = 1 << 7,
+    HD_T_CODE = 1 << 8,
+    HD_T_CELL = 1 << 9,
+    HD_T_METHOD = 1 << 10,
+    HD_T_FRAME = 1 << 11,
+    HD_T_WEAKREF = 1 << 12,
+    HD_T_STR = 1 << 13,
+    HD_T_BYTES = 1 << 14,
+    HD_T_BYTEARRAY = 1 << 15,
+    HD_T_INT = 1 << 16,
+    HD_T_BOOL = 1 << 17,
+    HD_T_FLOAT = 1 << 18,
+    HD_T_SET = 1 << 19,      /* set, frozenset or subclass */
+    HD_T_CFUNCTION = 1 << 20,
+    HD_T_NONE = 1 << 21
+};
+
 typedef struct hd_typeinfo {
     PyTypeObject *type;  /* borrowed */
+    uint32_t traits;     /* enum hd_trait */
     uint8_t sizeof_kind; /* enum hd_sizeof_kind */
     uint8_t approx;      /* a Python-level __sizeof__ was skipped */
     PyObject *descr;     /* the C __sizeof__ for HD_SZ_CALL, borrowed */
@@ -111,7 +160,7 @@ typedef struct hd_dumpctx {
     hd_options opt;
     hd_stats st;
     hd_sink *sink;
-    hd_ptrset seen;        /* objects found so far */
+    hd_markset seen;       /* objects found so far */
     hd_ptrmap type_ids;    /* type object -> type id */
     hd_typeinfo *types;    /* indexed by type id - 1 */
     size_t cap_types;
@@ -143,8 +192,9 @@ uint32_t hd_emit_cstr(hd_dumpctx *ctx, const char *s, size_t n,
                       const void *key);
 /* Type id of a type, writing its TYPE record the first time; 0 on error. */
 uint32_t hd_emit_type(hd_dumpctx *ctx, PyTypeObject *tp);
-/* Writes the OBJECT record of op with ctx->edges; returns 0 or -1. */
-int hd_emit_object(hd_dumpctx *ctx, PyObject *op);
+/* Writes the OBJECT record of op (of type id tid) with ctx->edges;
+ * returns 0 or -1. */
+int hd_emit_object(hd_dumpctx *ctx, PyObject *op, uint32_t tid);
 int hd_emit_root(hd_dumpctx *ctx, PyObject *op, int kind, uint32_t name);
 int hd_emit_end(hd_dumpctx *ctx);
 /* UTF-8 of a str's first code points, at most cap bytes, never splitting a

@@ -16,8 +16,9 @@
 /* ---- Record framing (FORMAT.md §2) --------------------------------------- */
 
 /* Records are encoded into a scratch area in the sink and framed once their
- * length is known: we reserve room for the longest tag+length prefix, write
- * the payload after it, then move the payload down if the prefix is short. */
+ * length is known.  Most records are shorter than 128 bytes, so we leave room
+ * for a one-byte length and move the payload only when it turned out longer. */
+#define PREFIX_GUESS 2    /* tag < 128, length < 128 */
 #define PREFIX_MAX (1 + 4) /* tag < 128, length < 2^28 */
 
 typedef struct rec {
@@ -32,7 +33,7 @@ rec_begin(hd_dumpctx *ctx, rec *r, int tag, size_t max_payload)
     r->base = hd_sink_reserve(ctx->sink, PREFIX_MAX + max_payload);
     if (r->base == NULL)
         return -1;
-    r->p = r->base + PREFIX_MAX;
+    r->p = r->base + PREFIX_GUESS;
     r->tag = tag;
     return 0;
 }
@@ -40,14 +41,14 @@ rec_begin(hd_dumpctx *ctx, rec *r, int tag, size_t max_payload)
 static void
 rec_end(hd_dumpctx *ctx, rec *r)
 {
-    size_t len = (size_t)(r->p - (r->base + PREFIX_MAX));
-    uint8_t hdr[PREFIX_MAX];
-    size_t h = 0;
-    hdr[h++] = (uint8_t)r->tag;
-    h += hd_put_varint(hdr + h, len);
-    memmove(r->base + h, r->base + PREFIX_MAX, len);
-    memcpy(r->base, hdr, h);
-    hd_sink_commit(ctx->sink, h + len);
+    size_t len = (size_t)(r->p - (r->base + PREFIX_GUESS));
+    uint8_t lenbuf[HD_VARINT_MAX];
+    size_t n = hd_put_varint(lenbuf, len);
+    if (1 + n != PREFIX_GUESS) /* rare: a long record, shift it up */
+        memmove(r->base + 1 + n, r->base + PREFIX_GUESS, len);
+    r->base[0] = (uint8_t)r->tag;
+    memcpy(r->base + 1, lenbuf, n);
+    hd_sink_commit(ctx->sink, 1 + n + len);
 }
 
 static inline void
@@ -230,6 +231,45 @@ type_names(hd_dumpctx *ctx, PyTypeObject *tp, uint32_t *name, uint32_t *mod)
     return (*name && *mod) ? 0 : -1;
 }
 
+static int
+is_sub(PyTypeObject *tp, PyTypeObject *base)
+{
+    return tp == base || PyType_IsSubtype(tp, base);
+}
+
+static uint32_t
+traits_of(PyTypeObject *tp)
+{
+    uint32_t t = 0;
+    t |= PyType_IS_GC(tp) ? HD_T_GC : 0;
+    t |= (tp->tp_flags & Py_TPFLAGS_HEAPTYPE) ? HD_T_HEAPTYPE : 0;
+    t |= PyType_FastSubclass(tp, Py_TPFLAGS_DICT_SUBCLASS) ? HD_T_DICT : 0;
+    t |= PyType_FastSubclass(tp, Py_TPFLAGS_LIST_SUBCLASS) ? HD_T_LIST : 0;
+    t |= PyType_FastSubclass(tp, Py_TPFLAGS_TUPLE_SUBCLASS) ? HD_T_TUPLE : 0;
+    t |= PyType_FastSubclass(tp, Py_TPFLAGS_TYPE_SUBCLASS) ? HD_T_TYPE : 0;
+    t |= PyType_FastSubclass(tp, Py_TPFLAGS_UNICODE_SUBCLASS) ? HD_T_STR : 0;
+    t |= PyType_FastSubclass(tp, Py_TPFLAGS_BYTES_SUBCLASS) ? HD_T_BYTES : 0;
+    t |= PyType_FastSubclass(tp, Py_TPFLAGS_LONG_SUBCLASS) ? HD_T_INT : 0;
+    t |= is_sub(tp, &PyModule_Type) ? HD_T_MODULE : 0;
+    t |= tp == &PyFunction_Type ? HD_T_FUNCTION : 0;
+    t |= tp == &PyCode_Type ? HD_T_CODE : 0;
+    t |= tp == &PyCell_Type ? HD_T_CELL : 0;
+    t |= tp == &PyMethod_Type ? HD_T_METHOD : 0;
+    t |= tp == &PyFrame_Type ? HD_T_FRAME : 0;
+    t |= is_sub(tp, &_PyWeakref_RefType) || tp == &_PyWeakref_ProxyType ||
+                 tp == &_PyWeakref_CallableProxyType
+             ? HD_T_WEAKREF
+             : 0;
+    t |= is_sub(tp, &PyByteArray_Type) ? HD_T_BYTEARRAY : 0;
+    t |= tp == &PyBool_Type ? HD_T_BOOL : 0;
+    t |= is_sub(tp, &PyFloat_Type) ? HD_T_FLOAT : 0;
+    t |= is_sub(tp, &PySet_Type) || is_sub(tp, &PyFrozenSet_Type) ? HD_T_SET
+                                                                   : 0;
+    t |= is_sub(tp, &PyCFunction_Type) ? HD_T_CFUNCTION : 0;
+    t |= tp == Py_TYPE(Py_None) ? HD_T_NONE : 0;
+    return t;
+}
+
 uint32_t
 hd_emit_type(hd_dumpctx *ctx, PyTypeObject *tp)
 {
@@ -252,6 +292,7 @@ hd_emit_type(hd_dumpctx *ctx, PyTypeObject *tp)
     hd_typeinfo *ti = &ctx->types[ctx->st.n_types];
     memset(ti, 0, sizeof(*ti));
     ti->type = tp;
+    ti->traits = traits_of(tp);
     classify_sizeof(ctx, ti, tp);
     if (rec_begin(ctx, &r, HD_REC_TYPE, 3 * HD_VARINT_MAX) < 0)
         return 0;
@@ -328,6 +369,12 @@ hd_str_utf8(PyObject *s, char *buf, size_t cap, int *trunc)
     const void *data = PyUnicode_DATA(s);
     size_t n = 0;
     *trunc = 0;
+    if (PyUnicode_IS_ASCII(s)) { /* the common case: bytes are the text */
+        n = (size_t)len < cap ? (size_t)len : cap;
+        memcpy(buf, data, n);
+        *trunc = n < (size_t)len;
+        return n;
+    }
     for (Py_ssize_t i = 0; i < len; i++) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
         size_t need = c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
@@ -414,16 +461,15 @@ size_of(hd_dumpctx *ctx, PyObject *op, hd_typeinfo *ti)
 
 /* Length of built-in sized objects, read from their storage; -1 if none. */
 static Py_ssize_t
-length_of(PyObject *op)
+length_of(PyObject *op, uint32_t t)
 {
-    if (PyUnicode_Check(op))
+    if (t & HD_T_STR)
         return PyUnicode_GET_LENGTH(op);
-    if (PyList_Check(op) || PyTuple_Check(op) || PyBytes_Check(op) ||
-        PyByteArray_Check(op))
+    if (t & (HD_T_LIST | HD_T_TUPLE | HD_T_BYTES | HD_T_BYTEARRAY))
         return Py_SIZE(op);
-    if (PyDict_Check(op))
+    if (t & HD_T_DICT)
         return ((PyDictObject *)op)->ma_used;
-    if (PyAnySet_Check(op))
+    if (t & HD_T_SET)
         return PySet_GET_SIZE(op);
     return -1;
 }
@@ -431,13 +477,21 @@ length_of(PyObject *op)
 /* Writes a short value for the object if it has one we can read without
  * running code.  Returns the flags to add. */
 static uint32_t
-put_value(hd_dumpctx *ctx, rec *r, PyObject *op)
+put_value(hd_dumpctx *ctx, rec *r, PyObject *op, uint32_t t)
 {
     size_t cap = (size_t)ctx->opt.max_value_len;
     PyObject *name = NULL;
     int trunc = 0;
 
-    if (PyUnicode_Check(op)) {
+    if ((t & HD_T_STR) && cap < 128) { /* the length fits one byte */
+        *r->p++ = HD_VAL_STR;
+        uint8_t *lenp = r->p++;
+        size_t n = hd_str_utf8(op, (char *)r->p, cap, &trunc);
+        *lenp = (uint8_t)n;
+        r->p += n;
+        return HD_OBJ_HAS_VALUE | (trunc ? HD_OBJ_VALUE_TRUNC : 0);
+    }
+    if (t & HD_T_STR) {
         uint8_t *lenp = r->p;
         r->p += 1 + HD_VARINT_MAX; /* kind, length: fixed up below */
         size_t n = hd_str_utf8(op, (char *)r->p, cap, &trunc);
@@ -449,23 +503,23 @@ put_value(hd_dumpctx *ctx, rec *r, PyObject *op)
         r->p = lenp + h + n;
         return HD_OBJ_HAS_VALUE | (trunc ? HD_OBJ_VALUE_TRUNC : 0);
     }
-    if (PyBytes_Check(op) || PyByteArray_Check(op)) {
+    if (t & (HD_T_BYTES | HD_T_BYTEARRAY)) {
         size_t n = (size_t)Py_SIZE(op);
-        const char *s = PyBytes_Check(op) ? PyBytes_AS_STRING(op)
+        const char *s = (t & HD_T_BYTES) ? PyBytes_AS_STRING(op)
                                           : PyByteArray_AS_STRING(op);
         put_v(r, HD_VAL_BYTES);
         put_bytes(r, s, n < cap ? n : cap);
         return HD_OBJ_HAS_VALUE | (n > cap ? HD_OBJ_VALUE_TRUNC : 0);
     }
-    if (PyBool_Check(op)) {
+    if (t & HD_T_BOOL) {
         put_v(r, op == Py_True ? HD_VAL_TRUE : HD_VAL_FALSE);
         return HD_OBJ_HAS_VALUE;
     }
-    if (op == Py_None) {
+    if (t & HD_T_NONE) {
         put_v(r, HD_VAL_NONE);
         return HD_OBJ_HAS_VALUE;
     }
-    if (PyLong_Check(op)) {
+    if (t & HD_T_INT) {
         int overflow = 0;
         long long v = PyLong_AsLongLongAndOverflow(op, &overflow);
         if (!overflow && !(v == -1 && PyErr_Occurred())) {
@@ -487,7 +541,7 @@ put_value(hd_dumpctx *ctx, rec *r, PyObject *op)
         }
         return HD_OBJ_HAS_VALUE;
     }
-    if (PyFloat_Check(op)) {
+    if (t & HD_T_FLOAT) {
         double d = PyFloat_AS_DOUBLE(op);
         uint64_t bits;
         memcpy(&bits, &d, 8);
@@ -496,7 +550,7 @@ put_value(hd_dumpctx *ctx, rec *r, PyObject *op)
         r->p += 8;
         return HD_OBJ_HAS_VALUE;
     }
-    if (PyType_Check(op)) {
+    if (t & HD_T_TYPE) {
         PyTypeObject *tp = (PyTypeObject *)op;
         if ((tp->tp_flags & Py_TPFLAGS_HEAPTYPE) &&
             PyUnicode_Check(((PyHeapTypeObject *)tp)->ht_qualname))
@@ -507,11 +561,11 @@ put_value(hd_dumpctx *ctx, rec *r, PyObject *op)
             put_bytes(r, tp->tp_name, n < cap ? n : cap);
             return HD_OBJ_HAS_VALUE | (n > cap ? HD_OBJ_VALUE_TRUNC : 0);
         }
-    } else if (PyFunction_Check(op))
+    } else if (t & HD_T_FUNCTION)
         name = ((PyFunctionObject *)op)->func_qualname;
-    else if (PyCode_Check(op))
+    else if (t & HD_T_CODE)
         name = hd_compat_code_qualname((PyCodeObject *)op);
-    else if (PyModule_Check(op)) {
+    else if (t & HD_T_MODULE) {
         PyObject *d = PyModule_GetDict(op), *k, *v;
         Py_ssize_t pos = 0;
         while (d && PyDict_CheckExact(d) && PyDict_Next(d, &pos, &k, &v)) {
@@ -521,7 +575,7 @@ put_value(hd_dumpctx *ctx, rec *r, PyObject *op)
                 break;
             }
         }
-    } else if (PyCFunction_Check(op)) {
+    } else if (t & HD_T_CFUNCTION) {
         const char *s = ((PyCFunctionObject *)op)->m_ml->ml_name;
         size_t n = strlen(s);
         put_v(r, HD_VAL_NAME);
@@ -560,10 +614,10 @@ put_edges(rec *r, const hd_edge *e, size_t n, uintptr_t base)
 #define EDGE_MAX (3 * HD_VARINT_MAX)
 
 int
-hd_emit_object(hd_dumpctx *ctx, PyObject *op)
+hd_emit_object(hd_dumpctx *ctx, PyObject *op, uint32_t tid)
 {
     PyTypeObject *tp = Py_TYPE(op);
-    uint32_t tid = hd_emit_type(ctx, tp), tb = 0;
+    uint32_t tb = 0, t;
     hd_typeinfo *ti;
     uint32_t flags = 0;
     Py_ssize_t len;
@@ -575,6 +629,7 @@ hd_emit_object(hd_dumpctx *ctx, PyObject *op)
     if (tid == 0)
         return -1;
     ti = &ctx->types[tid - 1];
+    t = ti->traits;
     if (ctx->opt.tracebacks)
         tb = traceback_of(ctx, op);
     n_first = ctx->n_edges < HD_EDGES_PER_RECORD ? ctx->n_edges
@@ -584,23 +639,23 @@ hd_emit_object(hd_dumpctx *ctx, PyObject *op)
                   8 * HD_VARINT_MAX + value_max + n_first * EDGE_MAX) < 0)
         return -1;
 
-    if (PyObject_IS_GC(op) && PyObject_GC_IsTracked(op))
+    if ((t & HD_T_GC) && hd_compat_gc_tracked(op))
         flags |= HD_OBJ_GC_TRACKED;
-    if (PyType_IS_GC(tp))
+    if (t & HD_T_GC)
         flags |= HD_OBJ_GC_TYPE;
     if (tp->tp_finalize)
         flags |= HD_OBJ_FINALIZER;
     if (tp->tp_del)
         flags |= HD_OBJ_LEGACY_DEL;
-    if (PyType_Check(op))
+    if (t & HD_T_TYPE)
         flags |= HD_OBJ_TYPE;
-    if (PyModule_Check(op))
+    if (t & HD_T_MODULE)
         flags |= HD_OBJ_MODULE;
     if (hd_compat_is_immortal(op))
         flags |= HD_OBJ_IMMORTAL;
     if (ti->approx)
         flags |= HD_OBJ_SIZE_APPROX;
-    if ((len = length_of(op)) >= 0)
+    if ((len = length_of(op, t)) >= 0)
         flags |= HD_OBJ_HAS_LENGTH;
     if (tb)
         flags |= HD_OBJ_HAS_TRACEBACK;
@@ -617,7 +672,7 @@ hd_emit_object(hd_dumpctx *ctx, PyObject *op)
     if (len >= 0)
         put_v(&r, (uint64_t)len);
     if (ctx->opt.values)
-        flags |= put_value(ctx, &r, op);
+        flags |= put_value(ctx, &r, op, t);
     if (tb)
         put_v(&r, tb);
     flags_at[0] = (uint8_t)(0x80 | (flags & 0x7f));

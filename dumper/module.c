@@ -105,7 +105,7 @@ parse_int_kw(PyObject *v, const char *name, int lo, int hi, int *out)
 static size_t
 ctx_memory(const hd_dumpctx *ctx)
 {
-    return (ctx->seen.mask + 1) * sizeof(uintptr_t) +
+    return hd_markset_memory(&ctx->seen) +
            ctx->cap_stack * sizeof(PyObject *) +
            ctx->cap_edges * sizeof(hd_edge) +
            ctx->cap_types * sizeof(hd_typeinfo) +
@@ -117,7 +117,7 @@ ctx_memory(const hd_dumpctx *ctx)
 static void
 ctx_dispose(hd_dumpctx *ctx)
 {
-    hd_ptrset_dispose(&ctx->seen);
+    hd_markset_dispose(&ctx->seen);
     hd_ptrmap_dispose(&ctx->type_ids);
     hd_ptrmap_dispose(&ctx->str_ids);
     hd_ptrmap_dispose(&ctx->cstr_ids);

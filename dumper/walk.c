@@ -37,7 +37,7 @@
 static int
 push_object(hd_dumpctx *ctx, PyObject *op)
 {
-    int r = hd_ptrset_add(&ctx->seen, op);
+    int r = hd_markset_add(&ctx->seen, op);
     if (r <= 0) {
         if (r < 0)
             ctx->nomem = 1;
@@ -54,6 +54,7 @@ push_object(hd_dumpctx *ctx, PyObject *op)
         ctx->cap_stack = cap;
     }
     ctx->stack[ctx->n_stack++] = op;
+    __builtin_prefetch(op); /* its header is read when it is popped */
     return 1;
 }
 
@@ -287,60 +288,63 @@ label_frame_object(hd_dumpctx *ctx, PyObject *op)
     return 0;
 }
 
-/* Collects ctx->edges for op. */
+/* Collects ctx->edges for op, whose type has traits t. */
 static int
-collect_edges(hd_dumpctx *ctx, PyObject *op)
+collect_edges(hd_dumpctx *ctx, PyObject *op, uint32_t t)
 {
     PyTypeObject *tp = Py_TYPE(op);
     ctx->n_edges = 0;
     ctx->label_cursor = 0;
 
     /* Fast paths: the whole reference set, labelled, without tp_traverse. */
-    if (PyDict_CheckExact(op))
+    if (tp == &PyDict_Type)
         return label_dict(ctx, op, 1);
-    if (PyList_CheckExact(op))
+    if (tp == &PyList_Type)
         return label_sequence(ctx, ((PyListObject *)op)->ob_item,
                               PyList_GET_SIZE(op), 1);
-    if (PyTuple_CheckExact(op))
+    if (tp == &PyTuple_Type)
         return label_sequence(ctx, ((PyTupleObject *)op)->ob_item,
                               PyTuple_GET_SIZE(op), 1);
+    if (!(t & (HD_T_GC | HD_T_TYPE | HD_T_CODE | HD_T_WEAKREF)))
+        return 0; /* str, int, float, bytes, ...: no references */
 
     /* gc.get_referents() rule: traverse only what the collector would. */
-    if (PyObject_IS_GC(op) && tp->tp_traverse != NULL) {
+    if ((t & HD_T_GC) && tp->tp_traverse != NULL &&
+        (tp->tp_is_gc == NULL || tp->tp_is_gc(op))) {
         if (tp->tp_traverse(op, visit_collect, ctx) != 0)
             return -1;
     }
 
-    if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE) {
+    if (t & HD_T_HEAPTYPE) {
         if (label_instance(ctx, op) < 0)
             return -1;
     }
-    if (PyDict_Check(op))
+    if (t & HD_T_DICT)
         return label_dict(ctx, op, 0);
-    if (PyList_Check(op))
+    if (t & HD_T_LIST)
         return label_sequence(ctx, ((PyListObject *)op)->ob_item,
                               PyList_GET_SIZE(op), 0);
-    if (PyTuple_Check(op))
+    if (t & HD_T_TUPLE)
         return label_sequence(ctx, ((PyTupleObject *)op)->ob_item,
                               PyTuple_GET_SIZE(op), 0);
-    if (PyType_Check(op))
+    if (t & HD_T_TYPE)
         return label_type(ctx, (PyTypeObject *)op);
-    if (PyFunction_Check(op))
+    if (t & HD_T_FUNCTION)
         return label_fields(ctx, op, hd_function_fields, 1);
-    if (PyCode_Check(op))
+    if (t & HD_T_CODE)
         return label_fields(ctx, op, hd_code_fields, 1);
-    if (PyCell_Check(op))
+    if (t & HD_T_CELL)
         return label_attr(ctx, PyCell_GET(op), "cell_contents", 1);
-    if (PyMethod_Check(op)) {
+    if (t & HD_T_METHOD) {
         if (label_attr(ctx, PyMethod_GET_FUNCTION(op), "__func__", 1) < 0)
             return -1;
         return label_attr(ctx, PyMethod_GET_SELF(op), "__self__", 1);
     }
-    if (PyModule_Check(op))
+    if (t & HD_T_MODULE)
         return label_attr(ctx, PyModule_GetDict(op), "__dict__", 1);
-    if (PyFrame_Check(op))
+    if (t & HD_T_FRAME)
         return label_frame_object(ctx, op);
-    if (PyWeakref_Check(op)) {
+    if (t & HD_T_WEAKREF) {
         PyWeakReference *wr = (PyWeakReference *)op;
         if (label_attr(ctx, wr->wr_callback, "__callback__", 0) < 0)
             return -1;
@@ -361,7 +365,9 @@ drain(hd_dumpctx *ctx)
 {
     while (ctx->n_stack > 0) {
         PyObject *op = ctx->stack[--ctx->n_stack];
-        if (collect_edges(ctx, op) < 0 || ctx->nomem)
+        uint32_t tid = hd_emit_type(ctx, Py_TYPE(op));
+        if (tid == 0 || collect_edges(ctx, op, ctx->types[tid - 1].traits) < 0 ||
+            ctx->nomem)
             return -1;
         for (size_t i = 0; i < ctx->n_edges; i++)
             if (push_object(ctx, ctx->edges[i].target) < 0)
@@ -369,7 +375,7 @@ drain(hd_dumpctx *ctx)
         /* The type is dumped too (TYPE records name its object). */
         if (push_object(ctx, (PyObject *)Py_TYPE(op)) < 0)
             return -1;
-        if (hd_emit_object(ctx, op) < 0)
+        if (hd_emit_object(ctx, op, tid) < 0)
             return -1;
     }
     return 0;
@@ -476,8 +482,6 @@ hd_walk(hd_dumpctx *ctx)
         for (PyGC_Head *g = hd_compat_gc_next(heads[l]); g != heads[l];
              g = hd_compat_gc_next(g)) {
             PyObject *op = hd_compat_gc_object(g);
-            if (hd_ptrset_has(&ctx->seen, op))
-                continue;
             if (seed(ctx, op) < 0)
                 return -1;
         }

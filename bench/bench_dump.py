@@ -1,0 +1,108 @@
+"""One benchmark run at one heap size (run by bench/run.sh).
+
+    python bench_dump.py N OUTDIR HEAPDIG_CLI
+
+Builds the shared workload heap of N objects, then measures in this same
+process, on the same heap:
+  * baseline: a plain Python walk (gc.get_objects + transitive
+    gc.get_referents + sys.getsizeof, writing nothing);
+  * heapdig.dump: objects/s, file bytes per object, dumper memory per object
+    (the dumper's own tables, and the process's peak RSS growth);
+and then `heapdig load` of the dump in a child process (seconds, peak RSS).
+Prints one JSON line and a readable summary with ratios.
+"""
+import gc
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "shared", "bench"))
+import workload  # noqa: E402
+import heapdig   # noqa: E402
+
+
+def rss_peak_kib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def plain_walk():
+    """What a pure-Python heap walker does at best (no output)."""
+    tracked = gc.get_objects()
+    seen = set(map(id, tracked))
+    stack = list(tracked)
+    total = 0
+    getsizeof, get_referents = sys.getsizeof, gc.get_referents
+    for o in tracked:
+        total += getsizeof(o)
+    while stack:
+        batch = get_referents(*stack[-4096:])
+        del stack[-4096:]
+        for o in batch:
+            i = id(o)
+            if i not in seen:
+                seen.add(i)
+                total += getsizeof(o)
+                stack.append(o)
+    return len(seen), total
+
+
+def main(n, outdir, cli):
+    os.makedirs(outdir, exist_ok=True)
+    root = workload.build(n)  # noqa: F841 (kept alive)
+    gc.collect()
+
+    t0 = time.perf_counter()
+    walked, _ = plain_walk()
+    t_walk = time.perf_counter() - t0
+    gc.collect()
+
+    path = os.path.join(outdir, "bench-%d.hdig" % n)
+    rss0 = rss_peak_kib()
+    t0 = time.perf_counter()
+    st = heapdig.dump(path)
+    t_dump = time.perf_counter() - t0
+    rss_growth = (rss_peak_kib() - rss0) * 1024
+
+    db = path + ".db"
+    t0 = time.perf_counter()
+    subprocess.run([cli, "load", "-q", path, "-o", db], check=True)
+    t_load = time.perf_counter() - t0
+    load_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+
+    objs = st["objects"]
+    res = {
+        "n": n, "python": sys.version.split()[0],
+        "objects": objs, "references": st["references"],
+        "baseline_objects": walked, "baseline_s": round(t_walk, 3),
+        "baseline_objs_per_s": round(walked / t_walk),
+        "dump_s": round(t_dump, 3), "dump_objs_per_s": round(objs / t_dump),
+        "speedup": round((objs / t_dump) / (walked / t_walk), 2),
+        "file_bytes_per_obj": round(st["bytes_written"] / objs, 2),
+        "raw_bytes_per_obj": round(st["uncompressed_bytes"] / objs, 2),
+        "dumper_mem_per_obj": round(st["dumper_memory"] / objs, 2),
+        "rss_growth_per_obj": round(rss_growth / objs, 2),
+        "load_s": round(t_load, 2),
+        "load_peak_rss_per_obj_edge": round(
+            load_rss / (objs + st["references"]), 1),
+    }
+    print(json.dumps(res))
+    print("  N=%d: dump %.2fs = %.2fM obj/s vs plain Python walk %.2fM obj/s "
+          "-> %.2fx (target >= 3x)" % (n, t_dump, objs / t_dump / 1e6,
+                                        walked / t_walk / 1e6,
+                                        res["speedup"]))
+    print("  file %.1f B/obj (raw %.1f); dumper memory %.1f B/obj (peak RSS "
+          "growth %.1f B/obj; target <= 24)" % (
+              res["file_bytes_per_obj"], res["raw_bytes_per_obj"],
+              res["dumper_mem_per_obj"], res["rss_growth_per_obj"]))
+    print("  heapdig load %.1fs (target < 30 s at 5M), peak %.0f B per "
+          "object+edge" % (t_load, res["load_peak_rss_per_obj_edge"]))
+    os.unlink(path)
+    os.unlink(db)
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]), sys.argv[2], sys.argv[3])

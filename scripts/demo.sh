@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The demo: set up, build, run a leaking sample program that dumps its own
+# heap, load the dump and show what is using the memory.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+scripts/build.sh build
+out=build/demo
+mkdir -p "$out"
+echo "== running samples/leaky_cache.py (it dumps its heap to $out/leaky_cache.hdig)"
+PYTHONPATH=build/python python3 samples/leaky_cache.py "$out/leaky_cache.hdig"
+echo "== heapdig load"
+build/heapdig load "$out/leaky_cache.hdig"
+echo "== heapdig summary"
+build/heapdig summary "$out/leaky_cache.hdig.db" -n 12
