@@ -94,11 +94,13 @@ val_bytes(load_state *st, const uint8_t *s, size_t n)
     return val_put(st, "'", 1);
 }
 
-/* Shortest %g that reads back as the same double (like Python's repr). */
+/* Shortest %g that reads back as the same double (like Python's repr).
+ * %.15g already drops trailing zeros, so it is the shortest form whenever 15
+ * digits suffice; otherwise 16 or 17 digits are needed. */
 static int
 format_double(char *buf, size_t cap, double d)
 {
-    for (int prec = 1; prec <= 17; prec++) {
+    for (int prec = 15; prec <= 17; prec++) {
         snprintf(buf, cap, "%.*g", prec, d);
         if (strtod(buf, NULL) == d)
             break;

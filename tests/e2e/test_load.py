@@ -34,6 +34,7 @@ class User(object):
         self.uid = uid
         self.email = "user%d@example.com" % uid
         self.history = [uid * 10 + k for k in range(5)]
+        self.score = uid / 3.0
 
 
 CACHE = {}
@@ -79,6 +80,13 @@ def main(cli, outdir):
               "WHERE r.src = ? AND r.label IN ('.email', '.__dict__')", oid)
     check("attribute edge labelled", any(e[0] == planted.email or e[0] is None
                                          for e in email), repr(email))
+
+    vals = dict(q("SELECT d.value, d.value FROM objects d WHERE d.address IN "
+                  "(?, ?, ?)", id(planted.score), id(CACHE["user:3"].score),
+                  id(planted.uid)))
+    check("float values as Python's repr", repr(planted.score) in vals and
+          repr(CACHE["user:3"].score) in vals, repr(vals))
+    check("int value", "42" in vals, repr(vals))
 
     # The chain a person would follow, by recursive SQL from the sys.modules
     # root to the planted object (shortest, labels concatenated).
