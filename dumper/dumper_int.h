@@ -14,13 +14,7 @@
 
 #include "heapdig/format.h"
 
-/* ---- ptrset.c: open-addressing sets/maps keyed by pointers ---------------- */
-
-typedef struct hd_ptrset {
-    uintptr_t *slots; /* 0 marks an empty slot */
-    size_t mask;      /* capacity - 1, capacity a power of two */
-    size_t n;         /* members */
-} hd_ptrset;
+/* ---- ptrset.c: pointer-keyed sets and maps -------------------------------- */
 
 typedef struct hd_ptrmap {
     uintptr_t *keys;  /* 0 marks an empty slot */
@@ -28,11 +22,6 @@ typedef struct hd_ptrmap {
     size_t mask;      /* capacity - 1 */
     size_t n;         /* entries */
 } hd_ptrmap;
-
-/* Adds p; returns 1 if it was new, 0 if present, -1 on allocation failure. */
-int hd_ptrset_add(hd_ptrset *s, const void *p);
-int hd_ptrset_has(const hd_ptrset *s, const void *p);
-void hd_ptrset_dispose(hd_ptrset *s);
 
 /* The set of objects found so far: one bit per 16 bytes of address space,
  * in 1 MiB pages found through a small directory.  Distinct objects start at

@@ -2,8 +2,8 @@
  *
  * ptrset.c: pointer-keyed sets and maps.  The mark set (a paged bitmap, see
  * dumper_int.h) records visited objects; the pointer map numbers types and
- * strings; the plain pointer set is kept for small uses.  Open addressing with
- * linear probing over power-of-two tables kept at most 5/8 full.  Plain
+ * strings.  Open addressing with linear probing over power-of-two tables kept
+ * at most 5/8 full.  Plain
  * malloc: the dumper never allocates Python memory while it walks.
  */
 #include "dumper_int.h"
@@ -16,70 +16,6 @@ static inline size_t
 slot_of(uintptr_t p, size_t mask)
 {
     return (size_t)(((uint64_t)(p >> 4) * 0x9E3779B97F4A7C15ull) >> 20) & mask;
-}
-
-static int
-set_grow(hd_ptrset *s)
-{
-    size_t cap = s->slots ? (s->mask + 1) * 2 : 1024;
-    uintptr_t *slots = calloc(cap, sizeof(*slots));
-    if (slots == NULL)
-        return -1;
-    for (size_t i = 0; s->slots && i <= s->mask; i++) {
-        uintptr_t p = s->slots[i];
-        if (p == 0)
-            continue;
-        size_t j = slot_of(p, cap - 1);
-        while (slots[j] != 0)
-            j = (j + 1) & (cap - 1);
-        slots[j] = p;
-    }
-    free(s->slots);
-    s->slots = slots;
-    s->mask = cap - 1;
-    return 0;
-}
-
-int
-hd_ptrset_add(hd_ptrset *s, const void *ptr)
-{
-    uintptr_t p = (uintptr_t)ptr;
-    if (s->slots == NULL || (s->n + 1) * 8 > (s->mask + 1) * 5) {
-        if (set_grow(s) < 0)
-            return -1;
-    }
-    size_t i = slot_of(p, s->mask);
-    while (s->slots[i] != 0) {
-        if (s->slots[i] == p)
-            return 0;
-        i = (i + 1) & s->mask;
-    }
-    s->slots[i] = p;
-    s->n++;
-    return 1;
-}
-
-int
-hd_ptrset_has(const hd_ptrset *s, const void *ptr)
-{
-    uintptr_t p = (uintptr_t)ptr;
-    if (s->slots == NULL)
-        return 0;
-    size_t i = slot_of(p, s->mask);
-    while (s->slots[i] != 0) {
-        if (s->slots[i] == p)
-            return 1;
-        i = (i + 1) & s->mask;
-    }
-    return 0;
-}
-
-void
-hd_ptrset_dispose(hd_ptrset *s)
-{
-    free(s->slots);
-    s->slots = NULL;
-    s->mask = s->n = 0;
 }
 
 static int

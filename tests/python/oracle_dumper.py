@@ -110,6 +110,14 @@ WKD = weakref.WeakKeyDictionary()
 WKD[TARGET] = "value"
 
 
+def on_collect(ref):
+    pass
+
+
+CALLBACK_REF = weakref.ref(TARGET, on_collect)
+BOUND = TARGET.__init__
+
+
 def closure_of(roots, stop=()):
     """Transitive gc.get_referents from roots: {id: obj}.  Objects of the
     `stop` types are included but not expanded."""
@@ -175,7 +183,7 @@ def main(outdir):
     # -- the oracle: CPython's view just before the dump ------------------
     gc.collect()
     live = closure_of([ROOT, TARGET, WEAK_REF, DEAD_REF, PROXY, WVD, WKD,
-                       sys.modules, local_value])
+                       CALLBACK_REF, BOUND, sys.modules, local_value])
     snapshot(dict(list(live.items())[:50]))  # warm caches it touches
     snap = snapshot(live)
     stats, _, _ = run_dump(path, local_value)
@@ -325,6 +333,25 @@ def main(outdir):
           ("attr", "__code__") in labels(fn, fn.__code__) and
           ("attr", "__globals__") in labels(fn, fn.__globals__))
     check("type __mro__", ("attr", "__mro__") in labels(Plain, Plain.__mro__))
+    check("weakref callback is a strong labelled edge",
+          ("attr", "__callback__") in labels(CALLBACK_REF, on_collect) and
+          [w for t, w, _, _ in d.objects[id(CALLBACK_REF)].edges
+           if t == id(TARGET)] == [True])
+    check("bound method __self__ and __func__",
+          ("attr", "__self__") in labels(BOUND, TARGET) and
+          ("attr", "__func__") in labels(BOUND, BOUND.__func__))
+    check("module __dict__", ("attr", "__dict__") in
+          labels(sys.modules["os"], sys.modules["os"].__dict__))
+    check("lengths", d.objects[id(ROOT["plain"])].length == 20 and
+          d.objects[id(ROOT)].length == len(ROOT) and
+          d.objects[id(LEAF)].length == len(LEAF) and
+          d.objects[id(ROOT["set"])].length == 4 and
+          d.objects[id(ROOT["plain"][0])].length is None)
+    check("immortal flag (3.12+)",
+          bool(d.objects[id(None)].flags & 0x20) ==
+          (sys.version_info >= (3, 12)))
+    check("gc-tracked flag", d.objects[id(ROOT)].flags & 0x1 and
+          not d.objects[id(LEAF)].flags & 0x1)
     check("weakref callback-free ref has one weak edge",
           d.objects[id(WEAK_REF)].edges == [(id(TARGET), True, None, None)],
           repr(d.objects[id(WEAK_REF)].edges))
@@ -383,6 +410,34 @@ def main(outdir):
     d3 = hdformat.Dump(p3)
     check("max_value_len", d3.objects[leaf_id].value == "leaf" and
           d3.objects[leaf_id].flags & 0x400)
+
+    # -- tracebacks: the same frames tracemalloc reports ------------------------
+    import tracemalloc
+    tracemalloc.start(5)
+    traced = ["traced-%d" % i for i in range(3)]
+    instance = Plain(7)  # a managed-dict object on 3.11+
+    line = sys._getframe().f_lineno - 1
+    p4 = path + ".tb"
+    heapdig.dump(p4, tracebacks=True)
+    want = tracemalloc.get_object_traceback(traced[1])
+    tracemalloc.stop()
+    d4 = hdformat.Dump(p4)
+    got = d4.objects[id(traced[1])].traceback
+    # FORMAT.md: most recent call first; tracemalloc's Traceback is oldest
+    # first.
+    check("allocation traceback = tracemalloc's",
+          got is not None and want is not None and
+          list(got) == [(f.filename, f.lineno) for f in want][::-1],
+          "%r vs %r" % (got, want and list(want)))
+    # tracemalloc's own lookup misses managed-dict objects on 3.11 (it
+    # subtracts only the gc header); the dump finds them on every version.
+    inst = d4.objects[id(instance)].traceback
+    check("traceback of a managed-dict instance",
+          inst is not None and (__file__, line) in inst, repr(inst))
+    check("tracebacks deduplicated", len(d4.tracebacks) - 1 <
+          sum(1 for o in d4.objects.values() if o.traceback),
+          "%d tracebacks" % (len(d4.tracebacks) - 1))
+    del d4
 
     # -- failures leave no file ------------------------------------------------
     bad = os.path.join(outdir, "no-such-dir", "x.hdig")
