@@ -137,7 +137,62 @@ typedef struct hd_heap {
     size_t n_meta;
     uint64_t n_dangling;
     int truncated;
+
+    /* ---- analysis (analysis.c and the stages it runs) ---- */
+    int analyzed;
+    int64_t *external;   /* refcount - strong in-heap references */
+    uint8_t *reachable;  /* from a root over strong edges */
+    uint32_t *depth;     /* BFS distance from the roots, HD_NONE if none */
+    uint32_t *parent;    /* BFS predecessor, HD_NONE for roots/unreached */
+    uint32_t *scc;       /* cycle id (1-based), HD_NONE if on no cycle */
+    uint32_t *idom;      /* immediate dominator, HD_NONE = virtual root */
+    uint64_t *retained;  /* bytes dominated, own size included */
+    uint32_t *root_order; /* all roots, in BFS seeding order */
+    uint64_t n_root_order;
+    uint64_t n_negative_external; /* consistency check: should be 0 */
+    uint64_t n_external_roots;    /* objects held from outside */
+    /* cycles, 1-based: members, total size, retained (as a set),
+     * whether reachable, members with finalisers */
+    uint32_t n_cycles;
+    uint32_t *cycle_members;
+    uint64_t *cycle_size, *cycle_retained;
+    uint8_t *cycle_reachable;
+    uint32_t *cycle_finalizers;
+    uint64_t *type_retained; /* per type id, retained size of the set */
+    uint64_t *type_count;
+    double t_graph, t_roots, t_scc, t_dom, t_bfs;
 } hd_heap;
+
+#define HD_NONE UINT32_MAX
+
+/* ---- The analysis stages (each file opens with its design) -------------- */
+
+/* Reverse CSR of the strong edges: the referrers of o are
+ * rev_src[rev_start[o] .. rev_start[o+1]). */
+typedef struct hd_rev {
+    uint64_t *start;
+    uint32_t *src;
+} hd_rev;
+
+int hd_graph__reverse(const hd_heap *h, hd_rev *out);
+void hd_graph__rev_free(hd_rev *r);
+/* external counts and the root order (graph.c). */
+int hd_graph__roots(hd_heap *h, const hd_rev *rev);
+/* reachable, depth, parent (referrers.c). */
+int hd_refchain__bfs(hd_heap *h);
+/* scc ids and the cycles summary; garbage_reps receives one object per
+ * garbage source component (cycles.c). */
+int hd_cycles__compute(hd_heap *h, uint32_t **garbage_reps, uint64_t *n_reps);
+/* idom and retained, plus retained sizes of sets (dominators.c). */
+int hd_dom__compute(hd_heap *h, const hd_rev *rev, const uint32_t *extra_roots,
+                    uint64_t n_extra);
+/* Retained size of each group of objects (group[o] in 1..n_groups, 0 for
+ * none), counting an object only where no dominator-tree ancestor belongs to
+ * the same group, so sets are not double counted. */
+int hd_dom__group_retained(const hd_heap *h, const uint32_t *group,
+                           uint32_t n_groups, uint64_t *out);
+/* Runs every stage (analysis.c). */
+int hd_analyze(hd_heap *h);
 
 /* Reads a dump file into *out.  Returns 0, HD_ETRUNCATED (with *out holding
  * what was read), or another error (and *out NULL). */

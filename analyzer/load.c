@@ -494,6 +494,21 @@ hd_heap__free(hd_heap *h)
     free(h->tb_start);
     free(h->tb_frames);
     free(h->val_data);
+    free(h->external);
+    free(h->reachable);
+    free(h->depth);
+    free(h->parent);
+    free(h->scc);
+    free(h->idom);
+    free(h->retained);
+    free(h->root_order);
+    free(h->cycle_members);
+    free(h->cycle_size);
+    free(h->cycle_retained);
+    free(h->cycle_reachable);
+    free(h->cycle_finalizers);
+    free(h->type_retained);
+    free(h->type_count);
     free(h);
 }
 
@@ -699,6 +714,16 @@ hd_load_file(hd_load_stats *stats, const char *dump, const char *db_path,
     for (uint64_t i = 0; i < h->n_objects; i++)
         stats->total_size += h->size[i];
     hd_error clone = *hd_error_last();
+    double t1 = now();
+    if ((err = hd_analyze(h)) < 0) {
+        hd_heap__free(h);
+        return err;
+    }
+    stats->seconds_analyze = now() - t1;
+    stats->n_unreachable = 0;
+    for (uint64_t i = 0; i < h->n_objects; i++)
+        stats->n_unreachable += !h->reachable[i];
+    stats->n_cycles = h->n_cycles;
     err = hd_store__write(h, db_path, stats);
     hd_heap__free(h);
     if (err < 0)

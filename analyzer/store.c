@@ -119,6 +119,10 @@ write_meta(sqlite3 *db, const hd_heap *h, const hd_load_stats *stats)
         {"total_size", (int64_t)stats->total_size},
         {"dangling_refs", (int64_t)h->n_dangling},
         {"truncated", h->truncated},
+        {"unreachable", (int64_t)stats->n_unreachable},
+        {"cycles", (int64_t)h->n_cycles},
+        {"external_roots", (int64_t)h->n_external_roots},
+        {"negative_external", (int64_t)h->n_negative_external},
     };
     for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
         if ((err = put_meta(db, st, nums[i].k, NULL, nums[i].v, 1)) < 0)
@@ -133,8 +137,14 @@ static int
 write_types(sqlite3 *db, const hd_heap *h, const uint32_t *type_obj)
 {
     sqlite3_stmt *st = NULL;
+    uint64_t *type_size = calloc((size_t)h->n_types + 1, sizeof(uint64_t));
     int err;
-    if ((err = prepare(db, &st, "INSERT INTO types VALUES (?1, ?2, ?3, ?4)")) < 0)
+    if (type_size == NULL)
+        return hd_error_set(HD_ENOMEM, "out of memory");
+    for (uint64_t o = 0; o < h->n_objects; o++)
+        type_size[h->type[o]] += h->size[o];
+    if ((err = prepare(db, &st, "INSERT INTO types VALUES (?1, ?2, ?3, ?4, "
+                       "?5, ?6, ?7)")) < 0)
         goto done;
     for (uint32_t t = 1; t <= h->n_types; t++) {
         sqlite3_bind_int64(st, 1, t);
@@ -149,7 +159,34 @@ write_types(sqlite3 *db, const hd_heap *h, const uint32_t *type_obj)
                               -1, SQLITE_STATIC);
         else
             sqlite3_bind_null(st, 4);
+        sqlite3_bind_int64(st, 5, (int64_t)h->type_count[t]);
+        sqlite3_bind_int64(st, 6, (int64_t)type_size[t]);
+        sqlite3_bind_int64(st, 7, (int64_t)h->type_retained[t]);
         if ((err = step_reset(db, st, "types")) < 0)
+            goto done;
+    }
+done:
+    sqlite3_finalize(st);
+    free(type_size);
+    return err;
+}
+
+static int
+write_cycles(sqlite3 *db, const hd_heap *h)
+{
+    sqlite3_stmt *st = NULL;
+    int err;
+    if ((err = prepare(db, &st, "INSERT INTO cycles VALUES (?1, ?2, ?3, ?4, "
+                       "?5, ?6)")) < 0)
+        goto done;
+    for (uint32_t c = 1; c <= h->n_cycles; c++) {
+        sqlite3_bind_int64(st, 1, c);
+        sqlite3_bind_int64(st, 2, h->cycle_members[c]);
+        sqlite3_bind_int64(st, 3, (int64_t)h->cycle_size[c]);
+        sqlite3_bind_int64(st, 4, (int64_t)h->cycle_retained[c]);
+        sqlite3_bind_int64(st, 5, h->cycle_reachable[c]);
+        sqlite3_bind_int64(st, 6, h->cycle_finalizers[c]);
+        if ((err = step_reset(db, st, "cycles")) < 0)
             goto done;
     }
 done:
@@ -157,14 +194,24 @@ done:
     return err;
 }
 
+/* Binds an id, or NULL for HD_NONE. */
+static void
+bind_id(sqlite3_stmt *st, int i, uint32_t v)
+{
+    if (v == HD_NONE)
+        sqlite3_bind_null(st, i);
+    else
+        sqlite3_bind_int64(st, i, v);
+}
+
 static int
 write_objects(sqlite3 *db, const hd_heap *h)
 {
     sqlite3_stmt *st = NULL;
     int err;
-    if ((err = prepare(db, &st, "INSERT INTO objects (id, address, type, size,"
-                       " refcount, length, flags, value, traceback) VALUES "
-                       "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")) < 0)
+    if ((err = prepare(db, &st, "INSERT INTO objects VALUES (?1, ?2, ?3, ?4,"
+                       " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
+                       " ?16)")) < 0)
         goto done;
     for (uint64_t i = 0; i < h->n_objects; i++) {
         sqlite3_bind_int64(st, 1, (int64_t)i);
@@ -188,6 +235,13 @@ write_objects(sqlite3 *db, const hd_heap *h)
             sqlite3_bind_int64(st, 9, h->traceback[i]);
         else
             sqlite3_bind_null(st, 9);
+        sqlite3_bind_int64(st, 10, h->external[i]);
+        bind_id(st, 11, h->scc[i]);
+        sqlite3_bind_int64(st, 12, h->reachable[i]);
+        bind_id(st, 13, h->depth[i]);
+        bind_id(st, 14, h->parent[i]);
+        bind_id(st, 15, h->idom[i]);
+        sqlite3_bind_int64(st, 16, (int64_t)h->retained[i]);
         if ((err = step_reset(db, st, "objects")) < 0)
             goto done;
     }
@@ -326,6 +380,7 @@ hd_store__write(const hd_heap *h, const char *db_path, hd_load_stats *stats)
     if ((err = write_meta(db, h, stats)) < 0 ||
         (err = write_types(db, h, type_obj)) < 0 ||
         (err = write_objects(db, h)) < 0 || (err = write_refs(db, h)) < 0 ||
+        (err = write_cycles(db, h)) < 0 ||
         (err = write_roots_tracebacks(db, h)) < 0 ||
         (err = exec(db, "COMMIT", "commit")) < 0)
         goto done;

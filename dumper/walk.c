@@ -315,8 +315,13 @@ collect_edges(hd_dumpctx *ctx, PyObject *op, uint32_t t)
             return -1;
     }
 
-    if (t & HD_T_HEAPTYPE) {
+    /* Instances of classes; a class whose metaclass is a class too (ABCMeta)
+     * has its __dict__ named by label_type, not twice. */
+    if ((t & HD_T_HEAPTYPE) && !(t & HD_T_TYPE)) {
         if (label_instance(ctx, op) < 0)
+            return -1;
+    } else if (t & HD_T_HEAPTYPE) {
+        if (label_attr(ctx, (PyObject *)tp, "__class__", 0) < 0)
             return -1;
     }
     if (t & HD_T_DICT)

@@ -10,10 +10,13 @@ CREATE TABLE meta (
 ) WITHOUT ROWID;
 
 CREATE TABLE types (
-    id     INTEGER PRIMARY KEY,
-    object INTEGER,          -- objects.id of the type object itself
-    name   TEXT NOT NULL,    -- e.g. 'OrderedDict'
-    module TEXT              -- e.g. 'collections'
+    id       INTEGER PRIMARY KEY,
+    object   INTEGER,          -- objects.id of the type object itself
+    name     TEXT NOT NULL,    -- e.g. 'OrderedDict'
+    module   TEXT,             -- e.g. 'collections'
+    count    INTEGER,          -- instances
+    size     INTEGER,          -- their shallow bytes
+    retained INTEGER           -- bytes freed if all instances were freed
 );
 
 CREATE TABLE objects (
@@ -43,6 +46,17 @@ CREATE TABLE refs (
     dst   INTEGER NOT NULL,
     kind  TEXT NOT NULL CHECK (kind IN ('strong', 'weak')),
     label TEXT
+);
+
+-- Reference cycles (strongly connected components over strong edges).
+-- reachable = 0: cyclic garbage, what gc.collect() would free.
+CREATE TABLE cycles (
+    id         INTEGER PRIMARY KEY,  -- = objects.scc
+    members    INTEGER NOT NULL,
+    size       INTEGER NOT NULL,     -- shallow bytes of the members
+    retained   INTEGER NOT NULL,     -- bytes freed if the cycle were freed
+    reachable  INTEGER NOT NULL,
+    finalizers INTEGER NOT NULL      -- members with __del__ / tp_finalize
 );
 
 -- Named roots: sys.modules, builtins, thread frames, frame locals.
@@ -88,10 +102,15 @@ JOIN objects d ON d.id = r.dst JOIN types dt ON dt.id = d.type;
 
 -- The type histogram.
 CREATE VIEW type_stats AS
-SELECT t.id AS type, t.name, t.module, count(*) AS count,
-       sum(o.size) AS size
-FROM objects o JOIN types t ON t.id = o.type
-GROUP BY o.type;
+SELECT id AS type, name, module, count, size, retained
+FROM types WHERE count > 0;
+
+-- Every root: the named ones and every object held from outside the heap.
+CREATE VIEW all_roots AS
+SELECT object, kind, name FROM roots
+UNION ALL
+SELECT id, 'external', printf('held from outside: %d refs', external)
+FROM objects WHERE external > 0 AND id NOT IN (SELECT object FROM roots);
 
 -- @post-load
 CREATE UNIQUE INDEX objects_address ON objects(address);
@@ -99,3 +118,6 @@ CREATE INDEX objects_type ON objects(type);
 CREATE INDEX refs_src ON refs(src);
 CREATE INDEX refs_dst ON refs(dst);
 CREATE INDEX roots_object ON roots(object);
+CREATE INDEX objects_idom ON objects(idom);
+CREATE INDEX objects_retained ON objects(retained);
+CREATE INDEX objects_scc ON objects(scc) WHERE scc IS NOT NULL;

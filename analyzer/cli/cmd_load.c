@@ -68,12 +68,16 @@ run(int argc, char **argv)
                 "holds; results are incomplete\n", hd_error_last()->message);
     if (!quiet)
         printf("%s: %s objects, %s references, %s roots, %s in all\n"
-               "  read %.2fs, store %.2fs, index %.2fs%s\n", db,
+               "  %llu unreachable (garbage), %llu cycles\n"
+               "  read %.2fs, analyse %.2fs, store %.2fs, index %.2fs%s\n",
+               db,
                out_count(b1, sizeof(b1), (long long)st.n_objects),
                out_count(b2, sizeof(b2), (long long)st.n_refs),
                out_count(b3, sizeof(b3), (long long)st.n_roots),
                out_bytes(b4, sizeof(b4), (double)st.total_size),
-               st.seconds_read, st.seconds_store, st.seconds_index,
+               (unsigned long long)st.n_unreachable,
+               (unsigned long long)st.n_cycles, st.seconds_read,
+               st.seconds_analyze, st.seconds_store, st.seconds_index,
                st.n_dangling ? " (some references point outside the dump)"
                              : "");
     rc = err == HD_ETRUNCATED ? HD_EXIT_TRUNCATED : HD_EXIT_OK;

@@ -1,0 +1,242 @@
+/* heapdig — MIT licence.
+ *
+ * dominators.c: the dominator tree and retained sizes.
+ *
+ * Design: object d dominates object o when every path from the roots to o
+ * passes through d; freeing d would free everything it dominates, so o's
+ * retained size is the sum of the shallow sizes of its dominator subtree.
+ * Only strong edges count (weak references keep nothing alive).
+ *
+ * A virtual root (numbered n) has an edge to every root (hd_graph__roots)
+ * and to one representative of each garbage island (cycles.c), so garbage
+ * gets its own retained sizes ("this garbage cycle holds 40 MB"); idom of
+ * an object whose immediate dominator is the virtual root is HD_NONE.
+ *
+ * Algorithm: SEMI-NCA (Georgiadis, Tarjan, Werneck, "Finding dominators in
+ * practice", JGAA 2006): (1) an iterative DFS from the virtual root numbers
+ * the vertices in preorder and records DFS parents; (2) semidominators in
+ * reverse preorder with Lengauer–Tarjan's eval/link using path compression
+ * (made iterative: the compressed path is collected on an explicit stack);
+ * (3) idom(w) is found by climbing from the DFS parent towards the root
+ * while the candidate's preorder number exceeds sdom(w) — the nearest common
+ * ancestor step.  Unlike the iterative Cooper–Harvey–Kennedy scheme it does
+ * not stall on the long dominator chains heaps have (linked lists, deep
+ * trees).  Time O(E log V) in theory, near-linear in practice; memory
+ * 6 u32 per vertex plus the reverse graph.
+ *
+ * Retained sizes: in reverse preorder every vertex adds its retained size to
+ * its idom (a dominator always precedes its dominatees in preorder).
+ * Retained sizes of sets (all instances of a type, all members of a cycle)
+ * count each object only where no dominator-tree ancestor is in the same
+ * set (hd_dom__group_retained), so nothing is counted twice.
+ */
+#include "analyzer_int.h"
+#include "heapdig/format.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct dfs_frame {
+    uint32_t v;  /* vertex (n = the virtual root) */
+    uint64_t e;  /* next edge index (for the virtual root: next root) */
+} dfs_frame;
+
+int
+hd_dom__compute(hd_heap *h, const hd_rev *rev, const uint32_t *extra,
+                uint64_t n_extra)
+{
+    uint64_t n = h->n_objects, vroot = n, n_vroot = h->n_root_order + n_extra;
+    /* preorder numbers are 1-based; 0 = not reached */
+    uint32_t *pre = calloc((size_t)n + 1, sizeof(uint32_t));
+    uint32_t *order = malloc(((size_t)n + 2) * sizeof(uint32_t));
+    uint32_t *dparent = malloc(((size_t)n + 2) * sizeof(uint32_t));
+    uint32_t *semi = malloc(((size_t)n + 2) * sizeof(uint32_t));
+    uint32_t *label = malloc(((size_t)n + 2) * sizeof(uint32_t));
+    uint32_t *anc = calloc((size_t)n + 2, sizeof(uint32_t));
+    uint32_t *path = malloc(((size_t)n + 2) * sizeof(uint32_t));
+    uint8_t *from_vroot = calloc((size_t)n + 1, 1);
+    dfs_frame *calls = malloc(((size_t)n + 2) * sizeof(dfs_frame));
+    uint32_t *idom = malloc(((size_t)n + 2) * sizeof(uint32_t));
+    uint32_t count = 0;
+    int err = 0;
+
+    h->idom = malloc(((size_t)n + 1) * sizeof(uint32_t));
+    h->retained = calloc((size_t)n + 1, sizeof(uint64_t));
+    if (!pre || !order || !dparent || !semi || !label || !anc || !path ||
+        !from_vroot || !calls || !idom || !h->idom || !h->retained) {
+        err = hd_error_set(HD_ENOMEM, "out of memory (dominators)");
+        goto done;
+    }
+    for (uint64_t i = 0; i < h->n_root_order; i++)
+        from_vroot[h->root_order[i]] = 1;
+    for (uint64_t i = 0; i < n_extra; i++)
+        from_vroot[extra[i]] = 1;
+
+    /* (1) iterative DFS from the virtual root, preorder numbering */
+    {
+        uint64_t cp = 0;
+        order[++count] = (uint32_t)vroot;
+        dparent[count] = 0;
+        calls[cp++] = (dfs_frame){(uint32_t)vroot, 0};
+        while (cp > 0) {
+            dfs_frame *f = &calls[cp - 1];
+            uint32_t w;
+            if (f->v == vroot) {
+                if (f->e >= n_vroot) {
+                    cp--;
+                    continue;
+                }
+                w = f->e < h->n_root_order ? h->root_order[f->e]
+                                           : extra[f->e - h->n_root_order];
+                f->e++;
+            } else {
+                if (f->e >= h->edge_start[f->v + 1]) {
+                    cp--;
+                    continue;
+                }
+                uint64_t e = f->e++;
+                if (h->edge_word[e] & HD_EDGE_WEAK)
+                    continue;
+                w = h->edge_dst[e];
+            }
+            if (pre[w])
+                continue;
+            pre[w] = ++count;
+            order[count] = w;
+            dparent[count] = f->v == vroot ? 1 : pre[f->v];
+            calls[cp++] = (dfs_frame){w, h->edge_start[w]};
+        }
+    }
+    for (uint32_t k = 1; k <= count; k++) {
+        semi[k] = label[k] = k;
+        anc[k] = 0;
+    }
+
+    /* (2) semidominators, reverse preorder; vertices are preorder numbers */
+    for (uint32_t k = count; k >= 2; k--) {
+        uint32_t w = order[k];
+        uint64_t r0 = rev->start[w], r1 = rev->start[w + 1];
+        for (uint64_t r = r0; r <= r1; r++) {
+            uint32_t j;
+            if (r == r1) { /* the virtual root's edge, if any */
+                if (!from_vroot[w])
+                    break;
+                j = 1;
+            } else {
+                j = pre[rev->src[r]];
+                if (j == 0)
+                    continue; /* a predecessor the DFS never reached */
+            }
+            /* eval(j): compress the ancestor path, then take its label */
+            uint32_t u = j;
+            if (anc[j] != 0) {
+                uint32_t top = 0, x = j;
+                while (anc[anc[x]] != 0) {
+                    path[top++] = x;
+                    x = anc[x];
+                }
+                while (top > 0) {
+                    x = path[--top];
+                    uint32_t a = anc[x];
+                    if (semi[label[a]] < semi[label[x]])
+                        label[x] = label[a];
+                    anc[x] = anc[a];
+                }
+                u = label[j];
+            }
+            if (semi[u] < semi[k])
+                semi[k] = semi[u];
+        }
+        anc[k] = dparent[k]; /* link */
+    }
+
+    /* (3) immediate dominators by the nearest-common-ancestor climb */
+    idom[1] = 1;
+    for (uint32_t k = 2; k <= count; k++) {
+        uint32_t d = dparent[k];
+        while (d > semi[k])
+            d = idom[d];
+        idom[k] = d;
+    }
+
+    for (uint64_t o = 0; o < n; o++)
+        h->idom[o] = HD_NONE;
+    for (uint32_t k = 2; k <= count; k++)
+        h->idom[order[k]] = idom[k] == 1 ? HD_NONE : order[idom[k]];
+    /* retained sizes, children before parents */
+    for (uint32_t k = count; k >= 2; k--) {
+        uint32_t w = order[k];
+        h->retained[w] += h->size[w];
+        if (idom[k] != 1)
+            h->retained[order[idom[k]]] += h->retained[w];
+    }
+done:
+    free(pre);
+    free(order);
+    free(dparent);
+    free(semi);
+    free(label);
+    free(anc);
+    free(path);
+    free(from_vroot);
+    free(calls);
+    free(idom);
+    return err;
+}
+
+int
+hd_dom__group_retained(const hd_heap *h, const uint32_t *group,
+                       uint32_t n_groups, uint64_t *out)
+{
+    uint64_t n = h->n_objects;
+    /* Children lists of the dominator tree (CSR), then a DFS keeping, per
+     * group, how many ancestors on the current path belong to it. */
+    uint64_t *cstart = calloc((size_t)n + 3, sizeof(uint64_t)); /* n+1 buckets */
+    uint32_t *child = malloc(((size_t)n + 1) * sizeof(uint32_t));
+    uint32_t *active = calloc((size_t)n_groups + 1, sizeof(uint32_t));
+    uint32_t *stack = malloc(((size_t)n + 1) * sizeof(uint32_t));
+    uint8_t *exited = calloc((size_t)n + 1, 1);
+    int err = 0;
+    if (!cstart || !child || !active || !stack || !exited) {
+        err = hd_error_set(HD_ENOMEM, "out of memory (retained sets)");
+        goto done;
+    }
+    memset(out, 0, ((size_t)n_groups + 1) * sizeof(uint64_t));
+    /* bucket n holds the virtual root's children */
+    for (uint64_t o = 0; o < n; o++)
+        cstart[(h->idom[o] == HD_NONE ? n : h->idom[o]) + 2]++;
+    for (uint64_t i = 2; i < n + 3; i++)
+        cstart[i] += cstart[i - 1];
+    for (uint64_t o = 0; o < n; o++)
+        child[cstart[(h->idom[o] == HD_NONE ? n : h->idom[o]) + 1]++] =
+            (uint32_t)o;
+    /* cstart[v]..cstart[v+1] are v's children; the virtual root's are
+     * cstart[n]..cstart[n+1] */
+    uint64_t sp = 0;
+    for (uint64_t i = cstart[n]; i < cstart[n + 1]; i++)
+        stack[sp++] = child[i];
+    while (sp > 0) {
+        uint32_t v = stack[sp - 1];
+        uint32_t g = group[v];
+        if (!exited[v]) {
+            /* entering v */
+            exited[v] = 1;
+            if (g && active[g]++ == 0)
+                out[g] += h->retained[v];
+            for (uint64_t i = cstart[v]; i < cstart[v + 1]; i++)
+                stack[sp++] = child[i];
+        } else {
+            /* leaving v */
+            sp--;
+            if (g)
+                active[g]--;
+        }
+    }
+done:
+    free(cstart);
+    free(child);
+    free(active);
+    free(stack);
+    free(exited);
+    return err;
+}
