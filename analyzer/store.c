@@ -519,6 +519,15 @@ hd_rows_is_number(hd_rows *r, int col)
     return t == SQLITE_INTEGER || t == SQLITE_FLOAT;
 }
 
+int
+hd_rows_rerun(hd_rows *r, int n_params, const int64_t *params)
+{
+    sqlite3_reset(r->st);
+    for (int i = 0; i < n_params; i++)
+        sqlite3_bind_int64(r->st, i + 1, params[i]);
+    return 0;
+}
+
 void
 hd_rows_free(hd_rows *r)
 {

@@ -97,6 +97,11 @@ hd_compat_is_immortal(PyObject *op)
 {
 #if PY_VERSION_HEX >= 0x030C0000
     return _Py_IsImmortal(op);
+#elif PY_VERSION_HEX >= 0x030B0000
+    /* 3.11 allocates deep-frozen code, its strings and the small ints
+     * statically with a refcount of 999999999 (_PyObject_IMMORTAL_INIT)
+     * and never frees them; no mortal object gets near 10^8 references. */
+    return Py_REFCNT(op) >= 100000000;
 #else
     (void)op;
     return 0;

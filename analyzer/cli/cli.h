@@ -24,7 +24,9 @@ typedef struct hd_cmd {
     int (*run)(int argc, char **argv);
 } hd_cmd;
 
-extern const hd_cmd hd_cmd_load, hd_cmd_summary;
+extern const hd_cmd hd_cmd_load, hd_cmd_summary, hd_cmd_top, hd_cmd_types,
+    hd_cmd_cycles, hd_cmd_path, hd_cmd_show, hd_cmd_referrers,
+    hd_cmd_referents, hd_cmd_external, hd_cmd_suspects;
 
 /* Prints "heapdig: <what>: <library message>" and returns HD_EXIT_ERROR. */
 int cli_fail(const char *what, int err);
@@ -32,9 +34,51 @@ int cli_fail(const char *what, int err);
 int cli_usage(const hd_cmd *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* ---- common.c: shared options ------------------------------------------- */
+
+enum {
+    OPT_FORMAT = 1 << 0,
+    OPT_LIMIT = 1 << 1,
+    OPT_BY = 1 << 2,
+    OPT_TYPE = 1 << 3,
+    OPT_GARBAGE = 1 << 4,
+    OPT_EXCLUDE = 1 << 5,
+    OPT_WEAK = 1 << 6,
+    OPT_DEPTH = 1 << 7,
+    OPT_OUTPUT = 1 << 8
+};
+#define CLI_MAX_EXCLUDE 64
+
+typedef struct cli_opts {
+    int format;        /* out_format */
+    long limit;        /* -n (default 20) */
+    const char *by;    /* --by */
+    const char *type;  /* --type */
+    int garbage;       /* --garbage */
+    int weak;          /* --weak */
+    int depth;         /* --depth (0: command default) */
+    const char *output; /* -o */
+    const char *exclude[CLI_MAX_EXCLUDE];
+    int n_exclude;
+    const char *pos[2]; /* DB [OBJ] */
+    int n_pos;
+    int bad;
+} cli_opts;
+
+/* Parses argv[1..] accepting the OPT_* bits; 0 or an exit code. */
+int cli_parse(const hd_cmd *cmd, cli_opts *o, int argc, char **argv,
+              unsigned accepted);
+/* Opens pos[0] and (need_obj) resolves pos[1]; 0 or an exit code. */
+int cli_open(const hd_cmd *cmd, cli_opts *o, int need_obj, hd_db **db,
+             int64_t *obj);
+/* Runs a query and prints its rows; returns an exit code. */
+int cli_print_query(const hd_cmd *cmd, hd_db *db, const char *sql, int n,
+                    const char *const *params, int format);
+
 /* ---- output.c ------------------------------------------------------------- */
 
-typedef enum { OUT_TABLE, OUT_JSON, OUT_CSV } out_format;
+typedef int out_format;
+enum { OUT_TABLE, OUT_JSON, OUT_CSV };
 
 /* Parses "table", "json" or "csv"; returns -1 if unknown. */
 int out_parse_format(const char *s, out_format *f);

@@ -114,6 +114,51 @@ int64_t hd_rows_int(hd_rows *rows, int col);
 /** 1 if the column is an INTEGER or REAL in this row. */
 int hd_rows_is_number(hd_rows *rows, int col);
 void hd_rows_free(hd_rows *rows);
+/** Rewinds a cursor to run its statement again with new integer
+ *  parameters ?1..?n (cheaper than preparing it again). */
+int hd_rows_rerun(hd_rows *rows, int n_params, const int64_t *params);
+
+/* ---- Objects and chains ------------------------------------------------------ */
+
+/**
+ * Finds an object by "0x7f3a..." (address), a decimal id() as Python
+ * printed it, or "#123" (objects.id).  HD_EINVAL if there is none.
+ */
+int hd_obj_resolve(int64_t *id_out, hd_db *db, const char *spec);
+
+/** "<User 0x7f3a12 'alice'>": type, address and a short value, into buf. */
+const char *hd_obj_describe(char *buf, size_t cap, hd_db *db, int64_t id);
+
+/** A chain of references from a root to an object. */
+typedef struct hd_chain {
+    size_t n;          /**< objects on the chain, root first */
+    int64_t *ids;      /**< objects.id */
+    char **labels;     /**< labels[i]: how ids[i-1] refers to ids[i] (NULL
+                            if unlabelled); labels[0] is the root's name */
+    int *weak;         /**< weak[i]: the reference into ids[i] is weak */
+} hd_chain;
+
+/** What a chain search may not pass through. */
+typedef struct hd_chain_opts {
+    const int64_t *exclude_ids;    /**< objects to ignore as retainers */
+    size_t n_exclude_ids;
+    const char *const *exclude_types; /**< type names to ignore */
+    size_t n_exclude_types;
+    int weak;                      /**< also follow weak references */
+    uint64_t max_visit;            /**< search bound (0: 5,000,000) */
+} hd_chain_opts;
+
+/**
+ * The shortest chain of references from any root to `id`.  Without options
+ * it is the BFS chain stored at load time (walks objects.parent); with
+ * exclusions or weak references it searches backwards over referrers, like
+ * "ignore this retainer" in a browser's heap tools.  HD_EINVAL with a
+ * message if no root reaches the object that way (garbage, or everything
+ * holding it was excluded).
+ */
+int hd_refchain_find(hd_chain **out, hd_db *db, int64_t id,
+                     const hd_chain_opts *opts);
+void hd_chain_free(hd_chain *chain);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,121 @@
+/* heapdig — MIT licence.
+ *
+ * cmd_path.c: `heapdig path` — the shortest labelled chain of references
+ * from a root to an object, as a person reads it:
+ *   sys.modules → ['app'] → .__dict__ → ['_CACHE'] → ['user:42'] → <User 0x7f..>
+ * --exclude ignores a retainer (object or type) and searches again.
+ */
+#include "cli.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* An --exclude value names an object when it looks like one. */
+static int
+looks_like_object(const char *s)
+{
+    return s[0] == '#' || (s[0] == '0' && s[1] == 'x') || isdigit((unsigned char)s[0]);
+}
+
+static int
+run(int argc, char **argv)
+{
+    cli_opts o;
+    hd_db *db = NULL;
+    hd_chain *c = NULL;
+    hd_chain_opts co;
+    int64_t obj, ex_ids[CLI_MAX_EXCLUDE];
+    const char *ex_types[CLI_MAX_EXCLUDE];
+    char desc[160];
+    int rc = cli_parse(&hd_cmd_path, &o, argc, argv,
+                       OPT_FORMAT | OPT_EXCLUDE | OPT_WEAK);
+    if (rc)
+        return rc;
+    if ((rc = cli_open(&hd_cmd_path, &o, 1, &db, &obj)))
+        return rc;
+    memset(&co, 0, sizeof(co));
+    for (int i = 0; i < o.n_exclude; i++) {
+        if (looks_like_object(o.exclude[i])) {
+            int err = hd_obj_resolve(&ex_ids[co.n_exclude_ids], db,
+                                     o.exclude[i]);
+            if (err < 0) {
+                rc = cli_fail("path --exclude", err);
+                goto done;
+            }
+            co.n_exclude_ids++;
+        } else
+            ex_types[co.n_exclude_types++] = o.exclude[i];
+    }
+    co.exclude_ids = ex_ids;
+    co.exclude_types = ex_types;
+    co.weak = o.weak;
+    int err = hd_refchain_find(&c, db, obj, &co);
+    if (err < 0) {
+        rc = cli_fail("path", err);
+        goto done;
+    }
+    if (o.format == OUT_JSON) {
+        printf("{\"object\": %" PRId64 ", \"root\": ", obj);
+        out_json_str(stdout, c->labels[0]);
+        printf(", \"steps\": [");
+        for (size_t i = 0; i < c->n; i++) {
+            printf("%s\n  {\"id\": %" PRId64 ", \"label\": ", i ? "," : "",
+                   c->ids[i]);
+            out_json_str(stdout, i ? c->labels[i] : NULL);
+            printf(", \"weak\": %s, \"object\": ", c->weak[i] ? "true" : "false");
+            out_json_str(stdout, hd_obj_describe(desc, sizeof(desc), db,
+                                                 c->ids[i]));
+            printf("}");
+        }
+        printf("\n]}\n");
+    } else if (o.format == OUT_CSV) {
+        printf("step,id,label,kind,object\n");
+        for (size_t i = 0; i < c->n; i++) {
+            printf("%zu,%" PRId64 ",", i, c->ids[i]);
+            const char *l = i ? c->labels[i] : c->labels[0];
+            if (l) {
+                putchar('"');
+                for (const char *s = l; *s; s++) {
+                    if (*s == '"')
+                        putchar('"');
+                    putchar(*s);
+                }
+                putchar('"');
+            }
+            printf(",%s,\"%s\"\n", c->weak[i] ? "weak" : "strong",
+                   hd_obj_describe(desc, sizeof(desc), db, c->ids[i]));
+        }
+    } else {
+        /* root → label → label → <object> */
+        printf("%s", c->labels[0] && c->labels[0][0]
+                         ? c->labels[0]
+                         : hd_obj_describe(desc, sizeof(desc), db, c->ids[0]));
+        for (size_t i = 1; i < c->n; i++) {
+            if (c->labels[i])
+                printf(" %s %s", c->weak[i] ? "~>" : "→", c->labels[i]);
+            else
+                printf(" %s <%s>", c->weak[i] ? "~>" : "→",
+                       hd_obj_describe(desc, sizeof(desc), db, c->ids[i]));
+        }
+        printf(" → %s\n\n", hd_obj_describe(desc, sizeof(desc), db, obj));
+        for (size_t i = 0; i < c->n; i++)
+            printf("  %2zu  %-28s %s\n", i,
+                   i ? (c->labels[i] ? c->labels[i] : "(unnamed)")
+                     : "(root)",
+                   hd_obj_describe(desc, sizeof(desc), db, c->ids[i]));
+    }
+done:
+    hd_chain_free(c);
+    hd_db_close(db);
+    return rc;
+}
+
+const hd_cmd hd_cmd_path = {
+    "path", "why is it alive: the shortest chain of references from a root",
+    "DB OBJ [--exclude TYPE|OBJ ...] [--weak] [--format table|json|csv]\n\n"
+    "--exclude ignores a retainer (a type name, or an object) and finds the\n"
+    "next shortest chain; --weak lets the chain pass through weak references\n"
+    "(shown as ~>).",
+    run};

@@ -1,0 +1,71 @@
+/* heapdig — MIT licence.
+ *
+ * cmd_top.c: `heapdig top` (biggest objects) and `heapdig types` (the type
+ * histogram with retained sizes of each type's set of instances).
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int
+run_top(int argc, char **argv)
+{
+    cli_opts o;
+    hd_db *db = NULL;
+    char sql[768];
+    int rc = cli_parse(&hd_cmd_top, &o, argc, argv,
+                       OPT_FORMAT | OPT_LIMIT | OPT_BY | OPT_TYPE);
+    if (rc)
+        return rc;
+    const char *by = o.by ? o.by : "retained";
+    if (strcmp(by, "retained") && strcmp(by, "size"))
+        return cli_usage(&hd_cmd_top, "--by retained or size");
+    if ((rc = cli_open(&hd_cmd_top, &o, 0, &db, NULL)))
+        return rc;
+    snprintf(sql, sizeof(sql),
+             "SELECT o.id, printf('0x%%x', o.address) AS address, t.name AS "
+             "type, o.size, o.retained, o.length AS len, o.value FROM objects "
+             "o JOIN types t ON t.id = o.type %s ORDER BY o.%s DESC LIMIT %ld",
+             o.type ? "WHERE t.name = ?1" : "", by, o.limit);
+    const char *p[1] = {o.type};
+    rc = cli_print_query(&hd_cmd_top, db, sql, o.type ? 1 : 0, p, o.format);
+    hd_db_close(db);
+    return rc;
+}
+
+static int
+run_types(int argc, char **argv)
+{
+    cli_opts o;
+    hd_db *db = NULL;
+    char sql[512];
+    int rc = cli_parse(&hd_cmd_types, &o, argc, argv,
+                       OPT_FORMAT | OPT_LIMIT | OPT_BY);
+    if (rc)
+        return rc;
+    const char *by = o.by ? o.by : "retained";
+    if (strcmp(by, "retained") && strcmp(by, "size") && strcmp(by, "count"))
+        return cli_usage(&hd_cmd_types, "--by count, size or retained");
+    if ((rc = cli_open(&hd_cmd_types, &o, 0, &db, NULL)))
+        return rc;
+    snprintf(sql, sizeof(sql),
+             "SELECT name AS type, module, count, size, "
+             "CAST(round(1.0 * size / count) AS INTEGER) AS avg_size, "
+             "retained FROM types WHERE count > 0 "
+             "ORDER BY %s DESC, name LIMIT %ld", by, o.limit);
+    rc = cli_print_query(&hd_cmd_types, db, sql, 0, NULL, o.format);
+    hd_db_close(db);
+    return rc;
+}
+
+const hd_cmd hd_cmd_top = {
+    "top", "the objects that retain (or take) the most memory",
+    "DB [--by retained|size] [--type NAME] [-n N] [--format table|json|csv]",
+    run_top};
+const hd_cmd hd_cmd_types = {
+    "types", "the type histogram: count, size and retained size per type",
+    "DB [--by count|size|retained] [-n N] [--format table|json|csv]\n\n"
+    "retained is what freeing every instance of the type would free (the\n"
+    "set's retained size: shared parts are not counted twice).",
+    run_types};

@@ -1,0 +1,100 @@
+/* heapdig — MIT licence.
+ *
+ * common.c: the option parser every query command shares, and opening the
+ * database plus resolving object arguments with errors said once.
+ */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int
+cli_parse(const hd_cmd *cmd, cli_opts *o, int argc, char **argv,
+          unsigned accepted)
+{
+    memset(o, 0, sizeof(*o));
+    o->limit = 20;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+#define TAKES(flag, bit)                                                      \
+    (!strcmp(a, flag) && (accepted & (bit)) &&                                \
+     (val ? 1 : (cli_usage(cmd, "%s needs a value", flag), o->bad = 1, 0)))
+        if (TAKES("--format", OPT_FORMAT)) {
+            if (out_parse_format(val, &o->format) < 0)
+                return cli_usage(cmd, "--format table, json or csv");
+            i++;
+        } else if (TAKES("-n", OPT_LIMIT)) {
+            o->limit = atol(val);
+            if (o->limit <= 0)
+                return cli_usage(cmd, "-n takes a positive number");
+            i++;
+        } else if (TAKES("--by", OPT_BY)) {
+            o->by = val;
+            i++;
+        } else if (TAKES("--type", OPT_TYPE)) {
+            o->type = val;
+            i++;
+        } else if (TAKES("--exclude", OPT_EXCLUDE)) {
+            if (o->n_exclude == CLI_MAX_EXCLUDE)
+                return cli_usage(cmd, "at most %d --exclude", CLI_MAX_EXCLUDE);
+            o->exclude[o->n_exclude++] = val;
+            i++;
+        } else if (TAKES("--depth", OPT_DEPTH)) {
+            o->depth = atoi(val);
+            if (o->depth <= 0)
+                return cli_usage(cmd, "--depth takes a positive number");
+            i++;
+        } else if (TAKES("-o", OPT_OUTPUT)) {
+            o->output = val;
+            i++;
+        } else if (o->bad) {
+            return HD_EXIT_USAGE;
+        } else if (!strcmp(a, "--garbage") && (accepted & OPT_GARBAGE)) {
+            o->garbage = 1;
+        } else if (!strcmp(a, "--weak") && (accepted & OPT_WEAK)) {
+            o->weak = 1;
+        } else if (a[0] == '-' && a[1]) {
+            return cli_usage(cmd, "unknown option %s", a);
+        } else if (o->n_pos < 2) {
+            o->pos[o->n_pos++] = a;
+        } else {
+            return cli_usage(cmd, "too many arguments");
+        }
+#undef TAKES
+    }
+    if (o->bad)
+        return HD_EXIT_USAGE;
+    return 0;
+}
+
+int
+cli_open(const hd_cmd *cmd, cli_opts *o, int need_obj, hd_db **db,
+         int64_t *obj)
+{
+    int err;
+    if (o->n_pos < 1)
+        return cli_usage(cmd, "which database?");
+    if (need_obj && o->n_pos < 2)
+        return cli_usage(cmd, "which object? (0x address, id() or #row)");
+    if ((err = hd_db_open(db, o->pos[0])) < 0)
+        return cli_fail(cmd->name, err);
+    if (need_obj && (err = hd_obj_resolve(obj, *db, o->pos[1])) < 0) {
+        hd_db_close(*db);
+        *db = NULL;
+        return cli_fail(cmd->name, err);
+    }
+    return 0;
+}
+
+int
+cli_print_query(const hd_cmd *cmd, hd_db *db, const char *sql, int n,
+                const char *const *params, out_format f)
+{
+    hd_rows *r = NULL;
+    int err = hd_query(&r, db, sql, n, params);
+    if (err == 0)
+        err = out_rows(stdout, r, f);
+    hd_rows_free(r);
+    return err < 0 ? cli_fail(cmd->name, err) : HD_EXIT_OK;
+}
