@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h> /* getrusage: peak memory */
 #include <sys/stat.h>
 #include <time.h>
 
@@ -720,6 +721,11 @@ hd_load_file(hd_load_stats *stats, const char *dump, const char *db_path,
         return err;
     }
     stats->seconds_analyze = now() - t1;
+    stats->seconds_graph = h->t_graph;
+    stats->seconds_roots = h->t_roots;
+    stats->seconds_bfs = h->t_bfs;
+    stats->seconds_scc = h->t_scc;
+    stats->seconds_dom = h->t_dom;
     stats->n_unreachable = 0;
     for (uint64_t i = 0; i < h->n_objects; i++)
         stats->n_unreachable += !h->reachable[i];
@@ -728,6 +734,9 @@ hd_load_file(hd_load_stats *stats, const char *dump, const char *db_path,
     hd_heap__free(h);
     if (err < 0)
         return err;
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        stats->peak_rss = (uint64_t)ru.ru_maxrss * 1024;
     if (read_err == HD_ETRUNCATED) {
         hd_error_set_offset(clone.code, clone.offset, "%s", clone.message);
         return HD_ETRUNCATED;

@@ -256,7 +256,8 @@ write_refs(sqlite3 *db, const hd_heap *h)
     sqlite3_stmt *st = NULL;
     char buf[600];
     int err;
-    if ((err = prepare(db, &st, "INSERT INTO refs VALUES (?1, ?2, ?3, ?4)")) < 0)
+    if ((err = prepare(db, &st, "INSERT INTO refs VALUES (?1, ?2, ?3, ?4, "
+                       "?5)")) < 0)
         goto done;
     for (uint64_t o = 0; o < h->n_objects; o++) {
         for (uint64_t e = h->edge_start[o]; e < h->edge_start[o + 1]; e++) {
@@ -264,13 +265,14 @@ write_refs(sqlite3 *db, const hd_heap *h)
             const char *label = hd_heap__label(h, w, h->edge_payload[e], buf,
                                                sizeof(buf));
             sqlite3_bind_int64(st, 1, (int64_t)o);
-            sqlite3_bind_int64(st, 2, h->edge_dst[e]);
-            sqlite3_bind_text(st, 3, (w & HD_EDGE_WEAK) ? "weak" : "strong",
+            sqlite3_bind_int64(st, 2, (int64_t)(e - h->edge_start[o]));
+            sqlite3_bind_int64(st, 3, h->edge_dst[e]);
+            sqlite3_bind_text(st, 4, (w & HD_EDGE_WEAK) ? "weak" : "strong",
                               -1, SQLITE_STATIC);
-            if (label)
-                sqlite3_bind_text(st, 4, label, -1, SQLITE_TRANSIENT);
+            if (label) /* buf is rewritten per row, but only after the step */
+                sqlite3_bind_text(st, 5, label, -1, SQLITE_STATIC);
             else
-                sqlite3_bind_null(st, 4);
+                sqlite3_bind_null(st, 5);
             if ((err = step_reset(db, st, "refs")) < 0)
                 goto done;
         }

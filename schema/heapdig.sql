@@ -40,13 +40,17 @@ CREATE TABLE objects (
 );
 
 -- References: src holds dst.  label is how src names it: '.attr', "['key']",
--- '[3]', '<key>', ".f_locals['x']", or NULL.
+-- '[3]', '<key>', ".f_locals['x']", or NULL.  Clustered on (src, seq): the
+-- rows arrive in that order, so loading appends, and an object's referents
+-- are one range; seq is the reference's position among src's.
 CREATE TABLE refs (
     src   INTEGER NOT NULL,
+    seq   INTEGER NOT NULL,
     dst   INTEGER NOT NULL,
     kind  TEXT NOT NULL CHECK (kind IN ('strong', 'weak')),
-    label TEXT
-);
+    label TEXT,
+    PRIMARY KEY (src, seq)
+) WITHOUT ROWID;
 
 -- Reference cycles (strongly connected components over strong edges).
 -- reachable = 0: cyclic garbage, what gc.collect() would free.
@@ -113,11 +117,10 @@ SELECT id, 'external', printf('held from outside: %d refs', external)
 FROM objects WHERE external > 0 AND id NOT IN (SELECT object FROM roots);
 
 -- @post-load
+-- Each index here costs load time on big heaps; these are the ones the
+-- interactive commands (path, show, referrers, suspects) need.
 CREATE UNIQUE INDEX objects_address ON objects(address);
-CREATE INDEX objects_type ON objects(type);
-CREATE INDEX refs_src ON refs(src);
 CREATE INDEX refs_dst ON refs(dst);
 CREATE INDEX roots_object ON roots(object);
 CREATE INDEX objects_idom ON objects(idom);
-CREATE INDEX objects_retained ON objects(retained);
 CREATE INDEX objects_scc ON objects(scc) WHERE scc IS NOT NULL;

@@ -27,7 +27,7 @@ run(int argc, char **argv)
 {
     const char *dump = NULL, *db = NULL;
     char *db_alloc = NULL;
-    int quiet = 0, err, rc;
+    int quiet = 0, verbose = 0, err, rc;
     hd_load_stats st;
     char b1[32], b2[32], b3[32], b4[32];
 
@@ -38,6 +38,8 @@ run(int argc, char **argv)
             db = argv[i];
         } else if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet"))
             quiet = 1;
+        else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose"))
+            verbose = 1;
         else if (argv[i][0] == '-' && argv[i][1])
             return cli_usage(&hd_cmd_load, "unknown option %s", argv[i]);
         else if (dump == NULL)
@@ -80,6 +82,15 @@ run(int argc, char **argv)
                st.seconds_analyze, st.seconds_store, st.seconds_index,
                st.n_dangling ? " (some references point outside the dump)"
                              : "");
+    if (verbose)
+        printf("  phases: read %.2fs | graph %.2fs, roots %.2fs, bfs %.2fs, "
+               "scc %.2fs, dominators+retained %.2fs | store %.2fs | index "
+               "%.2fs\n  peak memory %s (%.0f bytes per object+reference)\n",
+               st.seconds_read, st.seconds_graph, st.seconds_roots,
+               st.seconds_bfs, st.seconds_scc, st.seconds_dom,
+               st.seconds_store, st.seconds_index,
+               out_bytes(b1, sizeof(b1), (double)st.peak_rss),
+               (double)st.peak_rss / (double)(st.n_objects + st.n_refs + 1));
     rc = err == HD_ETRUNCATED ? HD_EXIT_TRUNCATED : HD_EXIT_OK;
 done:
     free(db_alloc);
@@ -88,9 +99,10 @@ done:
 
 const hd_cmd hd_cmd_load = {
     "load", "load a dump into a SQLite database (DUMP.db by default)",
-    "DUMP [-o DB] [-q]\n\n"
+    "DUMP [-o DB] [-q] [-v]\n\n"
     "  -o, --output DB  database to create (replaced if it exists)\n"
-    "  -q, --quiet      no progress or summary line\n\n"
+    "  -q, --quiet      no progress or summary line\n"
+    "  -v, --verbose    time each phase and report peak memory\n\n"
     "Exit status: 0 loaded, 1 failed (corrupt or unreadable dump: no\n"
     "database is written), 3 the dump was truncated (what it held is loaded).",
     run};

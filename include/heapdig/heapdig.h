@@ -66,6 +66,9 @@ typedef struct hd_load_stats {
     uint64_t n_cycles;      /**< strongly connected components on cycles */
     double seconds_read;    /**< decompress + decode + resolve */
     double seconds_analyze; /**< roots, BFS, SCCs, dominators */
+    double seconds_graph, seconds_roots, seconds_bfs, seconds_scc,
+        seconds_dom;        /**< the analysis phases */
+    uint64_t peak_rss;      /**< bytes, after the whole load */
     double seconds_store;   /**< SQLite inserts */
     double seconds_index;   /**< SQLite indexes */
 } hd_load_stats;
