@@ -11,5 +11,11 @@ echo "== running samples/leaky_cache.py (it dumps its heap to $out/leaky_cache.h
 PYTHONPATH=build/python python3 samples/leaky_cache.py "$out/leaky_cache.hdig"
 echo "== heapdig load"
 build/heapdig load "$out/leaky_cache.hdig"
+db="$out/leaky_cache.hdig.db"
 echo "== heapdig summary"
-build/heapdig summary "$out/leaky_cache.hdig.db" -n 12
+build/heapdig summary "$db" -n 8
+echo "== heapdig suspects: what holds the memory, and why"
+build/heapdig suspects "$db"
+echo "== heapdig path: why one request is still alive"
+req=$(build/heapdig top "$db" --type Request -n 1 --format csv | sed -n 2p | cut -d, -f1)
+build/heapdig path "$db" "#$req"

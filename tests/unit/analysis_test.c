@@ -311,6 +311,76 @@ test_analysis__long_chain(void)
     hd_heap__free(h);
 }
 
+/* A real dump (HD_TEST_DUMP): for sampled objects d, removing d must make
+ * unreachable exactly the objects whose dominator chain passes through d,
+ * and retained[d] must be their total size. */
+static void
+test_analysis__real_dump_sampled(void)
+{
+    const char *path = getenv("HD_TEST_DUMP");
+    hd_heap *h = NULL;
+    if (path == NULL) {
+        printf("  (HD_TEST_DUMP not set; skipped)\n");
+        return;
+    }
+    CHECK_EQ(hd_heap__read(&h, path, NULL, NULL), 0);
+    if (h == NULL)
+        return;
+    CHECK_EQ(hd_analyze(h), 0);
+    uint64_t n = h->n_objects;
+    CHECK(n > 1000);
+    uint8_t *reach = malloc(n), *without = malloc(n);
+    uint32_t *stack = malloc(n * sizeof(uint32_t));
+    /* reachability from all roots, skipping `removed` */
+    for (int sample = 0; sample < 60; sample++) {
+        uint32_t d = (uint32_t)rnd((uint32_t)n), removed;
+        for (int pass = 0; pass < 2; pass++) {
+            uint8_t *r = pass ? without : reach;
+            uint64_t sp = 0;
+            removed = pass ? d : HD_NONE;
+            memset(r, 0, n);
+            for (uint64_t i = 0; i < h->n_root_order; i++) {
+                uint32_t v = h->root_order[i];
+                if (v != removed && !r[v]) {
+                    r[v] = 1;
+                    stack[sp++] = v;
+                }
+            }
+            while (sp) {
+                uint32_t v = stack[--sp];
+                for (uint64_t e = h->edge_start[v]; e < h->edge_start[v + 1];
+                     e++) {
+                    uint32_t w = h->edge_dst[e];
+                    if ((h->edge_word[e] & 1) || w == removed || r[w])
+                        continue;
+                    r[w] = 1;
+                    stack[sp++] = w;
+                }
+            }
+        }
+        if (!reach[d])
+            continue;
+        uint64_t lost_size = 0, mismatches = 0;
+        for (uint64_t o = 0; o < n; o++) {
+            int dominated = 0;
+            for (uint32_t x = (uint32_t)o; x != HD_NONE; x = h->idom[x])
+                if (x == d) {
+                    dominated = 1;
+                    break;
+                }
+            int lost = reach[o] && (!without[o] || o == d);
+            mismatches += lost != dominated;
+            lost_size += lost ? h->size[o] : 0;
+        }
+        CHECK_EQ(mismatches, 0);
+        CHECK_EQ(h->retained[d], lost_size);
+    }
+    free(reach);
+    free(without);
+    free(stack);
+    hd_heap__free(h);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -318,6 +388,7 @@ main(int argc, char **argv)
         TEST(test_analysis__random_graphs),
         TEST(test_analysis__dense_graphs),
         TEST(test_analysis__long_chain),
+        TEST(test_analysis__real_dump_sampled),
     };
     return hd_test_main(cases, sizeof(cases) / sizeof(cases[0]), argc, argv);
 }
