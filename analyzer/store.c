@@ -250,26 +250,54 @@ done:
     return err;
 }
 
+/* Labels repeat (".name", "['id']" on every instance): those naming a
+ * string are rendered once per string id and kind. */
+typedef struct label_cache {
+    char **text;   /* [kind][sid] flattened: text[k * (n_strings + 1) + sid] */
+    uint32_t n_strings;
+} label_cache;
+
+static const char *
+cached_label(label_cache *lc, const hd_heap *h, uint8_t w, uint64_t payload,
+             char *buf, size_t cap)
+{
+    int k = w >> 1;
+    int slot = k == HD_LBL_ATTR ? 0 : k == HD_LBL_KEY_STR ? 1 : -1;
+    if (slot < 0 || lc->text == NULL || payload > lc->n_strings)
+        return hd_heap__label(h, w, payload, buf, cap);
+    char **t = &lc->text[(size_t)slot * (lc->n_strings + 1) + payload];
+    if (*t == NULL) {
+        const char *l = hd_heap__label(h, w, payload, buf, cap);
+        *t = l ? strdup(l) : NULL;
+        if (*t == NULL)
+            return l;
+    }
+    return *t;
+}
+
 static int
 write_refs(sqlite3 *db, const hd_heap *h)
 {
     sqlite3_stmt *st = NULL;
     char buf[600];
+    label_cache lc = {NULL, h->n_strings};
     int err;
+    /* best effort: without the cache labels are rendered per row */
+    lc.text = calloc(2 * ((size_t)h->n_strings + 1), sizeof(char *));
     if ((err = prepare(db, &st, "INSERT INTO refs VALUES (?1, ?2, ?3, ?4, "
                        "?5)")) < 0)
         goto done;
     for (uint64_t o = 0; o < h->n_objects; o++) {
         for (uint64_t e = h->edge_start[o]; e < h->edge_start[o + 1]; e++) {
             uint8_t w = h->edge_word[e];
-            const char *label = hd_heap__label(h, w, h->edge_payload[e], buf,
-                                               sizeof(buf));
+            const char *label = cached_label(&lc, h, w, h->edge_payload[e],
+                                             buf, sizeof(buf));
             sqlite3_bind_int64(st, 1, (int64_t)o);
             sqlite3_bind_int64(st, 2, (int64_t)(e - h->edge_start[o]));
             sqlite3_bind_int64(st, 3, h->edge_dst[e]);
             sqlite3_bind_text(st, 4, (w & HD_EDGE_WEAK) ? "weak" : "strong",
                               -1, SQLITE_STATIC);
-            if (label) /* buf is rewritten per row, but only after the step */
+            if (label) /* buf and the cache outlive the step */
                 sqlite3_bind_text(st, 5, label, -1, SQLITE_STATIC);
             else
                 sqlite3_bind_null(st, 5);
@@ -279,6 +307,9 @@ write_refs(sqlite3 *db, const hd_heap *h)
     }
 done:
     sqlite3_finalize(st);
+    for (size_t i = 0; lc.text && i < 2 * ((size_t)h->n_strings + 1); i++)
+        free(lc.text[i]);
+    free(lc.text);
     return err;
 }
 
@@ -360,7 +391,9 @@ hd_store__write(const hd_heap *h, const char *db_path, hd_load_stats *stats)
     }
     snprintf(tmp, n + 16, "%s.tmp-%d", db_path, (int)getpid());
     unlink(tmp);
-    if (sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+    /* One thread uses this connection: no mutexes. */
+    if (sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                                      SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK) {
         err = hd_error_set(HD_ESQL, "cannot create %s: %s", tmp,
                            db ? sqlite3_errmsg(db) : "out of memory");
