@@ -213,4 +213,47 @@ extern const char hd_schema_sql[]; /* generated from schema/heapdig.sql */
 int hd_store__write(const hd_heap *h, const char *db_path,
                     hd_load_stats *stats);
 
+/* ---- picture.c / render.c: what a graph shows, and drawing it ----------- */
+
+enum hd_pic_kind {
+    HD_PIC_NORMAL,
+    HD_PIC_TARGET,  /* the object asked about */
+    HD_PIC_ROOT,    /* a root: named, held from outside, immortal */
+    HD_PIC_GARBAGE, /* unreachable */
+    HD_PIC_SUMMARY  /* "... N more" */
+};
+
+typedef struct hd_pic_node {
+    int64_t id;        /* objects.id, or -1 for a summary node */
+    int kind;          /* enum hd_pic_kind */
+    char *type;        /* type name (summary: the text) */
+    char *value;       /* short value or NULL */
+    char *note;        /* root name, "held from outside", or NULL */
+    int64_t address, size, retained;
+    int is_type;       /* a type or module: drawn, not expanded by --refs */
+} hd_pic_node;
+
+typedef struct hd_pic_edge {
+    size_t src, dst;   /* node indices */
+    char *label;       /* reference label or NULL */
+    int weak;
+    int dominates;     /* a dominator-tree edge, not a reference */
+} hd_pic_edge;
+
+typedef struct hd_picture {
+    hd_pic_node *nodes;
+    size_t n_nodes, cap_nodes;
+    hd_pic_edge *edges;
+    size_t n_edges, cap_edges;
+    char title[256];
+} hd_picture;
+
+/* Chooses the nodes and edges of a picture (bounded by opts). */
+int hd_picture__select(hd_picture *pic, hd_db *db, int64_t id,
+                       const hd_graph_opts *opts);
+void hd_picture__dispose(hd_picture *pic);
+/* Draws a selected picture with Graphviz (render.c). */
+int hd_render__draw(const hd_picture *pic, const char *format,
+                    const char *path);
+
 #endif /* HEAPDIG_ANALYZER_INT_H */

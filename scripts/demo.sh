@@ -19,3 +19,6 @@ build/heapdig suspects "$db"
 echo "== heapdig path: why one request is still alive"
 req=$(build/heapdig top "$db" --type Request -n 1 --format csv | sed -n 2p | cut -d, -f1)
 build/heapdig path "$db" "#$req"
+echo "== heapdig graph: the picture of that chain, and of who holds the request"
+build/heapdig graph "$db" "#$req" --path -o "$out/leak-path.png"
+build/heapdig graph "$db" "#$req" -o "$out/leak-backrefs.svg"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what heapdig needs to build and test (Debian packages), if missing.
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config libsqlite3-dev zlib1g-dev libdeflate-dev libgraphviz-dev
+pkgs=(build-essential cmake pkg-config libsqlite3-dev zlib1g-dev libdeflate-dev libgraphviz-dev graphviz
       python3-dev python3-objgraph python3-networkx)
 missing=()
 for p in "${pkgs[@]}"; do

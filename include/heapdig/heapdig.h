@@ -163,6 +163,36 @@ int hd_refchain_find(hd_chain **out, hd_db *db, int64_t id,
                      const hd_chain_opts *opts);
 void hd_chain_free(hd_chain *chain);
 
+/* ---- Pictures (Graphviz) --------------------------------------------------- */
+
+/** What a picture shows around an object. */
+typedef enum hd_graph_mode {
+    HD_GRAPH_BACKREFS,  /**< who holds it, up to depth, stopping at roots */
+    HD_GRAPH_REFS,      /**< what it holds, up to depth */
+    HD_GRAPH_PATH,      /**< the shortest chain from a root (hd_refchain_find) */
+    HD_GRAPH_CYCLE,     /**< the reference cycle it is on */
+    HD_GRAPH_DOMINATED  /**< its dominator subtree: what goes if it goes */
+} hd_graph_mode;
+
+typedef struct hd_graph_opts {
+    hd_graph_mode mode;
+    int depth;          /**< levels to follow (0: 4) */
+    int max_nodes;      /**< bound on drawn nodes (0: 30); the rest are
+                             summarised in "... N more" nodes */
+    const char *format; /**< svg, png, pdf, dot (NULL: from the file name) */
+    hd_chain_opts chain; /**< exclusions for HD_GRAPH_PATH */
+} hd_graph_opts;
+
+/**
+ * Draws a picture of the references around `id` into `path` with Graphviz
+ * (cgraph builds it, gvc lays it out with dot and renders it).  The file is
+ * written under a temporary name and renamed when complete.
+ * @param n_nodes_out number of nodes drawn (may be NULL)
+ * @return 0, HD_EINVAL (unknown object or format), HD_EGRAPH, HD_EIO, ...
+ */
+int hd_graph_render(hd_db *db, int64_t id, const hd_graph_opts *opts,
+                    const char *path, size_t *n_nodes_out);
+
 #ifdef __cplusplus
 }
 #endif
