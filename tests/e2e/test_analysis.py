@@ -19,17 +19,12 @@ import types
 
 import heapdig
 import leakmod
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from hdtest import check, finish, run  # noqa: E402
 
-PASSED, FAILED = [0], []
 N_USERS = 3000
 
 
-def check(name, ok, detail=""):
-    print("%s %s %s" % ("ok  " if ok else "FAIL", name, detail))
-    if ok:
-        PASSED[0] += 1
-    else:
-        FAILED.append(name)
 
 
 class User(object):
@@ -63,10 +58,6 @@ def build():
     return id(app._CACHE["user:42"]), id(app._CACHE), id(leaked), id(a)
 
 
-def run(cli, *args):
-    r = subprocess.run([cli] + [str(a) for a in args], capture_output=True,
-                       text=True)
-    return r.returncode, r.stdout, r.stderr
 
 
 def main(cli, outdir):
@@ -182,8 +173,7 @@ def main(cli, outdir):
     check("unknown object", rc == 1 and "no object" in err, err)
     rc, out, err = run(cli, "path", db)
     check("usage", rc == 2 and "usage" in err, err)
-    print("%d passed, %d failed" % (PASSED[0], len(FAILED)))
-    return 1 if FAILED else 0
+    return finish()
 
 
 if __name__ == "__main__":

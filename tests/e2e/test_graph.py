@@ -20,17 +20,12 @@ import types
 import xml.etree.ElementTree as ET
 
 import heapdig
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from hdtest import check, finish, run  # noqa: E402
 
-PASSED, FAILED = [0], []
 SVG = "{http://www.w3.org/2000/svg}"
 
 
-def check(name, ok, detail=""):
-    print("%s %s %s" % ("ok  " if ok else "FAIL", name, detail))
-    if ok:
-        PASSED[0] += 1
-    else:
-        FAILED.append(name)
 
 
 class Victim(object):
@@ -72,10 +67,6 @@ def svg_graph(path):
     return nodes, edges
 
 
-def run(cli, *args):
-    r = subprocess.run([cli] + [str(a) for a in args], capture_output=True,
-                       text=True)
-    return r.returncode, r.stdout, r.stderr
 
 
 def main(cli, outdir):
@@ -188,8 +179,7 @@ def main(cli, outdir):
     check("-o required", rc == 2 and "-o" in err, err)
     check("no temporary files left", not [
         f for f in os.listdir(outdir) if ".tmp-" in f])
-    print("%d passed, %d failed" % (PASSED[0], len(FAILED)))
-    return 1 if FAILED else 0
+    return finish()
 
 
 if __name__ == "__main__":

@@ -17,16 +17,9 @@ import subprocess
 import sys
 
 import heapdig
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from hdtest import check, finish, run  # noqa: E402
 
-PASSED, FAILED = [0], []
-
-
-def check(name, ok, detail=""):
-    print("%s %s %s" % ("ok  " if ok else "FAIL", name, detail))
-    if ok:
-        PASSED[0] += 1
-    else:
-        FAILED.append(name)
 
 
 class User(object):
@@ -159,8 +152,7 @@ def main(cli, outdir):
     check("summary of a non-database", r.returncode == 1 and
           "not a heapdig database" in r.stderr, r.stderr)
 
-    print("%d passed, %d failed" % (PASSED[0], len(FAILED)))
-    return 1 if FAILED else 0
+    return finish()
 
 
 if __name__ == "__main__":

@@ -24,17 +24,9 @@ import weakref
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hdformat  # noqa: E402
 import heapdig   # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from hdtest import check, finish, run  # noqa: E402
 
-FAILED = []
-PASSED = [0]
-
-
-def check(name, ok, detail=""):
-    print("%s %s %s" % ("ok  " if ok else "FAIL", name, detail))
-    if not ok:
-        FAILED.append(name)
-    else:
-        PASSED[0] += 1
 
 
 # ---- the heap under test -------------------------------------------------
@@ -452,8 +444,7 @@ def main(outdir):
         check("OSError for a bad path", not os.path.exists(bad))
     leftovers = [f for f in os.listdir(outdir) if ".tmp-" in f]
     check("no temporary files left", not leftovers, repr(leftovers))
-    print("%d passed, %d failed" % (PASSED[0], len(FAILED)))
-    return 1 if FAILED else 0
+    return finish()
 
 
 if __name__ == "__main__":

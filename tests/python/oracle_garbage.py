@@ -15,16 +15,9 @@ import subprocess
 import sys
 
 import heapdig
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from hdtest import check, finish, run  # noqa: E402
 
-PASSED, FAILED = [0], []
-
-
-def check(name, ok, detail=""):
-    print("%s %s %s" % ("ok  " if ok else "FAIL", name, detail))
-    if ok:
-        PASSED[0] += 1
-    else:
-        FAILED.append(name)
 
 
 class Node(object):
@@ -134,8 +127,7 @@ def main(cli, outdir):
     neg = q("SELECT value FROM meta WHERE key = 'negative_external'")[0][0]
     check("external counts consistent", neg == 0 or sys.version_info[:2] ==
           (3, 11), "%d objects with negative external" % neg)
-    print("%d passed, %d failed" % (PASSED[0], len(FAILED)))
-    return 1 if FAILED else 0
+    return finish()
 
 
 if __name__ == "__main__":
