@@ -71,6 +71,9 @@ int cli_parse(const hd_cmd *cmd, cli_opts *o, int argc, char **argv,
 /* Opens pos[0] and (need_obj) resolves pos[1]; 0 or an exit code. */
 int cli_open(const hd_cmd *cmd, cli_opts *o, int need_obj, hd_db **db,
              int64_t *obj);
+/* An --exclude value names an object (#row, 0x address, id()) rather than a
+ * type when it looks like one. */
+int cli_looks_like_object(const char *s);
 /* Runs a query and prints its rows; returns an exit code. */
 int cli_print_query(const hd_cmd *cmd, hd_db *db, const char *sql, int n,
                     const char *const *params, int format);

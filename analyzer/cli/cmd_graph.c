@@ -6,7 +6,6 @@
  */
 #include "cli.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +16,7 @@ run(int argc, char **argv)
     hd_graph_opts g;
     hd_db *db = NULL;
     const char *out = NULL, *fmt = NULL, *obj_spec = NULL, *dbp = NULL;
-    const char *excl_types[64];
+    const char *excl_types[64], *excl_specs[64];
     int64_t excl_ids[64], obj;
     size_t n_nodes = 0;
     int rc;
@@ -55,14 +54,10 @@ run(int argc, char **argv)
             const char *x = argv[++i];
             if (g.chain.n_exclude_ids + g.chain.n_exclude_types >= 64)
                 return cli_usage(&hd_cmd_graph, "at most 64 --exclude");
-            if (x[0] == '#' || (x[0] == '0' && x[1] == 'x') ||
-                isdigit((unsigned char)x[0]))
-                excl_types[63 - g.chain.n_exclude_ids] = x; /* resolved below */
+            if (cli_looks_like_object(x))
+                excl_specs[g.chain.n_exclude_ids++] = x; /* resolved below */
             else
                 excl_types[g.chain.n_exclude_types++] = x;
-            if (x[0] == '#' || (x[0] == '0' && x[1] == 'x') ||
-                isdigit((unsigned char)x[0]))
-                g.chain.n_exclude_ids++;
         } else if (a[0] == '-' && a[1])
             return cli_usage(&hd_cmd_graph, "unknown option %s", a);
         else if (dbp == NULL)
@@ -83,7 +78,7 @@ run(int argc, char **argv)
     if ((err = hd_obj_resolve(&obj, db, obj_spec)) < 0)
         goto fail;
     for (size_t i = 0; i < g.chain.n_exclude_ids; i++)
-        if ((err = hd_obj_resolve(&excl_ids[i], db, excl_types[63 - i])) < 0)
+        if ((err = hd_obj_resolve(&excl_ids[i], db, excl_specs[i])) < 0)
             goto fail;
     g.chain.exclude_ids = excl_ids;
     g.chain.exclude_types = excl_types;

@@ -7,17 +7,9 @@
  */
 #include "cli.h"
 
-#include <ctype.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* An --exclude value names an object when it looks like one. */
-static int
-looks_like_object(const char *s)
-{
-    return s[0] == '#' || (s[0] == '0' && s[1] == 'x') || isdigit((unsigned char)s[0]);
-}
 
 static int
 run(int argc, char **argv)
@@ -37,7 +29,7 @@ run(int argc, char **argv)
         return rc;
     memset(&co, 0, sizeof(co));
     for (int i = 0; i < o.n_exclude; i++) {
-        if (looks_like_object(o.exclude[i])) {
+        if (cli_looks_like_object(o.exclude[i])) {
             int err = hd_obj_resolve(&ex_ids[co.n_exclude_ids], db,
                                      o.exclude[i]);
             if (err < 0) {

@@ -5,6 +5,7 @@
  */
 #include "cli.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,4 +98,11 @@ cli_print_query(const hd_cmd *cmd, hd_db *db, const char *sql, int n,
         err = out_rows(stdout, r, f);
     hd_rows_free(r);
     return err < 0 ? cli_fail(cmd->name, err) : HD_EXIT_OK;
+}
+
+int
+cli_looks_like_object(const char *s)
+{
+    return s[0] == '#' || (s[0] == '0' && s[1] == 'x') ||
+           isdigit((unsigned char)s[0]);
 }
