@@ -1,6 +1,7 @@
 /* heapdig — MIT licence.
  *
- * module.c: the `heapdig` extension module: argument parsing, the dump's
+ * module.c: the `heapdig._heapdig` extension module (the `heapdig` package
+ * in dumper/python/ wraps it): argument parsing, background forks, the dump's
  * life cycle (header, walk, end, atomic commit) and turning failures into
  * Python exceptions (the only file that raises OSError).  Everything that
  * might allocate Python objects (parsing arguments, reading sys.argv,
@@ -12,7 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #define HD_DUMPER_VERSION "0.1.0"
 
@@ -258,62 +262,162 @@ PyDoc_STRVAR(dump_doc,
 "Returns a dict of statistics (objects, references, bytes_written, seconds,\n"
 "...).  Raises OSError and leaves no file behind if the dump fails.");
 
-static PyObject *
-heapdig_dump(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
-             PyObject *kwnames)
+/* Parses dump()'s arguments: one path, keyword options. */
+static int
+parse_dump_args(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+                hd_options *opt, PyObject **path_bytes)
 {
-    hd_options opt = {1, 64, 0, 1};
-    PyObject *path = NULL, *path_bytes = NULL, *result = NULL;
     Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
-    (void)self;
-
+    opt->values = 1;
+    opt->max_value_len = 64;
+    opt->tracebacks = 0;
+    opt->level = 1;
+    *path_bytes = NULL;
     if (nargs != 1) {
         PyErr_Format(PyExc_TypeError,
                      "dump() takes exactly one positional argument (%zd given)",
                      nargs);
-        return NULL;
+        return -1;
     }
-    path = args[0];
     for (Py_ssize_t i = 0; i < nkw; i++) {
         PyObject *k = PyTuple_GET_ITEM(kwnames, i), *v = args[nargs + i];
         int r;
-        if (PyUnicode_CompareWithASCIIString(k, "values") == 0) {
-            r = PyObject_IsTrue(v);
-            opt.values = r;
-        } else if (PyUnicode_CompareWithASCIIString(k, "max_value_len") == 0)
-            r = parse_int_kw(v, "max_value_len", 0, 4096, &opt.max_value_len);
+        if (PyUnicode_CompareWithASCIIString(k, "values") == 0)
+            r = opt->values = PyObject_IsTrue(v);
+        else if (PyUnicode_CompareWithASCIIString(k, "max_value_len") == 0)
+            r = parse_int_kw(v, "max_value_len", 0, 4096, &opt->max_value_len);
         else if (PyUnicode_CompareWithASCIIString(k, "compression") == 0)
-            r = parse_int_kw(v, "compression", 0, 9, &opt.level);
-        else if (PyUnicode_CompareWithASCIIString(k, "tracebacks") == 0) {
-            r = PyObject_IsTrue(v);
-            opt.tracebacks = r;
-        } else {
+            r = parse_int_kw(v, "compression", 0, 9, &opt->level);
+        else if (PyUnicode_CompareWithASCIIString(k, "tracebacks") == 0)
+            r = opt->tracebacks = PyObject_IsTrue(v);
+        else {
             PyErr_Format(PyExc_TypeError,
                          "dump() got an unexpected keyword argument '%U'", k);
-            return NULL;
+            return -1;
         }
         if (r < 0)
-            return NULL;
+            return -1;
     }
-    if (!PyUnicode_FSConverter(path, &path_bytes))
+    return PyUnicode_FSConverter(args[0], path_bytes) ? 0 : -1;
+}
+
+static PyObject *
+heapdig_dump(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+             PyObject *kwnames)
+{
+    hd_options opt;
+    PyObject *path_bytes = NULL, *result;
+    (void)self;
+    if (parse_dump_args(args, nargs, kwnames, &opt, &path_bytes) < 0)
         return NULL;
     result = dump_impl(PyBytes_AS_STRING(path_bytes), &opt);
     Py_DECREF(path_bytes);
     return result;
 }
 
+/* Writes all of s to fd, ignoring failures (the child is about to exit). */
+static void
+write_str(int fd, const char *s)
+{
+    size_t n = strlen(s);
+    while (n > 0) {
+        ssize_t w = write(fd, s, n);
+        if (w <= 0 && errno != EINTR)
+            return;
+        if (w > 0) {
+            s += w;
+            n -= (size_t)w;
+        }
+    }
+}
+
+/* The child of a background dump: the whole interpreter (every thread's
+ * state, since PyOS_AfterFork_Child is deliberately not called) is a
+ * copy-on-write image that nothing else mutates.  It dumps, reports on the
+ * pipe and leaves with _exit: no atexit handlers, no flushing of the
+ * parent's stdio buffers, no Python code. */
+static void
+background_child(const char *path, hd_options *opt, int fd)
+{
+    char msg[700];
+    PyObject *r = dump_impl(path, opt);
+    if (r != NULL) {
+        PyObject *o = PyDict_GetItemString(r, "objects");
+        PyObject *e = PyDict_GetItemString(r, "references");
+        PyObject *b = PyDict_GetItemString(r, "bytes_written");
+        PyObject *t = PyDict_GetItemString(r, "seconds");
+        snprintf(msg, sizeof(msg), "ok %lld %lld %lld %.6f\n",
+                 o ? PyLong_AsLongLong(o) : -1, e ? PyLong_AsLongLong(e) : -1,
+                 b ? PyLong_AsLongLong(b) : -1,
+                 t ? PyFloat_AsDouble(t) : -1.0);
+        write_str(fd, msg);
+        _exit(0);
+    }
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyObject *s = value ? PyObject_Str(value) : NULL;
+    const char *text = s ? PyUnicode_AsUTF8(s) : NULL;
+    snprintf(msg, sizeof(msg), "error %s\n", text ? text : "dump failed");
+    write_str(fd, msg);
+    _exit(1);
+}
+
+PyDoc_STRVAR(dump_fork_doc,
+"_dump_fork(path, **options) -> (pid, fd)\n"
+"--\n\n"
+"Fork; the child writes the dump and reports on the pipe fd ('ok objects\n"
+"references bytes seconds' or 'error message') before _exit.  Use\n"
+"heapdig.dump(path, background=True), which wraps this in a handle.");
+
+static PyObject *
+heapdig_dump_fork(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                  PyObject *kwnames)
+{
+    hd_options opt;
+    PyObject *path_bytes = NULL;
+    int fds[2];
+    pid_t pid;
+    (void)self;
+    if (parse_dump_args(args, nargs, kwnames, &opt, &path_bytes) < 0)
+        return NULL;
+    if (pipe(fds) < 0) {
+        Py_DECREF(path_bytes);
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    /* Everything the child needs is ready: it only reads memory. */
+    fflush(NULL);
+    pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(fds[0]);
+        close(fds[1]);
+        Py_DECREF(path_bytes);
+        errno = e;
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        background_child(PyBytes_AS_STRING(path_bytes), &opt, fds[1]);
+    }
+    close(fds[1]);
+    Py_DECREF(path_bytes);
+    return Py_BuildValue("(ii)", (int)pid, fds[0]);
+}
+
 static PyMethodDef heapdig_methods[] = {
     {"dump", (PyCFunction)(void (*)(void))heapdig_dump,
      METH_FASTCALL | METH_KEYWORDS, dump_doc},
+    {"_dump_fork", (PyCFunction)(void (*)(void))heapdig_dump_fork,
+     METH_FASTCALL | METH_KEYWORDS, dump_fork_doc},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef heapdig_module = {
-    PyModuleDef_HEAD_INIT, "heapdig",
+    PyModuleDef_HEAD_INIT, "heapdig._heapdig",
     "heapdig: snapshot a CPython heap for offline analysis.", -1,
     heapdig_methods, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC
-PyInit_heapdig(void)
+PyInit__heapdig(void)
 {
     PyObject *m = PyModule_Create(&heapdig_module);
     if (m == NULL)

@@ -26,6 +26,7 @@
 #define BUF_SIZE (1u << 20)
 #define N_BUFS 6
 #define N_COMPRESSORS 2
+#define STACK_SIZE (1u << 20)
 
 enum buf_state { BUF_FREE, BUF_FILLING, BUF_FULL, BUF_BUSY, BUF_DONE };
 
@@ -51,6 +52,7 @@ struct hd_sink {
     int finishing;        /* producer is done */
     int n_threads;
     pthread_t threads[N_COMPRESSORS];
+    void *stacks[N_COMPRESSORS]; /* our own thread stacks, see hd_sink_open */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     uint32_t crc;         /* of all bytes written so far, in order */
@@ -263,8 +265,20 @@ hd_sink_open(hd_sink **out, const char *path, int level)
     s->crc = (uint32_t)crc32(0, NULL, 0);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
+    /* The compressor threads run on stacks we allocate: in the child of a
+     * background dump, glibc would otherwise hand them the cached stacks of
+     * the parent's other threads, whose frames the walk is about to read. */
     for (int i = 0; i < N_COMPRESSORS; i++) {
-        if ((e = pthread_create(&s->threads[i], NULL, compressor_main, s))) {
+        pthread_attr_t attr;
+        if ((s->stacks[i] = aligned_alloc(4096, STACK_SIZE)) == NULL) {
+            e = ENOMEM;
+        } else {
+            pthread_attr_init(&attr);
+            pthread_attr_setstack(&attr, s->stacks[i], STACK_SIZE);
+            e = pthread_create(&s->threads[i], &attr, compressor_main, s);
+            pthread_attr_destroy(&attr);
+        }
+        if (e) {
             errno = e;
             hd_sink_close(s, 0, NULL);
             return -1;
@@ -390,6 +404,8 @@ hd_sink_close(hd_sink *s, int commit, const char **what)
     pthread_mutex_unlock(&s->mu);
     for (int i = 0; i < s->n_threads; i++)
         pthread_join(s->threads[i], NULL);
+    for (int i = 0; i < N_COMPRESSORS; i++)
+        free(s->stacks[i]);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
     if (commit && !s->err && s->next_write != s->next_seq)
