@@ -36,7 +36,8 @@ hd_analyze(hd_heap *h)
         goto done;
     h->t_roots = now() - t;
     t = now();
-    if ((err = hd_refchain__bfs(h)) < 0)
+    if ((err = hd_refchain__bfs(h)) < 0 ||
+        (err = hd_refchain__signatures(h)) < 0)
         goto done;
     h->t_bfs = now() - t;
     t = now();

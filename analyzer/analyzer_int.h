@@ -144,6 +144,12 @@ typedef struct hd_heap {
     uint8_t *reachable;  /* from a root over strong edges */
     uint32_t *depth;     /* BFS distance from the roots, HD_NONE if none */
     uint32_t *parent;    /* BFS predecessor, HD_NONE for roots/unreached */
+    uint64_t *parent_edge; /* the edge parent -> object the BFS used */
+    uint32_t *bfs_order; /* reachable objects in BFS order */
+    uint64_t n_bfs;
+    uint32_t *path;      /* signature id (1-based) of the object's chain */
+    char **path_text;    /* path_text[id]: "sys.modules['app'].__dict__[...]" */
+    uint32_t n_paths;
     uint32_t *scc;       /* cycle id (1-based), HD_NONE if on no cycle */
     uint32_t *idom;      /* immediate dominator, HD_NONE = virtual root */
     uint64_t *retained;  /* bytes dominated, own size included */
@@ -180,6 +186,9 @@ void hd_graph__rev_free(hd_rev *r);
 int hd_graph__roots(hd_heap *h, const hd_rev *rev);
 /* reachable, depth, parent (referrers.c). */
 int hd_refchain__bfs(hd_heap *h);
+/* Chain signatures for diffs: every reachable object's chain from a root
+ * with indices and data keys generalised ("...['_CACHE'][*].payload"). */
+int hd_refchain__signatures(hd_heap *h);
 /* scc ids and the cycles summary; garbage_reps receives one object per
  * garbage source component (cycles.c). */
 int hd_cycles__compute(hd_heap *h, uint32_t **garbage_reps, uint64_t *n_reps);

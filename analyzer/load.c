@@ -510,6 +510,12 @@ hd_heap__free(hd_heap *h)
     free(h->cycle_finalizers);
     free(h->type_retained);
     free(h->type_count);
+    free(h->parent_edge);
+    free(h->bfs_order);
+    free(h->path);
+    for (uint32_t i = 1; h->path_text && i <= h->n_paths; i++)
+        free(h->path_text[i]);
+    free(h->path_text);
     free(h);
 }
 

@@ -14,7 +14,10 @@
 #include "analyzer_int.h"
 #include "heapdig/format.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int
 hd_refchain__bfs(hd_heap *h)
@@ -24,8 +27,9 @@ hd_refchain__bfs(hd_heap *h)
     h->reachable = calloc((size_t)n + 1, 1);
     h->depth = malloc(((size_t)n + 1) * sizeof(uint32_t));
     h->parent = malloc(((size_t)n + 1) * sizeof(uint32_t));
+    h->parent_edge = malloc(((size_t)n + 1) * sizeof(uint64_t));
     if (queue == NULL || h->reachable == NULL || h->depth == NULL ||
-        h->parent == NULL) {
+        h->parent == NULL || h->parent_edge == NULL) {
         free(queue);
         return hd_error_set(HD_ENOMEM, "out of memory (BFS)");
     }
@@ -46,11 +50,220 @@ hd_refchain__bfs(hd_heap *h)
             h->reachable[w] = 1;
             h->depth[w] = h->depth[v] + 1;
             h->parent[w] = v;
+            h->parent_edge[w] = e;
             queue[tail++] = w;
         }
     }
-    free(queue);
+    h->bfs_order = queue; /* kept: signatures walk it in the same order */
+    h->n_bfs = tail;
     return 0;
+}
+
+/* ---- Chain signatures ----------------------------------------------------------
+ *
+ * For `heapdig diff`: addresses are reused between dumps, so objects are
+ * matched by where they are held.  The signature of an object is its BFS
+ * chain from a root, generalised: list/tuple indices and the keys of data
+ * dicts become [*]; attribute names, and the keys of namespaces (module,
+ * class and instance __dict__s, sys.modules, builtins, a frame's f_locals)
+ * stay, so "sys.modules['app'].__dict__['_CACHE'][*].payload" names every
+ * cached payload in one line.  Root names lose what changes between runs
+ * (thread ids, line numbers, addresses).  Computed in BFS order, so a
+ * parent's signature is known first: O(V) with a hash of (parent signature,
+ * label) -> signature id.
+ */
+
+#define SIG_MAX_TEXT 400
+
+typedef struct sigmap {
+    uint64_t *keys; /* hash | 1; 0 marks empty */
+    uint32_t *vals;
+    uint64_t mask;
+    uint32_t *sig_parent; /* per signature: parent signature, label text */
+    char **sig_label;
+} sigmap;
+
+static uint64_t
+sig_hash(uint32_t parent, const char *label)
+{
+    uint64_t x = 1469598103934665603ull ^ parent;
+    for (const char *p = label; *p; p++)
+        x = (x ^ (uint8_t)*p) * 1099511628211ull;
+    return x | 1;
+}
+
+/* The generalised text of a root's name. */
+static void
+root_signature(const hd_heap *h, uint32_t o, const char *name, int kind,
+               char *buf, size_t cap)
+{
+    const char *tn = h->type_name ? hd_heap__str(h, h->type_name[h->type[o]],
+                                                 NULL)
+                                  : "object";
+    if (kind == HD_ROOT_SYS_MODULES)
+        snprintf(buf, cap, "sys.modules");
+    else if (kind == HD_ROOT_BUILTINS)
+        snprintf(buf, cap, "builtins");
+    else if (kind == HD_ROOT_FRAME || kind == HD_ROOT_LOCAL ||
+             kind == HD_ROOT_THREAD) {
+        /* "thread 1402 #1 main (app.py:12) local x" -> "main() local x" */
+        const char *p = name, *hash = strchr(name, '#');
+        char fn[200] = "", rest[200] = "";
+        if (hash && (p = strchr(hash, ' ')) != NULL) {
+            const char *paren = strstr(p + 1, " (");
+            size_t n = paren ? (size_t)(paren - (p + 1)) : strlen(p + 1);
+            snprintf(fn, sizeof(fn), "%.*s", (int)n, p + 1);
+            const char *close = paren ? strstr(paren, ") ") : NULL;
+            if (close)
+                snprintf(rest, sizeof(rest), " %s", close + 2);
+        }
+        snprintf(buf, cap, "%s()%s", fn[0] ? fn : "frame", rest);
+        if (kind == HD_ROOT_THREAD)
+            snprintf(buf, cap, "thread dict");
+    } else
+        snprintf(buf, cap, "<%s>", tn);
+}
+
+int
+hd_refchain__signatures(hd_heap *h)
+{
+    uint64_t n = h->n_objects;
+    sigmap m = {0};
+    uint8_t *ns = calloc((size_t)n + 1, 1);       /* keeps its keys */
+    int8_t *root_kind = calloc((size_t)n + 1, 1);
+    uint32_t *root_name = calloc((size_t)n + 1, sizeof(uint32_t));
+    uint32_t n_sigs = 0, cap_sigs = 1024;
+    char label[SIG_MAX_TEXT + 16], buf[600];
+    int err = 0;
+
+    h->path = calloc((size_t)n + 1, sizeof(uint32_t));
+    m.mask = 65535;
+    m.keys = calloc(m.mask + 1, sizeof(uint64_t));
+    m.vals = malloc((m.mask + 1) * sizeof(uint32_t));
+    h->path_text = calloc(cap_sigs, sizeof(char *));
+    m.sig_parent = calloc(cap_sigs, sizeof(uint32_t));
+    m.sig_label = calloc(cap_sigs, sizeof(char *));
+    if (!ns || !root_kind || !root_name || !h->path || !m.keys || !m.vals ||
+        !h->path_text || !m.sig_parent || !m.sig_label) {
+        err = hd_error_set(HD_ENOMEM, "out of memory (signatures)");
+        goto done;
+    }
+    for (uint64_t i = h->n_roots; h->root_kind && i-- > 0;) {
+        /* first named root wins */
+        root_kind[h->root_obj[i]] = (int8_t)h->root_kind[i];
+        root_name[h->root_obj[i]] = h->root_name[i];
+    }
+    for (uint64_t k = 0; k < h->n_bfs; k++) {
+        uint32_t o = h->bfs_order[k], parent_sig = 0;
+        const char *tn = h->type_name ? hd_heap__str(h, h->type_name[h->type[o]],
+                                                     NULL)
+                                      : "object"; /* a graph with no names */
+        int is_dict = !strcmp(tn, "dict");
+        if (h->parent[o] == HD_NONE) {
+            root_signature(h, o, hd_heap__str(h, root_name[o], NULL),
+                           root_kind[o], label, sizeof(label));
+            ns[o] = is_dict && root_kind[o] != 0;
+        } else {
+            uint32_t p = h->parent[o];
+            uint64_t e = h->parent_edge[o];
+            uint8_t w = h->edge_word[e];
+            int kind = w >> 1;
+            const char *l;
+            parent_sig = h->path[p];
+            if (kind == HD_LBL_INDEX ||
+                ((kind == HD_LBL_KEY_STR || kind == HD_LBL_KEY_INT ||
+                  kind == HD_LBL_KEY_OTHER) && !ns[p]))
+                l = "[*]";
+            else if ((l = hd_heap__label(h, w, h->edge_payload[e], buf,
+                                         sizeof(buf))) == NULL) {
+                snprintf(buf, sizeof(buf), "->%s", tn);
+                l = buf;
+            }
+            snprintf(label, sizeof(label), "%.*s", SIG_MAX_TEXT, l);
+            ns[o] = is_dict && kind == HD_LBL_ATTR &&
+                    !strcmp(l, ".__dict__");
+        }
+        uint64_t hv = sig_hash(parent_sig, label), slot = hv & m.mask;
+        uint32_t id = 0;
+        while (m.keys[slot]) {
+            uint32_t c = m.vals[slot];
+            if (m.keys[slot] == hv && m.sig_parent[c] == parent_sig &&
+                !strcmp(m.sig_label[c], label)) {
+                id = c;
+                break;
+            }
+            slot = (slot + 1) & m.mask;
+        }
+        if (id == 0) {
+            if (n_sigs + 2 >= cap_sigs) {
+                uint32_t nc = cap_sigs * 2;
+                char **t = realloc(h->path_text, nc * sizeof(char *));
+                uint32_t *sp = t ? realloc(m.sig_parent, nc * sizeof(uint32_t)) : NULL;
+                char **sl = sp ? realloc(m.sig_label, nc * sizeof(char *)) : NULL;
+                if (t) h->path_text = t;
+                if (sp) m.sig_parent = sp;
+                if (sl == NULL) {
+                    err = hd_error_set(HD_ENOMEM, "out of memory (signatures)");
+                    goto done;
+                }
+                m.sig_label = sl;
+                cap_sigs = nc;
+            }
+            id = ++n_sigs;
+            const char *pt = parent_sig ? h->path_text[parent_sig] : "";
+            size_t len = strlen(pt) + strlen(label) + 1;
+            if (len > SIG_MAX_TEXT + 4)
+                len = SIG_MAX_TEXT + 4;
+            h->path_text[id] = malloc(len);
+            m.sig_label[id] = strdup(label);
+            if (!h->path_text[id] || !m.sig_label[id]) {
+                err = hd_error_set(HD_ENOMEM, "out of memory (signatures)");
+                goto done;
+            }
+            snprintf(h->path_text[id], len, "%s%s", pt, label);
+            m.sig_parent[id] = parent_sig;
+            m.keys[slot] = hv;
+            m.vals[slot] = id;
+            if ((uint64_t)n_sigs * 2 > m.mask) { /* grow the table */
+                uint64_t nm = m.mask * 2 + 1;
+                uint64_t *nk = calloc(nm + 1, sizeof(uint64_t));
+                uint32_t *nv = malloc((nm + 1) * sizeof(uint32_t));
+                if (!nk || !nv) {
+                    free(nk);
+                    free(nv);
+                    err = hd_error_set(HD_ENOMEM, "out of memory");
+                    goto done;
+                }
+                for (uint64_t i = 0; i <= m.mask; i++) {
+                    if (!m.keys[i])
+                        continue;
+                    uint64_t j = m.keys[i] & nm;
+                    while (nk[j])
+                        j = (j + 1) & nm;
+                    nk[j] = m.keys[i];
+                    nv[j] = m.vals[i];
+                }
+                free(m.keys);
+                free(m.vals);
+                m.keys = nk;
+                m.vals = nv;
+                m.mask = nm;
+            }
+        }
+        h->path[o] = id;
+    }
+    h->n_paths = n_sigs;
+done:
+    for (uint32_t i = 1; m.sig_label && i <= n_sigs; i++)
+        free(m.sig_label[i]);
+    free(m.sig_label);
+    free(m.sig_parent);
+    free(m.keys);
+    free(m.vals);
+    free(ns);
+    free(root_kind);
+    free(root_name);
+    return err;
 }
 
 /* ---- Chains from a loaded database (hd_refchain_find) ----------------------
@@ -63,10 +276,6 @@ hd_refchain__bfs(hd_heap *h)
  * is a nearest one, so the chain is shortest in the graph without the
  * excluded retainers.
  */
-
-#include <inttypes.h>
-#include <stdio.h>
-#include <string.h>
 
 typedef struct idmap {
     int64_t *keys; /* id + 1; 0 marks empty */

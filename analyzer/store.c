@@ -172,6 +172,24 @@ done:
 }
 
 static int
+write_paths(sqlite3 *db, const hd_heap *h)
+{
+    sqlite3_stmt *st = NULL;
+    int err;
+    if ((err = prepare(db, &st, "INSERT INTO paths VALUES (?1, ?2)")) < 0)
+        goto done;
+    for (uint32_t i = 1; i <= h->n_paths; i++) {
+        sqlite3_bind_int64(st, 1, i);
+        sqlite3_bind_text(st, 2, h->path_text[i], -1, SQLITE_STATIC);
+        if ((err = step_reset(db, st, "paths")) < 0)
+            goto done;
+    }
+done:
+    sqlite3_finalize(st);
+    return err;
+}
+
+static int
 write_cycles(sqlite3 *db, const hd_heap *h)
 {
     sqlite3_stmt *st = NULL;
@@ -211,7 +229,7 @@ write_objects(sqlite3 *db, const hd_heap *h)
     int err;
     if ((err = prepare(db, &st, "INSERT INTO objects VALUES (?1, ?2, ?3, ?4,"
                        " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
-                       " ?16)")) < 0)
+                       " ?16, ?17)")) < 0)
         goto done;
     for (uint64_t i = 0; i < h->n_objects; i++) {
         sqlite3_bind_int64(st, 1, (int64_t)i);
@@ -242,6 +260,7 @@ write_objects(sqlite3 *db, const hd_heap *h)
         bind_id(st, 14, h->parent[i]);
         bind_id(st, 15, h->idom[i]);
         sqlite3_bind_int64(st, 16, (int64_t)h->retained[i]);
+        bind_id(st, 17, h->path[i] ? h->path[i] : HD_NONE);
         if ((err = step_reset(db, st, "objects")) < 0)
             goto done;
     }
@@ -415,7 +434,7 @@ hd_store__write(const hd_heap *h, const char *db_path, hd_load_stats *stats)
     if ((err = write_meta(db, h, stats)) < 0 ||
         (err = write_types(db, h, type_obj)) < 0 ||
         (err = write_objects(db, h)) < 0 || (err = write_refs(db, h)) < 0 ||
-        (err = write_cycles(db, h)) < 0 ||
+        (err = write_cycles(db, h)) < 0 || (err = write_paths(db, h)) < 0 ||
         (err = write_roots_tracebacks(db, h)) < 0 ||
         (err = exec(db, "COMMIT", "commit")) < 0)
         goto done;

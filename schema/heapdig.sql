@@ -36,7 +36,16 @@ CREATE TABLE objects (
     depth     INTEGER,  -- BFS distance from the roots
     parent    INTEGER,  -- BFS predecessor (objects.id)
     idom      INTEGER,  -- immediate dominator (NULL = virtual root)
-    retained  INTEGER   -- bytes freed if this object were freed
+    retained  INTEGER,  -- bytes freed if this object were freed
+    path      INTEGER   -- paths.id: where it is held, for diffs
+);
+
+-- Where objects are held, generalised so that it compares across dumps:
+-- the chain from a root with list indices and data-dict keys as [*],
+-- e.g. "sys.modules['app'].__dict__['_CACHE'][*].payload".
+CREATE TABLE paths (
+    id        INTEGER PRIMARY KEY,
+    signature TEXT NOT NULL
 );
 
 -- References: src holds dst.  label is how src names it: '.attr', "['key']",

@@ -95,12 +95,11 @@ csv_field(FILE *fp, const char *s)
     fputc('"', fp);
 }
 
+/* Byte columns: size, avg_size, retained, size_growth, ... */
 static int
 is_size_col(const char *name)
 {
-    size_t n = strlen(name);
-    return (n >= 4 && !strcmp(name + n - 4, "size")) ||
-           (n >= 8 && !strcmp(name + n - 8, "retained"));
+    return strstr(name, "size") != NULL || strstr(name, "retained") != NULL;
 }
 
 /* Cuts a table cell to something a terminal row can hold, replacing control
@@ -111,8 +110,14 @@ cell(const char *s, int is_num, int size_col, long long v)
     char buf[128];
     if (s == NULL)
         return strdup("");
-    if (is_num && size_col)
+    if (is_num && size_col) {
+        if (v < 0) { /* shrinkage in a diff */
+            buf[0] = '-';
+            out_bytes(buf + 1, sizeof(buf) - 1, (double)-v);
+            return strdup(buf);
+        }
         return strdup(out_bytes(buf, sizeof(buf), (double)v));
+    }
     if (is_num && strchr(s, '.') == NULL)
         return strdup(out_count(buf, sizeof(buf), v));
     size_t n = strlen(s), cap = n < 60 ? n : 60;

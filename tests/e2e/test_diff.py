@@ -1,0 +1,86 @@
+"""`heapdig diff` on three dumps of a program that leaks steadily.
+
+    python test_diff.py HEAPDIG_CLI OUTDIR
+
+_CACHE gains 1,000 Entry objects between each dump (a steady leak); `once`
+grows only in the first interval.  The diff must rank the steady growth of
+_CACHE[*] first, say where it is held in one line, and not call `once`
+steady.
+"""
+import json
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from hdtest import check, finish, run  # noqa: E402
+
+PROGRAM = """
+import sys, types, heapdig
+app = types.ModuleType("leakyapp")
+sys.modules["leakyapp"] = app
+class Entry(object):
+    def __init__(self, i):
+        self.i = i
+        self.blob = b"x" * 200 + str(i).encode()
+app._CACHE = {}
+app.once = []
+def grow(n):
+    start = len(app._CACHE)
+    for i in range(start, start + n):
+        app._CACHE["key-%d" % i] = Entry(i)
+grow(1000); heapdig.dump(sys.argv[1] + "/d1.hdig")
+grow(1000); app.once.extend(object() for _ in range(3000))
+heapdig.dump(sys.argv[1] + "/d2.hdig")
+grow(1000); heapdig.dump(sys.argv[1] + "/d3.hdig")
+"""
+
+
+def main(cli, outdir):
+    os.makedirs(outdir, exist_ok=True)
+    prog = os.path.join(outdir, "growing.py")
+    with open(prog, "w") as f:
+        f.write(PROGRAM)
+    r = subprocess.run([sys.executable, prog, outdir], capture_output=True,
+                       text=True)
+    check("program ran", r.returncode == 0, r.stderr)
+    dbs = []
+    for i in (1, 2, 3):
+        d = os.path.join(outdir, "d%d.hdig" % i)
+        rc, out, err = run(cli, "load", "-q", d)
+        dbs.append(d + ".db")
+    rc, out, err = run(cli, "diff", *dbs, "--format", "json")
+    doc = json.loads(out)
+    paths, types = doc["paths"], doc["types"]
+    top = paths[0]
+    check("steady leak first, in one line",
+          top["held_at"] == "sys.modules['leakyapp'].__dict__['_CACHE'][*]"
+          and top["type"] == "Entry" and top["trend"] == "steady" and
+          (top["count_1"], top["count_2"], top["count_3"]) ==
+          (1000, 2000, 3000) and top["count_growth"] == 2000, repr(top))
+    check("retained growth of the cache entries",
+          top["retained_growth"] >= 2000 * 200, repr(top))
+    once = [p for p in paths if p["held_at"].endswith("['once'][*]")]
+    check("one-time growth is not steady", once and once[0]["trend"] == ""
+          and paths.index(once[0]) > paths.index(top), repr(once))
+    entry = [t for t in types if t["type"] == "Entry"]
+    check("types: Entry grew steadily", entry and entry[0]["trend"] ==
+          "steady" and entry[0]["count_growth"] == 2000, repr(entry))
+    rc, out, err = run(cli, "diff", dbs[0], dbs[1], "--by", "path",
+                       "--format", "csv")
+    lines = out.splitlines()
+    check("two dumps, csv", rc == 0 and lines[0].startswith("held_at,type,") and
+          any("['_CACHE'][*],Entry,1000,2000" in l for l in lines),
+          "\n".join(lines[:4]))
+    rc, out, err = run(cli, "diff", dbs[0], dbs[2])
+    check("table output", rc == 0 and "Growth by where it is held" in out and
+          "['_CACHE'][*]" in out, out[:400])
+    rc, out, err = run(cli, "diff", dbs[0])
+    check("usage", rc == 2, err)
+    rc, out, err = run(cli, "diff", dbs[0], os.path.join(outdir, "d1.hdig"))
+    check("not a database", rc == 1 and "heapdig" in err, err)
+    return finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1], sys.argv[2]))
