@@ -3,10 +3,10 @@ sample's leak is asserted in SQL.
 
     python test_samples.py REPO_DIR OUTDIR
 
-1. Every command in the README runs (from REPO_DIR, with the README's
-   /tmp/heapdig-samples replaced by OUTDIR), and every line of the output
-   shown after it appears in what it printed ('…' matches anything; runs of
-   spaces compare as one).
+1. Every command block in the README runs as one bash script (from
+   REPO_DIR, with the README's /tmp/heapdig-samples replaced by OUTDIR), and
+   every line of the output shown after it appears in what it printed ('…'
+   matches anything; runs of spaces compare as one).
 2. For each sample, SQL on its database: the top suspect is the right
    object, its chain names the right variable, sizes are in range.
 """
@@ -50,17 +50,17 @@ def run_readme(repo, outdir):
     text = open(os.path.join(repo, "samples", "README.md")).read()
     have_numpy = numpy_available()
     for cmds, expected in readme_blocks(text):
-        output = ""
-        for c in cmds:
-            c = c.replace(PLACE, outdir)
-            if "numpy" in c and not have_numpy:
-                print("skip (no NumPy for /usr/bin/python3): %s" % c)
-                expected = []
-                break
-            r = subprocess.run(["bash", "-c", c], cwd=repo,
-                               capture_output=True, text=True)
-            check("runs: %s" % c[:90], r.returncode == 0, r.stderr[-300:])
-            output = r.stdout
+        # A block runs as one script (so `&` and `$!` work across lines);
+        # its expected lines may come from any of its commands.
+        script = "set -e\n" + "\n".join(c.replace(PLACE, outdir)
+                                         for c in cmds) + "\nwait\n"
+        if "numpy" in script and not have_numpy:
+            print("skip (no NumPy for /usr/bin/python3): %s" % cmds[0])
+            continue
+        r = subprocess.run(["bash", "-c", script], cwd=repo,
+                           capture_output=True, text=True)
+        check("runs: %s" % cmds[0][:90], r.returncode == 0, r.stderr[-300:])
+        output = r.stdout
         lines = [" ".join(l.split()) for l in output.splitlines()]
         for e in expected:
             p = pattern(e)
