@@ -11,13 +11,6 @@
 #include <stdlib.h>
 #include <time.h>
 
-static double
-now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 int
 hd_analyze(hd_heap *h)
@@ -25,26 +18,26 @@ hd_analyze(hd_heap *h)
     hd_rev rev = {0};
     uint32_t *reps = NULL, *group = NULL;
     uint64_t n_reps = 0, n = h->n_objects;
-    double t = now();
+    double t = hd__now();
     int err;
 
     if ((err = hd_graph__reverse(h, &rev)) < 0)
         goto done;
-    h->t_graph = now() - t;
-    t = now();
+    h->t_graph = hd__now() - t;
+    t = hd__now();
     if ((err = hd_graph__roots(h, &rev)) < 0)
         goto done;
-    h->t_roots = now() - t;
-    t = now();
+    h->t_roots = hd__now() - t;
+    t = hd__now();
     if ((err = hd_refchain__bfs(h)) < 0 ||
         (err = hd_refchain__signatures(h)) < 0)
         goto done;
-    h->t_bfs = now() - t;
-    t = now();
+    h->t_bfs = hd__now() - t;
+    t = hd__now();
     if ((err = hd_cycles__compute(h, &reps, &n_reps)) < 0)
         goto done;
-    h->t_scc = now() - t;
-    t = now();
+    h->t_scc = hd__now() - t;
+    t = hd__now();
     if ((err = hd_dom__compute(h, &rev, reps, n_reps)) < 0)
         goto done;
     hd_graph__rev_free(&rev); /* free before the set passes allocate */
@@ -66,7 +59,7 @@ hd_analyze(hd_heap *h)
     if ((err = hd_dom__group_retained(h, group, h->n_cycles,
                                       h->cycle_retained)) < 0)
         goto done;
-    h->t_dom = now() - t;
+    h->t_dom = hd__now() - t;
     h->analyzed = 1;
 done:
     hd_graph__rev_free(&rev);

@@ -12,6 +12,16 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h> /* hd__now */
+
+/* Monotonic seconds, for phase timings. */
+static inline double
+hd__now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
 
 /* ---- error.c -------------------------------------------------------------- */
 

@@ -685,13 +685,6 @@ hd_heap__label(const hd_heap *h, uint8_t word, uint64_t payload, char *buf,
 
 /* ---- hd_load_file --------------------------------------------------------------------- */
 
-static double
-now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 int
 hd_load_file(hd_load_stats *stats, const char *dump, const char *db_path,
@@ -699,7 +692,7 @@ hd_load_file(hd_load_stats *stats, const char *dump, const char *db_path,
 {
     hd_heap *h = NULL;
     hd_load_stats local;
-    double t0 = now();
+    double t0 = hd__now();
     int err, read_err;
 
     hd_error_clear();
@@ -709,7 +702,7 @@ hd_load_file(hd_load_stats *stats, const char *dump, const char *db_path,
     read_err = hd_heap__read(&h, dump, progress, payload);
     if (h == NULL) /* nothing loadable, not even a header */
         return read_err;
-    stats->seconds_read = now() - t0;
+    stats->seconds_read = hd__now() - t0;
     stats->n_objects = h->n_objects;
     stats->n_refs = h->n_edges;
     stats->n_roots = h->n_roots;
@@ -721,12 +714,12 @@ hd_load_file(hd_load_stats *stats, const char *dump, const char *db_path,
     for (uint64_t i = 0; i < h->n_objects; i++)
         stats->total_size += h->size[i];
     hd_error clone = *hd_error_last();
-    double t1 = now();
+    double t1 = hd__now();
     if ((err = hd_analyze(h)) < 0) {
         hd_heap__free(h);
         return err;
     }
-    stats->seconds_analyze = now() - t1;
+    stats->seconds_analyze = hd__now() - t1;
     stats->seconds_graph = h->t_graph;
     stats->seconds_roots = h->t_roots;
     stats->seconds_bfs = h->t_bfs;

@@ -41,13 +41,6 @@ exec(sqlite3 *db, const char *sql, const char *what)
     return 0;
 }
 
-static double
-now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* ---- Writing --------------------------------------------------------------- */
 
@@ -430,7 +423,7 @@ hd_store__write(const hd_heap *h, const char *db_path, hd_load_stats *stats)
     if ((err = exec(db, schema, "schema")) < 0 ||
         (err = exec(db, "BEGIN", "begin")) < 0)
         goto done;
-    t0 = now();
+    t0 = hd__now();
     if ((err = write_meta(db, h, stats)) < 0 ||
         (err = write_types(db, h, type_obj)) < 0 ||
         (err = write_objects(db, h)) < 0 || (err = write_refs(db, h)) < 0 ||
@@ -438,13 +431,13 @@ hd_store__write(const hd_heap *h, const char *db_path, hd_load_stats *stats)
         (err = write_roots_tracebacks(db, h)) < 0 ||
         (err = exec(db, "COMMIT", "commit")) < 0)
         goto done;
-    stats->seconds_store = now() - t0;
-    t0 = now();
+    stats->seconds_store = hd__now() - t0;
+    t0 = hd__now();
     if (post && (err = exec(db, hd_schema_sql + (post - schema), "indexes")) < 0)
         goto done;
     if ((err = exec(db, "PRAGMA optimize", "optimize")) < 0)
         goto done;
-    stats->seconds_index = now() - t0;
+    stats->seconds_index = hd__now() - t0;
     if (sqlite3_close(db) != SQLITE_OK) {
         err = sql_error(db, "close");
         goto done;
