@@ -250,6 +250,7 @@ typedef struct hd_pic_node {
     char *note;        /* root name, "held from outside", or NULL */
     int64_t address, size, retained;
     int is_type;       /* a type or module: drawn, not expanded by --refs */
+    int level;         /* steps from the object the picture is about */
 } hd_pic_node;
 
 typedef struct hd_pic_edge {

@@ -206,17 +206,19 @@ on_type(uint32_t id, uint64_t addr, uint32_t name, uint32_t module,
 {
     load_state *st = payload;
     hd_heap *h = st->h;
+    uint64_t old_cap = st->cap_types;
     if (RESERVE(h, type_addr, cap_types, id, 1) < 0)
         return HD_ENOMEM;
-    st->cap_types -= 0; /* the three arrays share one capacity */
-    uint32_t *n2 = realloc(h->type_name, (size_t)st->cap_types * 4);
-    if (n2 == NULL)
-        return hd_error_set(HD_ENOMEM, "out of memory");
-    h->type_name = n2;
-    uint32_t *m2 = realloc(h->type_module, (size_t)st->cap_types * 4);
-    if (m2 == NULL)
-        return hd_error_set(HD_ENOMEM, "out of memory");
-    h->type_module = m2;
+    if (st->cap_types != old_cap) { /* the three arrays share one capacity */
+        uint32_t *n2 = realloc(h->type_name, (size_t)st->cap_types * 4);
+        if (n2 == NULL)
+            return hd_error_set(HD_ENOMEM, "out of memory");
+        h->type_name = n2;
+        uint32_t *m2 = realloc(h->type_module, (size_t)st->cap_types * 4);
+        if (m2 == NULL)
+            return hd_error_set(HD_ENOMEM, "out of memory");
+        h->type_module = m2;
+    }
     h->type_addr[id] = addr;
     h->type_name[id] = name;
     h->type_module[id] = module;

@@ -170,7 +170,7 @@ select_bfs(hd_picture *p, hd_db *db, int64_t id, int depth, int max, int fan,
 {
     hd_rows *r = NULL, *cnt = NULL;
     size_t head = 0, idx;
-    int *level = NULL, err;
+    int err;
     /* one row per neighbouring object (a list may hold the same object
      * 10,000 times): its first label, its strongest kind, how many refs */
     const char *sql =
@@ -198,15 +198,10 @@ select_bfs(hd_picture *p, hd_db *db, int64_t id, int depth, int max, int fan,
     if ((err = hd_query(&r, db, sql, 0, NULL)) < 0 ||
         (err = hd_query(&cnt, db, count_sql, 0, NULL)) < 0)
         goto done;
-    level = calloc((size_t)max + 64, sizeof(int));
-    if (level == NULL) {
-        err = hd_error_set(HD_ENOMEM, "out of memory");
-        goto done;
-    }
     while (head < p->n_nodes) {
         size_t cur = head++;
         hd_pic_node *n = &p->nodes[cur];
-        int lv = cur < (size_t)max + 64 ? level[cur] : depth;
+        int lv = n->level;
         /* backwards: stop at roots; forwards: do not wander into the
          * internals of classes and modules (the object's own class is
          * still shown) */
@@ -237,8 +232,8 @@ select_bfs(hd_picture *p, hd_db *db, int64_t id, int depth, int max, int fan,
                 break;
             if ((err = add_node(p, db, other, &oi)) < 0)
                 goto done;
-            if (known < 0 && oi < (size_t)max + 64)
-                level[oi] = lv + 1;
+            if (known < 0)
+                p->nodes[oi].level = lv + 1;
             if ((err = backwards ? add_edge(p, oi, cur, label, weak, 0)
                                  : add_edge(p, cur, oi, label, weak, 0)) < 0)
                 goto done;
@@ -253,7 +248,6 @@ select_bfs(hd_picture *p, hd_db *db, int64_t id, int depth, int max, int fan,
         err = 0;
     }
 done:
-    free(level);
     hd_rows_free(r);
     hd_rows_free(cnt);
     return err;
@@ -372,7 +366,7 @@ select_dominated(hd_picture *p, hd_db *db, int64_t id, int depth, int max,
 {
     hd_rows *kids = NULL, *cnt = NULL, *lab = NULL;
     size_t head = 0, idx;
-    int *level = NULL, err;
+    int err;
     if ((err = add_node(p, db, id, &idx)) < 0)
         return err;
     p->nodes[idx].kind = HD_PIC_TARGET;
@@ -383,14 +377,10 @@ select_dominated(hd_picture *p, hd_db *db, int64_t id, int depth, int max,
         (err = hd_query(&lab, db, "SELECT label, kind FROM refs WHERE src = "
                         "?1 AND dst = ?2 LIMIT 1", 0, NULL)) < 0)
         goto done;
-    level = calloc((size_t)max + 64, sizeof(int));
-    if (level == NULL) {
-        err = hd_error_set(HD_ENOMEM, "out of memory");
-        goto done;
-    }
     while (head < p->n_nodes) {
         size_t cur = head++;
-        if (p->nodes[cur].kind == HD_PIC_SUMMARY || level[cur] >= depth)
+        if (p->nodes[cur].kind == HD_PIC_SUMMARY ||
+            p->nodes[cur].level >= depth)
             continue;
         int64_t prm[1] = {p->nodes[cur].id}, shown = 0, total;
         hd_rows_rerun(cnt, 1, prm);
@@ -404,8 +394,7 @@ select_dominated(hd_picture *p, hd_db *db, int64_t id, int depth, int max,
             size_t ci;
             if ((err = add_node(p, db, child, &ci)) < 0)
                 goto done;
-            if (ci < (size_t)max + 64)
-                level[ci] = level[cur] + 1;
+            p->nodes[ci].level = p->nodes[cur].level + 1;
             /* name the edge by a direct reference when there is one */
             int64_t q[2] = {p->nodes[cur].id, child};
             hd_rows_rerun(lab, 2, q);
@@ -428,7 +417,6 @@ select_dominated(hd_picture *p, hd_db *db, int64_t id, int depth, int max,
         err = 0;
     }
 done:
-    free(level);
     hd_rows_free(kids);
     hd_rows_free(cnt);
     hd_rows_free(lab);

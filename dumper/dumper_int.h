@@ -70,7 +70,6 @@ uint32_t hd_sink_crc(hd_sink *s);
  * with errno set and *what naming the failed step.  Frees the sink. */
 int hd_sink_close(hd_sink *s, int commit, const char **what);
 uint64_t hd_sink_bytes_in(const hd_sink *s);
-uint64_t hd_sink_bytes_out(const hd_sink *s);
 
 /* ---- The dump context ---------------------------------------------------- */
 

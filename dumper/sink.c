@@ -57,7 +57,6 @@ struct hd_sink {
     pthread_cond_t cv;
     uint32_t crc;         /* of all bytes written so far, in order */
     uint64_t bytes_in;
-    uint64_t bytes_out;
     int err;              /* first errno, sticky */
     const char *err_what; /* the step that failed */
     uint8_t *big;         /* a reservation larger than a buffer */
@@ -86,7 +85,6 @@ write_all(hd_sink *s, const uint8_t *p, size_t n)
         }
         p += w;
         n -= (size_t)w;
-        s->bytes_out += (uint64_t)w;
     }
     return 0;
 }
@@ -443,8 +441,3 @@ hd_sink_bytes_in(const hd_sink *s)
     return s->bytes_in;
 }
 
-uint64_t
-hd_sink_bytes_out(const hd_sink *s)
-{
-    return s->bytes_out;
-}

@@ -61,7 +61,7 @@ typedef struct cli_opts {
     const char *output; /* -o */
     const char *exclude[CLI_MAX_EXCLUDE];
     int n_exclude;
-    const char *pos[2]; /* DB [OBJ] */
+    const char *pos[3]; /* DB [OBJ], or up to three DBs (diff) */
     int n_pos;
     int bad;
 } cli_opts;

@@ -49,22 +49,12 @@ run(int argc, char **argv)
     int n = 0, rc;
     char sql[4096];
 
-    /* cli_parse takes two positionals; diff takes up to three */
-    char *args[64];
-    int nargs = 0;
-    for (int i = 0; i < argc && nargs < 63; i++) {
-        if (i > 0 && argv[i][0] != '-' && (i == 0 || strcmp(argv[i - 1], "-n")) &&
-            strcmp(argv[i - 1], "--format") && strcmp(argv[i - 1], "--by")) {
-            if (n == 3)
-                return cli_usage(&hd_cmd_diff, "at most three databases");
-            paths[n++] = argv[i];
-            continue;
-        }
-        args[nargs++] = argv[i];
-    }
-    if ((rc = cli_parse(&hd_cmd_diff, &o, nargs, args,
+    if ((rc = cli_parse(&hd_cmd_diff, &o, argc, argv,
                         OPT_FORMAT | OPT_LIMIT | OPT_BY)))
         return rc;
+    n = o.n_pos;
+    for (int i = 0; i < n; i++)
+        paths[i] = o.pos[i];
     if (n < 2)
         return cli_usage(&hd_cmd_diff, "give two or three databases, oldest "
                          "first");
@@ -77,7 +67,6 @@ run(int argc, char **argv)
     if ((rc = attach(db, paths[1], "b")) ||
         (n == 3 && (rc = attach(db, paths[2], "c"))))
         goto done;
-    const char *last = n == 3 ? "c" : "b";
     char steady[300], cols[600];
     /* growth: last - first; steady: grew in both intervals */
     if (n == 3) {
@@ -148,7 +137,6 @@ run(int argc, char **argv)
         if (o.format == OUT_JSON && !strcmp(by, "both"))
             printf("}\n");
     }
-    (void)last;
 done:
     hd_db_close(db);
     return rc;

@@ -57,7 +57,7 @@ cli_parse(const hd_cmd *cmd, cli_opts *o, int argc, char **argv,
             o->weak = 1;
         } else if (a[0] == '-' && a[1]) {
             return cli_usage(cmd, "unknown option %s", a);
-        } else if (o->n_pos < 2) {
+        } else if (o->n_pos < 3) {
             o->pos[o->n_pos++] = a;
         } else {
             return cli_usage(cmd, "too many arguments");
@@ -78,6 +78,8 @@ cli_open(const hd_cmd *cmd, cli_opts *o, int need_obj, hd_db **db,
         return cli_usage(cmd, "which database?");
     if (need_obj && o->n_pos < 2)
         return cli_usage(cmd, "which object? (0x address, id() or #row)");
+    if (o->n_pos > 1 + need_obj)
+        return cli_usage(cmd, "too many arguments");
     if ((err = hd_db_open(db, o->pos[0])) < 0)
         return cli_fail(cmd->name, err);
     if (need_obj && (err = hd_obj_resolve(obj, *db, o->pos[1])) < 0) {
