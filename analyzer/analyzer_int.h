@@ -87,6 +87,8 @@ typedef struct hd_reader_cb {
     int (*root)(uint64_t address, int kind, uint32_t name, void *payload);
     int (*traceback)(uint32_t id, const hd_tb_frame *f, size_t n,
                      void *payload);
+    /* 1.1: the measured size of an object whose OBJECT record came first */
+    int (*size)(uint64_t address, uint64_t size, int approx, void *payload);
 } hd_reader_cb;
 
 typedef struct hd_reader hd_reader;

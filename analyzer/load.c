@@ -47,6 +47,11 @@ reserve(void **arr, uint64_t *cap, uint64_t n, uint64_t extra, size_t sz)
 #define RESERVE(h, arr, capf, n, extra)                                       \
     reserve((void **)&(h)->arr, &(st)->capf, (n), (extra), sizeof(*(h)->arr))
 
+typedef struct hd_size_rec {
+    uint64_t address, size;
+    int approx;
+} hd_size_rec;
+
 typedef struct load_state {
     hd_heap *h;
     uint64_t cap_str_data, cap_str, cap_types, cap_obj, cap_edges, cap_roots,
@@ -55,6 +60,8 @@ typedef struct load_state {
     uint64_t *edge_addr;  /* target addresses before resolution */
     uint64_t *root_addr;
     uint64_t n_frames;
+    hd_size_rec *sizes;   /* SIZE records, applied once addresses resolve */
+    uint64_t n_sizes, cap_sizes;
 } load_state;
 
 /* ---- Value rendering --------------------------------------------------------- */
@@ -344,6 +351,19 @@ on_root(uint64_t addr, int kind, uint32_t name, void *payload)
 }
 
 static int
+on_size(uint64_t address, uint64_t size, int approx, void *payload)
+{
+    load_state *st = payload;
+    if (RESERVE(st, sizes, cap_sizes, st->n_sizes, 1) < 0)
+        return HD_ENOMEM;
+    st->sizes[st->n_sizes].address = address;
+    st->sizes[st->n_sizes].size = size;
+    st->sizes[st->n_sizes].approx = approx;
+    st->n_sizes++;
+    return 0;
+}
+
+static int
 on_traceback(uint32_t id, const hd_tb_frame *f, size_t n, void *payload)
 {
     load_state *st = payload;
@@ -458,6 +478,18 @@ resolve(load_state *st)
         r++;
     }
     h->n_roots = r;
+    for (uint64_t i = 0; i < st->n_sizes; i++) {
+        int64_t id = addr_map_get(&m, st->sizes[i].address);
+        if (id < 0) {
+            err = hd_error_set(HD_ECORRUPT, "corrupt dump: a SIZE record for 0x%" PRIx64
+                               ", which no OBJECT record describes",
+                               st->sizes[i].address);
+            goto done;
+        }
+        h->size[id] = st->sizes[i].size;
+        if (!st->sizes[i].approx)
+            h->flags[id] &= ~(uint32_t)HD_OBJ_SIZE_APPROX;
+    }
 done:
     free(m.keys);
     free(m.vals);
@@ -525,8 +557,9 @@ int
 hd_heap__read(hd_heap **out, const char *path, hd_progress_cb progress,
               void *payload)
 {
-    static const hd_reader_cb cb = {on_header, on_string, on_type, on_object,
-                                    on_edges,  on_root,   on_traceback};
+    static const hd_reader_cb cb = {on_header, on_string,    on_type,
+                                    on_object, on_edges,     on_root,
+                                    on_traceback, on_size};
     load_state st;
     hd_reader *rd = NULL;
     FILE *f = NULL;
@@ -602,6 +635,7 @@ done:
     free(buf);
     free(st.edge_addr);
     free(st.root_addr);
+    free(st.sizes);
     if (err < 0) {
         hd_heap__free(st.h);
         return err;

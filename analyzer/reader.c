@@ -378,9 +378,10 @@ rec_end(hd_reader *rd, cur *c)
 static int
 dispatch(hd_reader *rd, int tag, const uint8_t *p, size_t len, uint64_t off)
 {
-    static const char *names[] = {"?", "HEADER", "STRING", "TYPE", "OBJECT",
-                                  "EDGES", "ROOT", "TRACEBACK"};
-    cur c = {p, p + len, rd, off, tag >= 1 && tag <= 7 ? names[tag] : "END"};
+    static const char *names[] = {"?",     "HEADER", "STRING",    "TYPE",
+                                  "OBJECT", "EDGES", "ROOT", "TRACEBACK",
+                                  "SIZE"};
+    cur c = {p, p + len, rd, off, tag >= 1 && tag <= 8 ? names[tag] : "END"};
     uint64_t v, a, b;
     const uint8_t *after;
     size_t n;
@@ -449,6 +450,16 @@ dispatch(hd_reader *rd, int tag, const uint8_t *p, size_t len, uint64_t off)
         break;
     case HD_REC_TRACEBACK:
         err = rec_traceback(rd, &c);
+        break;
+    case HD_REC_SIZE:
+        GET(&c, v);
+        GET(&c, a);
+        GET(&c, b);
+        if (b > 1)
+            return HD_CORRUPT(rd, off, "SIZE: approx must be 0 or 1, not "
+                              "%llu", (unsigned long long)b);
+        if (rd->cb.size)
+            err = rd->cb.size(v, a, (int)b, rd->payload);
         break;
     case HD_REC_END:
         err = rec_end(rd, &c);

@@ -88,7 +88,8 @@ enum hd_sizeof_kind {
     HD_SZ_SET,
     HD_SZ_STR,
     HD_SZ_INT,
-    HD_SZ_CALL     /* another C __sizeof__: called, its int discarded */
+    HD_SZ_CALL,    /* a vetted C __sizeof__: called, its int discarded */
+    HD_SZ_PROBE    /* any other C __sizeof__: called in a child (probe.c) */
 };
 #define HD_N_KNOWN_SIZEOF 7
 
@@ -124,7 +125,7 @@ typedef struct hd_typeinfo {
     uint32_t traits;     /* enum hd_trait */
     uint8_t sizeof_kind; /* enum hd_sizeof_kind */
     uint8_t approx;      /* a Python-level __sizeof__ was skipped */
-    PyObject *descr;     /* the C __sizeof__ for HD_SZ_CALL, borrowed */
+    PyObject *descr;     /* the C __sizeof__ (HD_SZ_CALL/PROBE), borrowed */
 } hd_typeinfo;
 
 typedef struct hd_options {
@@ -142,7 +143,35 @@ typedef struct hd_stats {
     uint64_t n_types;
     uint64_t n_tracebacks;
     uint64_t n_sizeof_calls; /* objects whose C __sizeof__ was called */
+    uint64_t n_sizes_probed; /* ... in a probe child, successfully */
+    uint64_t n_sizes_unknown; /* ... which failed: provisional size kept */
 } hd_stats;
+
+/* ---- probe.c: unvetted C __sizeof__s, called in a throwaway child -------- */
+
+#define HD_PROBE_STALL_MS 2000   /* a child this long on one object hangs */
+#define HD_PROBE_MAX_FAILURES 8  /* then the rest keep provisional sizes */
+
+typedef struct hd_probe_item {
+    PyObject *op;    /* the object (borrowed; the heap does not change) */
+    PyObject *descr; /* its type's C __sizeof__ (borrowed) */
+} hd_probe_item;
+
+typedef struct hd_probe {
+    hd_probe_item *items; /* in the order the walk found them */
+    size_t n, cap;
+    size_t n_failed;      /* children that crashed or hung */
+} hd_probe;
+
+/* 1 if descr is a C __sizeof__ safe to call in the process (VETTED). */
+int hd_probe_vetted(PyObject *descr);
+/* Queues op for measuring; returns 0 or -1 on allocation failure. */
+int hd_probe_add(hd_probe *p, PyObject *op, PyObject *descr);
+/* Measures every queued object in child processes.  *sizes_out (the
+ * caller frees it) gets one __sizeof__ result per item, -1 where the
+ * child failed on it.  Returns 0, or -1 on allocation failure. */
+int hd_probe_run(hd_probe *p, int64_t **sizes_out);
+void hd_probe_dispose(hd_probe *p);
 
 typedef struct hd_dumpctx {
     hd_options opt;
@@ -164,6 +193,7 @@ typedef struct hd_dumpctx {
     PyObject *name_sizeof; /* interned "__sizeof__", borrowed */
     PyObject *known_sizeof[HD_N_KNOWN_SIZEOF]; /* C __sizeof__ of built-ins */
     uint8_t known_kind[HD_N_KNOWN_SIZEOF];     /* enum hd_sizeof_kind */
+    hd_probe probe;        /* objects whose size a probe child measures */
     int nomem;             /* an allocation failed (sticky) */
 } hd_dumpctx;
 
@@ -184,6 +214,9 @@ uint32_t hd_emit_type(hd_dumpctx *ctx, PyTypeObject *tp);
  * returns 0 or -1. */
 int hd_emit_object(hd_dumpctx *ctx, PyObject *op, uint32_t tid);
 int hd_emit_root(hd_dumpctx *ctx, PyObject *op, int kind, uint32_t name);
+/* Measures the objects queued in ctx->probe and writes a SIZE record for
+ * each one measured; returns 0 or -1. */
+int hd_emit_probed_sizes(hd_dumpctx *ctx);
 int hd_emit_end(hd_dumpctx *ctx);
 /* UTF-8 of a str's first code points, at most cap bytes, never splitting a
  * character; lone surrogates become U+FFFD.  Sets *trunc if cut short. */

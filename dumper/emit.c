@@ -177,7 +177,7 @@ classify_sizeof(hd_dumpctx *ctx, hd_typeinfo *ti, PyTypeObject *tp)
         }
         if (Py_IS_TYPE(d, &PyMethodDescr_Type) ||
             Py_IS_TYPE(d, &PyWrapperDescr_Type)) {
-            ti->sizeof_kind = HD_SZ_CALL;
+            ti->sizeof_kind = hd_probe_vetted(d) ? HD_SZ_CALL : HD_SZ_PROBE;
             ti->descr = d;
             return;
         }
@@ -406,9 +406,12 @@ hd_str_utf8(PyObject *s, char *buf, size_t cap, int *trunc)
 }
 
 /* sys.getsizeof(op) without calling Python code (FORMAT.md §5.2).  For
- * types whose C __sizeof__ we do not mirror (bytearray, deque, OrderedDict,
- * type, NumPy arrays, ...) the C function is called and the int it returns
- * is released at once: a transient allocation, counted in n_sizeof_calls. */
+ * CPython's types whose C __sizeof__ we do not mirror but have vetted
+ * (bytearray, deque, OrderedDict, type, ...) the C function is called and
+ * the int it returns is released at once: a transient allocation, counted
+ * in n_sizeof_calls.  Any other C __sizeof__ (NumPy arrays, _struct.Struct,
+ * ...) is queued for a probe child (probe.c); the object's record gets the
+ * C layout's size, flagged approximate, until its SIZE record. */
 static size_t
 size_of(hd_dumpctx *ctx, PyObject *op, hd_typeinfo *ti)
 {
@@ -447,6 +450,10 @@ size_of(hd_dumpctx *ctx, PyObject *op, hd_typeinfo *ti)
         size = (size_t)v;
         break;
     }
+    case HD_SZ_PROBE:
+        if (hd_probe_add(&ctx->probe, op, ti->descr) < 0)
+            ctx->nomem = 1;
+        goto object_default;
     default:
     object_default:
         size = (size_t)tp->tp_basicsize;
@@ -653,7 +660,7 @@ hd_emit_object(hd_dumpctx *ctx, PyObject *op, uint32_t tid)
         flags |= HD_OBJ_MODULE;
     if (hd_compat_is_immortal(op))
         flags |= HD_OBJ_IMMORTAL;
-    if (ti->approx)
+    if (ti->approx || ti->sizeof_kind == HD_SZ_PROBE)
         flags |= HD_OBJ_SIZE_APPROX;
     if ((len = length_of(op, t)) >= 0)
         flags |= HD_OBJ_HAS_LENGTH;
@@ -708,6 +715,38 @@ hd_emit_root(hd_dumpctx *ctx, PyObject *op, int kind, uint32_t name)
     rec_end(ctx, &r);
     ctx->st.n_roots++;
     return 0;
+}
+
+/* §7a SIZE: the measured size of an object written with a provisional one. */
+int
+hd_emit_probed_sizes(hd_dumpctx *ctx)
+{
+    int64_t *sizes = NULL;
+    int err = -1;
+    rec r;
+    if (hd_probe_run(&ctx->probe, &sizes) < 0) {
+        ctx->nomem = 1;
+        goto done;
+    }
+    for (size_t i = 0; i < ctx->probe.n; i++) {
+        PyObject *op = ctx->probe.items[i].op;
+        uint32_t tid = hd_ptrmap_get(&ctx->type_ids, Py_TYPE(op));
+        if (sizes[i] < 0 || tid == 0) {
+            ctx->st.n_sizes_unknown++;
+            continue;
+        }
+        if (rec_begin(ctx, &r, HD_REC_SIZE, 3 * HD_VARINT_MAX) < 0)
+            goto done;
+        put_v(&r, (uintptr_t)op);
+        put_v(&r, (uint64_t)sizes[i] + hd_compat_presize(op));
+        put_v(&r, ctx->types[tid - 1].approx ? 1 : 0);
+        rec_end(ctx, &r);
+        ctx->st.n_sizes_probed++;
+    }
+    err = 0;
+done:
+    free(sizes);
+    return err;
 }
 
 int

@@ -126,6 +126,7 @@ ctx_dispose(hd_dumpctx *ctx)
     hd_ptrmap_dispose(&ctx->str_ids);
     hd_ptrmap_dispose(&ctx->cstr_ids);
     hd_ptrmap_dispose(&ctx->tb_ids);
+    hd_probe_dispose(&ctx->probe);
     free(ctx->types);
     free(ctx->stack);
     free(ctx->edges);
@@ -209,7 +210,8 @@ dump_impl(const char *path, hd_options *opt)
     if (hd_emit_prelude(&ctx) == 0 &&
         hd_emit_header(&ctx, (uint64_t)(now(CLOCK_REALTIME) * 1e9), meta,
                        sizeof(meta) / sizeof(meta[0]) / 2) == 0 &&
-        hd_walk(&ctx) == 0 && !ctx.nomem)
+        hd_walk(&ctx) == 0 && !ctx.nomem &&
+        hd_emit_probed_sizes(&ctx) == 0 && !ctx.nomem)
         walked = hd_emit_end(&ctx);
     hd_compat_gc_set_enabled(gc_was);
     t_walk = now(CLOCK_MONOTONIC) - t0;
@@ -233,14 +235,17 @@ dump_impl(const char *path, hd_options *opt)
         goto done;
     }
     result = Py_BuildValue(
-        "{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:n,s:d,s:d}", "objects",
+        "{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:n,s:d,s:d}",
+        "objects",
         (unsigned long long)ctx.st.n_objects, "references",
         (unsigned long long)ctx.st.n_edges, "roots",
         (unsigned long long)ctx.st.n_roots, "strings",
         (unsigned long long)ctx.st.n_strings, "types",
         (unsigned long long)ctx.st.n_types, "tracebacks",
         (unsigned long long)ctx.st.n_tracebacks, "sizeof_calls",
-        (unsigned long long)ctx.st.n_sizeof_calls, "bytes_written",
+        (unsigned long long)ctx.st.n_sizeof_calls, "sizes_probed",
+        (unsigned long long)ctx.st.n_sizes_probed, "sizes_unknown",
+        (unsigned long long)ctx.st.n_sizes_unknown, "bytes_written",
         (unsigned long long)st.st_size, "uncompressed_bytes",
         (unsigned long long)raw, "dumper_memory", (Py_ssize_t)mem,
         "walk_seconds", t_walk, "seconds", now(CLOCK_MONOTONIC) - t0);

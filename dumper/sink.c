@@ -12,10 +12,15 @@
  */
 #include "dumper_int.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -231,12 +236,77 @@ compressor_main(void *arg)
     return NULL;
 }
 
+/* ---- Temporary names ------------------------------------------------------ */
+
+/* A dump is written to "<dir>/.hdig-tmp-<pid>-<start>-XXXXXX": short, so a
+ * legal 255-byte final name never makes it too long, and naming its owner
+ * process (pid and start time, so a reused pid is not mistaken for it), so
+ * a dump that died (killed, out of memory) can be cleaned up later. */
+#define TMP_PREFIX ".hdig-tmp-"
+
+/* The start time of process pid in clock ticks since boot (field 22 of
+ * /proc/PID/stat), 0 if there is no such process, UINT64_MAX if unknown. */
+static uint64_t
+process_start(long pid)
+{
+    char path[64], line[1024], *p;
+    unsigned long long start = 0;
+    FILE *f;
+    size_t n;
+    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+    if ((f = fopen(path, "r")) == NULL) {
+        if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+            return 0;
+        return UINT64_MAX; /* no /proc here, or not ours to read */
+    }
+    n = fread(line, 1, sizeof(line) - 1, f);
+    fclose(f);
+    line[n] = 0;
+    /* The command name (field 2) may hold spaces and parentheses. */
+    if ((p = strrchr(line, ')')) == NULL)
+        return UINT64_MAX;
+    for (int field = 2; field < 22 && p; field++)
+        p = strchr(p + 1, ' ');
+    if (p == NULL || sscanf(p + 1, "%llu", &start) != 1)
+        return UINT64_MAX;
+    return (uint64_t)start;
+}
+
+/* Removes our leftover temporary files in dir whose owner process is gone.
+ * Failures are ignored: cleaning up is a courtesy, never a reason to fail. */
+static void
+remove_leftovers(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        long pid;
+        unsigned long long start;
+        struct stat st;
+        if (strncmp(e->d_name, TMP_PREFIX, sizeof(TMP_PREFIX) - 1) != 0 ||
+            sscanf(e->d_name + sizeof(TMP_PREFIX) - 1, "%ld-%llu-", &pid,
+                   &start) != 2 ||
+            pid <= 0)
+            continue;
+        uint64_t now_start = process_start(pid);
+        if (now_start == UINT64_MAX ||
+            (now_start != 0 && now_start == (uint64_t)start))
+            continue; /* its owner may still be writing it */
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            S_ISREG(st.st_mode) && st.st_uid == geteuid())
+            unlinkat(dirfd(d), e->d_name, 0);
+    }
+    closedir(d);
+}
+
 int
 hd_sink_open(hd_sink **out, const char *path, int level)
 {
     hd_sink *s = NULL;
     const char *slash;
-    size_t dirlen, len = strlen(path);
+    size_t dirlen;
     int e;
 
     *out = NULL;
@@ -247,13 +317,14 @@ hd_sink_open(hd_sink **out, const char *path, int level)
     slash = strrchr(path, '/');
     dirlen = slash ? (size_t)(slash - path) + 1 : 0;
     if ((s->path = strdup(path)) == NULL ||
-        (s->tmp = malloc(len + 32)) == NULL)
+        (s->tmp = malloc(dirlen + 80)) == NULL)
         goto fail;
-    /* ".<name>.tmp-XXXXXX" in the same directory, so rename is atomic. */
+    /* In the same directory as the dump, so that rename is atomic. */
     memcpy(s->tmp, path, dirlen);
-    s->tmp[dirlen] = '.';
-    memcpy(s->tmp + dirlen + 1, path + dirlen, len - dirlen);
-    strcpy(s->tmp + len + 1, ".tmp-XXXXXX");
+    s->tmp[dirlen] = 0;
+    remove_leftovers(dirlen ? s->tmp : ".");
+    snprintf(s->tmp + dirlen, 80, TMP_PREFIX "%ld-%" PRIu64 "-XXXXXX",
+             (long)getpid(), process_start((long)getpid()));
     if ((s->fd = mkstemp(s->tmp)) < 0) /* mkstemp creates mode 0600 */
         goto fail;
     for (int i = 0; i < N_BUFS; i++)

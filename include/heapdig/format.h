@@ -20,7 +20,7 @@
 #define HD_MAGIC "\x89HDG\r\n\x1a\n"
 #define HD_MAGIC_LEN 8
 #define HD_FORMAT_MAJOR 1
-#define HD_FORMAT_MINOR 0
+#define HD_FORMAT_MINOR 1
 #define HD_PRELUDE_LEN (HD_MAGIC_LEN + 4) /* magic, u16 major, u16 minor */
 
 /* ---- FORMAT.md §2 Records --------------------------------------------- */
@@ -35,6 +35,7 @@ enum hd_rec_tag {
     HD_REC_EDGES = 0x05, /* more edges of the object just before */
     HD_REC_ROOT = 0x06,
     HD_REC_TRACEBACK = 0x07,
+    HD_REC_SIZE = 0x08, /* 1.1: measured size of an earlier OBJECT */
     HD_REC_END = 0x7f
 };
 

@@ -80,6 +80,12 @@ CASES = {
     "0016-unknown-label-kind": prelude() + HEADER + STRINGS + TYPE +
     obj(0x2000, edges=v(1) + v(0) + v(60 << 1)),
 }
+# 1.1: SIZE records
+CASES["0018-size-bad-approx"] = (prelude(minor=1) + HEADER + STRINGS + TYPE +
+                                 obj(0x2000) + rec(8, v(0x2000) + v(64) + v(2)))
+b3 = prelude(minor=1) + HEADER + STRINGS + TYPE + obj(0x2000) + \
+    rec(8, v(0x9999) + v(64) + v(0))
+CASES["0019-size-of-unknown-object"] = b3 + end(b3)
 b = good_body()
 CASES["0006-end-count-mismatch"] = b + end(b, counts=[2, 1, 5, 0, 0, 0])
 b2 = good_body() + obj(0)  # delta 0: the same address again

@@ -34,9 +34,9 @@ def main(cli, good, corpus, outdir):
     os.makedirs(outdir, exist_ok=True)
     db = os.path.join(outdir, "x.db")
 
-    for name in sorted(os.listdir(corpus)):
-        if not name.endswith(".hdig"):
-            continue
+    names = sorted(n for n in os.listdir(corpus) if n.endswith(".hdig"))
+    check("the crafted corpus is there", len(names) >= 19, repr(names))
+    for name in names:
         rc, err = load(cli, os.path.join(corpus, name), db)
         expect_rc = 3 if "truncated" in name else 1
         check("corpus %s" % name, rc == expect_rc and err.startswith(

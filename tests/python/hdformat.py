@@ -129,6 +129,15 @@ class Dump(object):
                     ln_, p = _varint(data, p)
                     frames.append((self.strings[f], ln_))
                 self.tracebacks.append(tuple(frames))
+            elif tag == 0x08:  # SIZE (1.1): the measured size of an object
+                a, p = _varint(data, p)
+                size, p = _varint(data, p)
+                approx, p = _varint(data, p)
+                o = self.objects[a]
+                o.size = size
+                if not approx:
+                    o.flags &= ~0x40
+                self.n_sizes = getattr(self, "n_sizes", 0) + 1
             elif tag == 0x7F:
                 counts = []
                 for _ in range(6):

@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hdformat  # noqa: E402
 import heapdig   # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from hdtest import check, finish, run  # noqa: E402
+from hdtest import check, finish, new_gc_objects, run  # noqa: E402
 
 
 
@@ -137,17 +137,6 @@ def snapshot(live):
                    sorted(map(id, gc.get_referents(o))))
     del o
     return snap
-
-
-def new_gc_objects(fn):
-    """Types of the gc objects that exist after fn() and did not before."""
-    gc.disable()
-    before = set(map(id, gc.get_objects()))
-    fn()
-    new = collections.Counter(type(o).__name__ for o in gc.get_objects()
-                              if id(o) not in before)
-    gc.enable()
-    return new
 
 
 def run_dump(path, inner_local):
@@ -442,9 +431,62 @@ def main(outdir):
         check("OSError for a bad path", False)
     except OSError:
         check("OSError for a bad path", not os.path.exists(bad))
-    leftovers = [f for f in os.listdir(outdir) if ".tmp-" in f]
+    leftovers = [f for f in os.listdir(outdir) if f.startswith(".hdig-tmp-")]
     check("no temporary files left", not leftovers, repr(leftovers))
+    check_leftovers(outdir.rstrip("/") + "-leftovers")
     return finish()
+
+
+def start_time(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        return int(f.read().rsplit(")", 1)[1].split()[19])
+
+
+def check_leftovers(d):
+    """A dump that died leaves its temporary file; the next dump into the
+    same directory removes it once its owner process is gone, never while
+    the owner lives; and the temporary name never makes a long legal name
+    too long."""
+    os.makedirs(d, exist_ok=True)
+    # A dump killed half-way: a child dumping a large heap, SIGKILLed.
+    big = [str(i) * 3 for i in range(300000)]
+    pid = os.fork()
+    if pid == 0:
+        heapdig.dump(os.path.join(d, "killed.hdig"), compression=9)
+        os._exit(0)
+    import signal
+    import time
+    deadline = time.time() + 20
+    while time.time() < deadline and not any(
+            f.startswith(".hdig-tmp-%d-" % pid) for f in os.listdir(d)):
+        time.sleep(0.001)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    del big
+    killed = [f for f in os.listdir(d) if f.startswith(".hdig-tmp-%d-" % pid)]
+    check("a killed dump leaves its temporary file", len(killed) == 1,
+          repr(os.listdir(d)))
+    me, my_start = os.getpid(), start_time(os.getpid())
+    live = ".hdig-tmp-%d-%d-AAAAAA" % (me, my_start)         # ours, running
+    reused = ".hdig-tmp-%d-%d-BBBBBB" % (me, my_start + 1)   # pid reused
+    foreign = "notours.tmp"
+    for name in (live, reused, foreign):
+        open(os.path.join(d, name), "w").close()
+    heapdig.dump(os.path.join(d, "next.hdig"))
+    left = set(os.listdir(d))
+    check("the next dump removes the dead dump's file",
+          not set(killed) & left, repr(sorted(left)))
+    check("... and one whose pid was reused by another process",
+          reused not in left, repr(sorted(left)))
+    check("... but never a live owner's, nor other files",
+          live in left and foreign in left, repr(sorted(left)))
+    long_name = os.path.join(d, "x" * 245 + ".hdig")  # 250 bytes: legal
+    try:
+        heapdig.dump(long_name)
+        ok = os.path.exists(long_name)
+    except OSError as e:
+        ok = repr(e)
+    check("a 250-byte file name dumps", ok is True, repr(ok))
 
 
 if __name__ == "__main__":

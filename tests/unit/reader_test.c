@@ -232,8 +232,18 @@ d_tb(uint32_t id, const hd_tb_frame *f, size_t n, void *p)
     return 0;
 }
 
+static int
+d_size(uint64_t address, uint64_t size, int approx, void *p)
+{
+    digest *d = p;
+    mix(d, address);
+    mix(d, size);
+    mix(d, (uint64_t)approx);
+    return 0;
+}
+
 static const hd_reader_cb digest_cb = {d_header, d_string, d_type, d_object,
-                                       d_edges,  d_root,   d_tb};
+                                       d_edges,  d_root,   d_tb,   d_size};
 
 /* Feeds `data` in pieces of `chunk` bytes (0: whole). */
 static int
