@@ -1,6 +1,6 @@
 /* heapdig — MIT licence.
  *
- * compat.h: every PY_VERSION_HEX branch of the dumper lives here (3.9–3.13).
+ * compat.h: every PY_VERSION_HEX branch of the dumper lives here (3.9–3.15).
  * It reaches into CPython's internal headers for the collector's lists, the
  * 3.11+ interpreter frames and managed dicts / inline values, because the
  * public API would materialise what we must only observe (PyThreadState_GetFrame
@@ -24,6 +24,12 @@
 #if PY_VERSION_HEX < 0x03090000
 #error "heapdig supports CPython 3.9 and later"
 #endif
+#ifdef Py_GIL_DISABLED
+/* A free-threaded interpreter keeps objects in per-thread mimalloc heaps,
+ * not in collector lists, and other threads run while we would walk: the
+ * walk below would read a heap that changes under it. */
+#error "heapdig does not support free-threaded (Py_GIL_DISABLED) CPython builds"
+#endif
 
 #include <internal/pycore_gc.h>
 #include <internal/pycore_interp.h>
@@ -35,6 +41,10 @@
 #endif
 #if PY_VERSION_HEX >= 0x030D0000
 #include <internal/pycore_tracemalloc.h> /* _PyTraceMalloc_GetTraceback */
+#endif
+#if PY_VERSION_HEX >= 0x030E0000
+#include <internal/pycore_interpframe.h> /* frames and their stack refs */
+#include <internal/pycore_stackref.h>
 #endif
 
 /* ---- The collector's object lists ------------------------------------- */
@@ -65,6 +75,21 @@ static inline PyObject *
 hd_compat_gc_object(PyGC_Head *g)
 {
     return (PyObject *)(g + 1);
+}
+
+/* The interpreter's table of interned strings (3.13+), or NULL.  Its
+ * references to mortal interned strings are not counted in their refcounts
+ * (unicodeobject.c), and 3.14 links it into a collector list; it belongs to
+ * the interpreter, not the program, and the walk leaves it out. */
+static inline PyObject *
+hd_compat_interned_dict(void)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return _Py_INTERP_CACHED_OBJECT(PyInterpreterState_Get(),
+                                    interned_strings);
+#else
+    return NULL;
+#endif
 }
 
 /* Turns the collector on or off; returns the previous state.  Our own
@@ -194,6 +219,13 @@ hd_compat_instance_attrs(PyObject *op, PyObject **dict_out, hd_attr_cb cb,
             _PyObject_InlineValues(op)->valid)
             values = _PyObject_InlineValues(op);
         *dict_out = (PyObject *)_PyObject_ManagedDictPointer(op)->dict;
+#if PY_VERSION_HEX >= 0x030E0000
+        /* 3.14: once __dict__ exists it owns the values, even where they
+         * still sit inline in the instance (subtype_traverse then visits
+         * the dict, and dict_traverse the values). */
+        if (*dict_out != NULL)
+            values = NULL;
+#endif
         if (values == NULL)
             return 0;
 #elif PY_VERSION_HEX >= 0x030C0000
@@ -239,11 +271,15 @@ hd_compat_instance_attrs(PyObject *op, PyObject **dict_out, hd_attr_cb cb,
 }
 
 /* Whether a dict's values belong to it (3.13 embeds an instance's inline
- * values in its materialised __dict__; the instance owns those). */
+ * values in its materialised __dict__ and the instance owns them; 3.14
+ * gives them to the dict). */
 static inline int
 hd_compat_dict_owns_values(PyObject *dict)
 {
-#if PY_VERSION_HEX >= 0x030D0000
+#if PY_VERSION_HEX >= 0x030E0000
+    (void)dict; /* 3.14: a materialised __dict__ owns its values */
+    return 1;
+#elif PY_VERSION_HEX >= 0x030D0000
     PyDictObject *mp = (PyDictObject *)dict;
     return mp->ma_values == NULL || !mp->ma_values->embedded;
 #else
@@ -268,11 +304,27 @@ typedef struct hd_frame {
     PyObject *func;      /* the running function, NULL if unknown */
     PyObject *frame_obj; /* an existing frame object, else NULL */
     PyObject *f_locals;  /* a locals mapping (class bodies, exec), or NULL */
-    PyObject **locals;   /* fast locals/cells/frees, NULL before 3.11 */
-    int n_locals;        /* entries in locals[] */
+    void *locals;        /* fast locals/cells/frees (3.11+), see below */
+    int n_locals;        /* entries in locals */
     int line;            /* current line number, -1 if unknown */
     void *opaque;        /* the underlying frame, for hd_compat_frame_next */
 } hd_frame;
+
+/* The object a stack reference names (3.14+), NULL for an empty slot or a
+ * tagged integer (which is no object). */
+#if PY_VERSION_HEX >= 0x030E0000
+static inline PyObject *
+hd_compat_stackref(_PyStackRef r)
+{
+#if PY_VERSION_HEX >= 0x030F0000
+    if (!PyStackRef_IsValid(r) || PyStackRef_IsTaggedInt(r))
+#else
+    if (PyStackRef_IsNull(r) || PyStackRef_IsTaggedInt(r))
+#endif
+        return NULL;
+    return PyStackRef_AsPyObjectBorrow(r);
+}
+#endif
 
 /* The thread's innermost frame; 0 if it has none. */
 static inline int hd_compat_frame_fill(hd_frame *f, void *raw);
@@ -313,7 +365,13 @@ hd_compat_frame_fill(hd_frame *f, void *raw)
     if (fr == NULL)
         return 0;
     f->opaque = fr;
-#if PY_VERSION_HEX >= 0x030D0000
+#if PY_VERSION_HEX >= 0x030E0000
+    PyObject *exe = hd_compat_stackref(fr->f_executable);
+    if (exe == NULL || !PyCode_Check(exe))
+        return hd_compat_frame_fill(f, fr->previous);
+    f->code = (PyCodeObject *)exe;
+    f->func = hd_compat_stackref(fr->f_funcobj);
+#elif PY_VERSION_HEX >= 0x030D0000
     if (!PyCode_Check(fr->f_executable))
         return hd_compat_frame_fill(f, fr->previous);
     f->code = (PyCodeObject *)fr->f_executable;
@@ -341,6 +399,18 @@ hd_compat_frame_fill(hd_frame *f, void *raw)
     f->line = PyFrame_GetLineNumber(fo);
 #endif
     return 1;
+}
+
+/* Fast local i of a frame (3.11+), borrowed; NULL if unset.  3.14 made the
+ * slots _PyStackRef, tagged pointers, instead of PyObject *. */
+static inline PyObject *
+hd_compat_frame_local(const hd_frame *f, int i)
+{
+#if PY_VERSION_HEX >= 0x030E0000
+    return hd_compat_stackref(((_PyStackRef *)f->locals)[i]);
+#else
+    return ((PyObject **)f->locals)[i];
+#endif
 }
 
 /* Name of fast local i of a code object (3.11+ layout), borrowed. */
@@ -435,6 +505,19 @@ hd_compat_int_sizeof(PyObject *op)
         n = 1;
 #endif
     return offsetof(PyLongObject, ob_digit) + n * sizeof(digit);
+#endif
+}
+
+/* -1, 0 or 1 (3.14 deprecated _PyLong_Sign for PyLong_GetSign). */
+static inline int
+hd_compat_int_sign(PyObject *op)
+{
+#if PY_VERSION_HEX >= 0x030E0000
+    int sign = 0;
+    PyLong_GetSign(op, &sign);
+    return sign;
+#else
+    return _PyLong_Sign(op);
 #endif
 }
 

@@ -9,6 +9,7 @@
  */
 #include "dumper_int.h"
 
+#include <float.h>  /* DBL_MAX_EXP */
 #include <math.h>   /* HUGE_VAL */
 #include <string.h>
 #include <unistd.h> /* getpid */
@@ -535,11 +536,12 @@ put_value(hd_dumpctx *ctx, rec *r, PyObject *op, uint32_t t)
         } else {
             double d;
             PyErr_Clear();
-            d = PyLong_AsDouble(op); /* inf past the double range */
-            if (d == -1.0 && PyErr_Occurred()) {
-                PyErr_Clear();
-                d = _PyLong_Sign(op) < 0 ? -HUGE_VAL : HUGE_VAL;
-            }
+            /* Past the double range PyLong_AsDouble would raise, and an
+             * exception is a Python object: say inf without asking. */
+            if ((int64_t)_PyLong_NumBits(op) >= DBL_MAX_EXP)
+                d = hd_compat_int_sign(op) < 0 ? -HUGE_VAL : HUGE_VAL;
+            else
+                d = PyLong_AsDouble(op);
             put_v(r, HD_VAL_BIGINT);
             uint64_t bits;
             memcpy(&bits, &d, 8);

@@ -452,13 +452,14 @@ walk_threads(hd_dumpctx *ctx)
             for (int i = 0; i < f.n_locals; i++) {
                 char ln[128];
                 int t;
-                if (f.locals[i] == NULL)
+                PyObject *v = hd_compat_frame_local(&f, i);
+                if (v == NULL)
                     continue;
                 size_t n = hd_str_utf8(hd_compat_local_name(f.code, i), ln,
                                        sizeof(ln) - 1, &t);
                 ln[n] = 0;
                 snprintf(lname, sizeof(lname), "%s local %s", name, ln);
-                if (root(ctx, f.locals[i], HD_ROOT_LOCAL, lname) < 0)
+                if (root(ctx, v, HD_ROOT_LOCAL, lname) < 0)
                     return -1;
             }
         }
@@ -470,8 +471,14 @@ int
 hd_walk(hd_dumpctx *ctx)
 {
     PyGC_Head *heads[HD_GC_MAX_LISTS];
+    PyObject *interned = hd_compat_interned_dict();
     int n_lists;
 
+    /* Marked as found, so that it is never encoded (see compat.h). */
+    if (interned != NULL && hd_markset_add(&ctx->seen, interned) < 0) {
+        ctx->nomem = 1;
+        return -1;
+    }
     if (root(ctx, PyImport_GetModuleDict(), HD_ROOT_SYS_MODULES,
              "sys.modules") < 0)
         return -1;

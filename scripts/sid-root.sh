@@ -85,6 +85,8 @@ sync_src() {
   else
     tar -C "$SRC" --exclude='./build*' -cf - . | tar -C "$ROOT/work/src" -xf -
   fi
+  # The README's commands (run by the samples test) say build/.
+  ln -s /work/build "$ROOT/work/src/build"
 }
 
 build() {
@@ -94,7 +96,7 @@ build() {
   [ "${CI:-}" = "true" ] && werror=ON
   in_root /bin/sh -c "cmake -S /work/src -B /work/build \
       -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHD_WERROR=$werror \
-      -DPython3_EXECUTABLE=/usr/bin/python3.14 \
+      -DPython3_EXECUTABLE=/usr/bin/python3.14 -DHD_SID_TESTS=OFF \
       '-DHD_TEST_PYTHONS=/usr/bin/python3.14;/usr/bin/python3.15' >/dev/null &&
     cmake --build /work/build -j$(nproc)"
 }

@@ -427,7 +427,8 @@ def main(outdir, package=None, only=None):
     holder = [o for o, _ in instances.values()]
     path = os.path.join(outdir, "hostile.hdig")
     refs_before = [sys.getrefcount(o) for o in holder]
-    control = new_gc_objects(lambda: dict(objects=0, path=path))
+    kept = []  # the control keeps its dict as the dump's result is kept
+    control = new_gc_objects(lambda: kept.append(dict(objects=0, path=path)))
     if package and not heap_survives_cpython():
         print("the heap is broken before any dump", flush=True)
         os._exit(99)
@@ -472,9 +473,11 @@ def main(outdir, package=None, only=None):
           repr(wrong[:8]))
     nosize = sorted(k for k, (o, s) in instances.items() if s == "nosize")
     if not package:
-        check("an uninitialised _struct.Struct is among them (getsizeof "
-              "crashes on it)", ("_struct.Struct", "uninit") in nosize,
-              repr(nosize[:8]))
+        # 3.14 made Struct.__new__ safe; before, its __sizeof__ crashed.
+        check("an uninitialised _struct.Struct is among them",
+              ("_struct.Struct", "uninit") in instances and
+              (sys.version_info >= (3, 14) or
+               ("_struct.Struct", "uninit") in nosize), repr(nosize[:8]))
     check("objects whose __sizeof__ crashes are flagged approximate",
           approx_ok == len(nosize), "%d of %d" % (approx_ok, len(nosize)))
     check("the crashing __sizeof__ was survived in a probe child",

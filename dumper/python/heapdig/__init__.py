@@ -13,7 +13,15 @@ object per object and leaves the heap as it found it.
 """
 import os
 import signal as _signal
+import sys as _sys
+import sysconfig as _sysconfig
 import time as _time
+
+if _sysconfig.get_config_var("Py_GIL_DISABLED"):
+    # Objects live in per-thread heaps there and other threads run during a
+    # walk; the C core refuses to build for it, and says so here too.
+    raise ImportError("heapdig does not support free-threaded CPython "
+                      "builds (%s); use the default build" % _sys.version)
 
 from heapdig._heapdig import FORMAT_MAJOR, FORMAT_MINOR, __version__
 from heapdig._heapdig import _dump_fork
