@@ -235,7 +235,7 @@ dump_impl(const char *path, hd_options *opt)
         goto done;
     }
     result = Py_BuildValue(
-        "{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:n,s:d,s:d}",
+        "{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:n,s:n,s:d,s:d}",
         "objects",
         (unsigned long long)ctx.st.n_objects, "references",
         (unsigned long long)ctx.st.n_edges, "roots",
@@ -245,7 +245,8 @@ dump_impl(const char *path, hd_options *opt)
         (unsigned long long)ctx.st.n_tracebacks, "sizeof_calls",
         (unsigned long long)ctx.st.n_sizeof_calls, "sizes_probed",
         (unsigned long long)ctx.st.n_sizes_probed, "sizes_unknown",
-        (unsigned long long)ctx.st.n_sizes_unknown, "bytes_written",
+        (unsigned long long)ctx.st.n_sizes_unknown, "probe_failures",
+        (Py_ssize_t)ctx.probe.n_failed, "bytes_written",
         (unsigned long long)st.st_size, "uncompressed_bytes",
         (unsigned long long)raw, "dumper_memory", (Py_ssize_t)mem,
         "walk_seconds", t_walk, "seconds", now(CLOCK_MONOTONIC) - t0);

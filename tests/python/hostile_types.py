@@ -127,7 +127,8 @@ def all_types(mods):
         for v in list(vars(m).values()):
             if isinstance(v, type):
                 add(v)
-    return found
+    # tests/hostile/hostilemod.c is hostile on purpose, checked on its own.
+    return {k: t for k, t in found.items() if not k.startswith("hostilemod.")}
 
 
 def package_types(mods, package):
@@ -262,6 +263,23 @@ def screen(pairs, types, log_path):
     os._exit(0)
 
 
+def wait_with_progress(pid, log_path, stall=30):
+    """Waits for the screening child; one that writes nothing to its log for
+    `stall` seconds hangs on its last step and is killed."""
+    import signal
+    import time
+    last_size, last_change = -1, time.time()
+    while os.waitpid(pid, os.WNOHANG) == (0, 0):
+        size = os.path.getsize(log_path) if os.path.exists(log_path) else 0
+        if size != last_size:
+            last_size, last_change = size, time.time()
+        elif time.time() - last_change > stall:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return
+        time.sleep(0.05)
+
+
 def run_screen(keys, types, outdir):
     """Returns {(key, how): 'ok'|'nosize'} for every instance that exists
     (nosize: sys.getsizeof crashes on it) and {key: reason} for the types
@@ -279,7 +297,7 @@ def run_screen(keys, types, outdir):
             for fd in (0, 1, 2):
                 os.dup2(os.open(os.devnull, os.O_RDWR), fd)
             screen(todo, types, log_path)
-        os.waitpid(pid, 0)
+        wait_with_progress(pid, log_path)
         finished, last, seen = False, None, set()
         with open(log_path) as f:
             for line in f:
@@ -389,11 +407,57 @@ def run_packages(outdir):
     return finish()
 
 
+def check_hostile_extension(outdir):
+    """__sizeof__s that crash, hang, or answer (tests/hostile/hostilemod.c):
+    the dump survives the first two, bounded in time, and measures the
+    third exactly; a heap of many crashing ones stops probing after
+    HD_PROBE_MAX_FAILURES children."""
+    import time
+    import heapdig
+    try:
+        import hostilemod
+    except ImportError:
+        check("hostilemod is built for this interpreter", False)
+        return
+    crashing = [hostilemod.Crashing() for _ in range(3)]
+    hanging = hostilemod.Hanging()
+    exact = [hostilemod.Exact() for _ in range(2)]
+    path = os.path.join(outdir, "hostilemod.hdig")
+    t0 = time.time()
+    stats = heapdig.dump(path)
+    took = time.time() - t0
+    d = Dump(path)
+    recs = [d.objects.get(id(o)) for o in crashing + [hanging] + exact]
+    check("crashing and hanging __sizeof__s: the dump survives",
+          all(r is not None for r in recs) and
+          stats["probe_failures"] == 4, repr(stats))
+    check("... and the hang costs one stall timeout (2 s), not more",
+          took < 10, "%.1f s" % took)
+    check("... their sizes are the C layout's, flagged approximate",
+          all(r.flags & 0x40 and r.size == type(o).__basicsize__
+              for r, o in zip(recs[:4], crashing + [hanging])),
+          repr([(r.size, r.flags) for r in recs[:4]]))
+    check("... while a probed __sizeof__ that answers is exact",
+          all(not r.flags & 0x40 and r.size == sys.getsizeof(o)
+              for r, o in zip(recs[4:], exact)),
+          repr([(r.size, sys.getsizeof(o)) for r, o in zip(recs[4:], exact)]))
+    del d, recs
+    many = [hostilemod.Crashing() for _ in range(20)]
+    t0 = time.time()
+    stats = heapdig.dump(path)
+    check("20 crashing __sizeof__s: probing stops after 8 children",
+          stats["probe_failures"] == 8 and stats["sizes_unknown"] >= 20,
+          "%r in %.1f s" % (stats, time.time() - t0))
+    del many
+
+
 def main(outdir, package=None, only=None):
     import heapdig
     # Half-made objects complain in __del__; that is their business.
     sys.unraisablehook = lambda unraisable: None
     os.makedirs(outdir, exist_ok=True)
+    if not package:  # first, while the heap holds nothing else hostile
+        check_hostile_extension(outdir)
     if package:
         mods = import_all([package] + [n for n in third_party_modules()
                                        if n.split(".")[0] == package])
