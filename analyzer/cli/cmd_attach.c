@@ -1,0 +1,491 @@
+/* heapdig — MIT licence.
+ *
+ * cmd_attach.c: `heapdig attach PID` — dump a running process that was
+ * never prepared for it.
+ *
+ * How (CPython 3.14+): the target's own interpreter binary (/proc/PID/exe,
+ * so the major.minor matches as PEP 768 requires) calls
+ * sys.remote_exec(PID, script).  The target runs the script in its main
+ * thread at its next safe point, holding the GIL as for any Python code:
+ * nothing runs at an arbitrary stop point and the target is never stopped.
+ * The script imports the target's own heapdig, or else the extension built
+ * for exactly its version (put on sys.path for the import only), dumps
+ * (by default forking, so the target pauses about as long as a fork; a
+ * daemon thread reaps the child) and reports through a status file.  If the
+ * target does not get there in time, the script still exists for the
+ * target (remote_exec reads it when it fires), but it carries a deadline and
+ * does nothing once that has passed: a timeout leaves nothing that fires.
+ *
+ * 3.9-3.13 have no remote_exec; attaching them needs a debugger (gdb) and
+ * is not implemented yet: such a target is refused with a message.
+ */
+#define _XOPEN_SOURCE 700 /* realpath */
+#include "cli.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ATTACH_MIN_MINOR 14 /* sys.remote_exec */
+
+typedef struct attach_opts {
+    long pid;
+    const char *output;     /* -o */
+    const char *pythonpath; /* --pythonpath */
+    double timeout;         /* --timeout, seconds */
+    int foreground;         /* --foreground */
+} attach_opts;
+
+static int
+attach_fail(long pid, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int
+attach_fail(long pid, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "heapdig: attach %ld: ", pid);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return HD_EXIT_ERROR;
+}
+
+static double
+now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Strict decimal: the whole string, > 0. */
+static int
+parse_number(const char *s, double *out, int integer)
+{
+    char *end;
+    errno = 0;
+    double v = integer ? (double)strtol(s, &end, 10) : strtod(s, &end);
+    if (errno || end == s || *end || v <= 0)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int
+parse(attach_opts *o, int argc, char **argv)
+{
+    double v;
+    memset(o, 0, sizeof(*o));
+    o->timeout = 60;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-o") || !strcmp(a, "--timeout") ||
+            !strcmp(a, "--pythonpath")) {
+            if (val == NULL)
+                return cli_usage(&hd_cmd_attach, "%s needs a value", a);
+            i++;
+            if (!strcmp(a, "-o"))
+                o->output = val;
+            else if (!strcmp(a, "--pythonpath"))
+                o->pythonpath = val;
+            else if (parse_number(val, &o->timeout, 0) < 0)
+                return cli_usage(&hd_cmd_attach, "--timeout takes a positive "
+                                 "number of seconds, not '%s'", val);
+        } else if (!strcmp(a, "--foreground")) {
+            o->foreground = 1;
+        } else if (a[0] == '-' && a[1]) {
+            return cli_usage(&hd_cmd_attach, "unknown option %s", a);
+        } else if (o->pid == 0) {
+            if (parse_number(a, &v, 1) < 0)
+                return cli_usage(&hd_cmd_attach, "'%s' is not a process id",
+                                 a);
+            o->pid = (long)v;
+        } else {
+            return cli_usage(&hd_cmd_attach, "unexpected argument %s", a);
+        }
+    }
+    if (o->pid == 0)
+        return cli_usage(&hd_cmd_attach, "which process? give its pid");
+    return 0;
+}
+
+/* ---- The target ------------------------------------------------------------- */
+
+/* Finds "python3.N" or "libpython3.N" in s; returns N or -1. */
+static int
+minor_in(const char *s)
+{
+    const char *p = s;
+    while ((p = strstr(p, "python3.")) != NULL) {
+        p += 8;
+        if (*p >= '0' && *p <= '9')
+            return atoi(p);
+    }
+    return -1;
+}
+
+/* The target's CPython minor version from its executable or the libpython
+ * it mapped; -1 if it runs no CPython.  exe gets the executable's path. */
+static int
+target_minor(long pid, char *exe, size_t n)
+{
+    char path[64], line[4096];
+    int minor;
+    FILE *f;
+    snprintf(path, sizeof(path), "/proc/%ld/exe", pid);
+    ssize_t k = readlink(path, exe, n - 1);
+    exe[k > 0 ? k : 0] = 0;
+    const char *base = strrchr(exe, '/');
+    if ((minor = minor_in(base ? base : exe)) >= 0)
+        return minor;
+    snprintf(path, sizeof(path), "/proc/%ld/maps", pid);
+    if ((f = fopen(path, "r")) == NULL)
+        return -1;
+    while (fgets(line, sizeof(line), f)) {
+        const char *lib = strstr(line, "libpython3.");
+        if (lib && (minor = minor_in(lib)) >= 0) {
+            fclose(f);
+            return minor;
+        }
+    }
+    fclose(f);
+    return -1;
+}
+
+/* Whether dir holds a heapdig package built for CPython 3.minor. */
+static int
+has_extension(const char *dir, int minor)
+{
+    char sub[4096], want[32];
+    DIR *d;
+    struct dirent *e;
+    int found = 0;
+    snprintf(sub, sizeof(sub), "%s/heapdig", dir);
+    snprintf(want, sizeof(want), "_heapdig.cpython-3%d", minor);
+    if ((d = opendir(sub)) == NULL)
+        return 0;
+    while (!found && (e = readdir(d)) != NULL)
+        found = strncmp(e->d_name, want, strlen(want)) == 0;
+    closedir(d);
+    return found;
+}
+
+/* The directory to put on the target's sys.path: --pythonpath, or where the
+ * build (or install) beside this heapdig binary keeps the extension for
+ * that version.  Returns 0 and fills out, or -1. */
+static int
+find_pythonpath(const attach_opts *o, int minor, char *out, size_t n)
+{
+    char self[2048], cand[4096];
+    ssize_t k;
+    DIR *d;
+    struct dirent *e;
+    if (o->pythonpath) {
+        if (realpath(o->pythonpath, out) == NULL)
+            snprintf(out, n, "%s", o->pythonpath);
+        return has_extension(out, minor) ? 0 : -1;
+    }
+    if ((k = readlink("/proc/self/exe", self, sizeof(self) - 1)) <= 0)
+        return -1;
+    self[k] = 0;
+    *strrchr(self, '/') = 0;
+    /* build/python (the default interpreter's), build/py/<each tested
+     * interpreter>, an install's lib/heapdig/python3.N */
+    snprintf(cand, sizeof(cand), "%s/python", self);
+    if (has_extension(cand, minor))
+        return snprintf(out, n, "%s", cand), 0;
+    snprintf(cand, sizeof(cand), "%s/../lib/heapdig/python3.%d", self, minor);
+    if (has_extension(cand, minor))
+        return realpath(cand, out) ? 0 : -1;
+    snprintf(cand, sizeof(cand), "%s/py", self);
+    if ((d = opendir(cand)) == NULL)
+        return -1;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(cand, sizeof(cand), "%s/py/%s", self, e->d_name);
+        if (has_extension(cand, minor)) {
+            closedir(d);
+            return snprintf(out, n, "%s", cand), 0;
+        }
+    }
+    closedir(d);
+    return -1;
+}
+
+/* ---- The script the target runs ----------------------------------------- */
+
+/* Writes s as a Python string literal (repr-safe for any bytes). */
+static void
+py_str(FILE *f, const char *s)
+{
+    fputc('\'', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '\\' || c == '\'' || c < 0x20 || c >= 0x7f)
+            fprintf(f, "\\x%02x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('\'', f);
+}
+
+static const char SCRIPT[] =
+    "def _heapdig_attach(status, out, path, deadline, background):\n"
+    "    import json, os, sys, time\n"
+    "    def report(**kw):\n"
+    "        with open(status + '.tmp', 'w') as f:\n"
+    "            json.dump(kw, f)\n"
+    "        os.rename(status + '.tmp', status)\n"
+    "    if time.time() > deadline:\n"
+    "        return  # heapdig attach gave up waiting: do nothing\n"
+    "    added = False\n"
+    "    try:\n"
+    "        try:\n"
+    "            import heapdig\n"
+    "        except ImportError:\n"
+    "            sys.path.insert(0, path)\n"
+    "            added = True\n"
+    "            import heapdig\n"
+    "        if background:\n"
+    "            import threading\n"
+    "            job = heapdig.dump(out, background=True)\n"
+    "            def reap():\n"
+    "                try:\n"
+    "                    s = job.wait()\n"
+    "                    report(ok=True, objects=s['objects'])\n"
+    "                except BaseException as e:\n"
+    "                    report(ok=False, error='%s: %s' % (type(e).__name__, e))\n"
+    "            threading.Thread(target=reap, name='heapdig-attach',\n"
+    "                             daemon=True).start()\n"
+    "        else:\n"
+    "            s = heapdig.dump(out)\n"
+    "            report(ok=True, objects=s['objects'])\n"
+    "    except BaseException as e:\n"
+    "        report(ok=False, error='%s: %s' % (type(e).__name__, e))\n"
+    "    finally:\n"
+    "        if added and path in sys.path:\n"
+    "            sys.path.remove(path)\n";
+
+static int
+write_script(const char *script, const char *status, const char *out,
+             const char *path, double deadline, int background)
+{
+    FILE *f = fopen(script, "w");
+    if (f == NULL)
+        return -1;
+    fputs(SCRIPT, f);
+    fputs("try:\n    _heapdig_attach(", f);
+    py_str(f, status);
+    fputs(", ", f);
+    py_str(f, out);
+    fputs(", ", f);
+    py_str(f, path);
+    fprintf(f, ", %.3f, %s)\nfinally:\n    del _heapdig_attach\n", deadline,
+            background ? "True" : "False");
+    return fclose(f);
+}
+
+/* Runs the target's interpreter to call sys.remote_exec; 0, or -1 with its
+ * message in err. */
+static int
+remote_exec(long pid, const char *script, char *err, size_t n)
+{
+    char exe[64], code[4200];
+    int fds[2], status;
+    pid_t child;
+    snprintf(exe, sizeof(exe), "/proc/%ld/exe", pid);
+    snprintf(code, sizeof(code), "import sys\ntry:\n sys.remote_exec(%ld, "
+             "sys.argv[1])\nexcept Exception as e:\n print('%%s: %%s' %% "
+             "(type(e).__name__, e), file=sys.stderr); sys.exit(1)", pid);
+    if (pipe(fds) < 0)
+        return snprintf(err, n, "pipe: %s", strerror(errno)), -1;
+    if ((child = fork()) == 0) {
+        dup2(fds[1], 2);
+        close(fds[0]);
+        close(fds[1]);
+        execl(exe, "python3", "-I", "-c", code, script, (char *)NULL);
+        fprintf(stderr, "cannot run %s: %s", exe, strerror(errno));
+        _exit(127);
+    }
+    close(fds[1]);
+    ssize_t k, len = 0;
+    while ((k = read(fds[0], err + len, n - 1 - (size_t)len)) > 0 &&
+           (size_t)(len += k) < n - 1)
+        ;
+    err[len] = 0;
+    close(fds[0]);
+    while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (len > 0 && err[len - 1] == '\n')
+        err[len - 1] = 0;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+/* Reads the status file: 1 when it says ok (objects filled), 0 when it
+ * reports an error (msg filled), -1 if it is not there yet. */
+static int
+read_status(const char *path, long long *objects, char *msg, size_t n)
+{
+    char buf[2048];
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    size_t k = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[k] = 0;
+    const char *p = strstr(buf, "\"objects\": ");
+    if (strstr(buf, "\"ok\": true") && p) {
+        *objects = atoll(p + 11);
+        return 1;
+    }
+    p = strstr(buf, "\"error\": \"");
+    snprintf(msg, n, "%s", p ? p + 10 : buf);
+    if ((k = strlen(msg)) > 2 && msg[k - 1] == '}')
+        msg[k - 2] = 0; /* the closing quote and brace */
+    return 0;
+}
+
+static void
+remove_dir(const char *dir, const char *script, const char *status)
+{
+    unlink(script);
+    unlink(status);
+    rmdir(dir);
+}
+
+static int
+run(int argc, char **argv)
+{
+    attach_opts o;
+    char exe[4096], path[4096], out[4096], dir[] = "/tmp/heapdig-attach-XXXXXX";
+    char script[128], status[128], err[2048], cwd[2048], stamp[32];
+    char given[1024];
+    long long objects = 0;
+    struct stat st;
+    int rc, minor;
+    double deadline;
+
+    if ((rc = parse(&o, argc, argv)))
+        return rc;
+    if (kill((pid_t)o.pid, 0) < 0) {
+        if (errno == ESRCH)
+            return attach_fail(o.pid, "no such process");
+        snprintf(path, sizeof(path), "/proc/%ld", o.pid);
+        if (stat(path, &st) == 0)
+            return attach_fail(o.pid, "permission denied: the process "
+                               "belongs to uid %ld; run heapdig attach as "
+                               "that user or as root", (long)st.st_uid);
+        return attach_fail(o.pid, "cannot signal it: %s", strerror(errno));
+    }
+    if (o.output == NULL) {
+        time_t t = time(NULL);
+        strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", localtime(&t));
+        snprintf(given, sizeof(given), "heapdig-%ld-%s.hdig", o.pid, stamp);
+    } else
+        snprintf(given, sizeof(given), "%s", o.output);
+    /* The target's working directory is not ours: say where, absolutely. */
+    if (given[0] != '/' && getcwd(cwd, sizeof(cwd)))
+        snprintf(out, sizeof(out), "%s/%s", cwd, given);
+    else
+        snprintf(out, sizeof(out), "%s", given);
+    if (stat(out, &st) == 0)
+        return attach_fail(o.pid, "%s exists; heapdig never overwrites a "
+                           "file: choose another with -o", out);
+    if ((minor = target_minor(o.pid, exe, sizeof(exe))) < 0)
+        return attach_fail(o.pid, "not a Python process (it runs %s)",
+                           exe[0] ? exe : "an executable heapdig cannot "
+                           "read: try as its user or root");
+    if (minor < 9)
+        return attach_fail(o.pid, "Python 3.%d is not supported (heapdig "
+                           "supports 3.9 to 3.15)", minor);
+    if (minor < ATTACH_MIN_MINOR)
+        return attach_fail(o.pid, "Python 3.%d: attaching needs "
+                           "sys.remote_exec (Python 3.14+); attaching 3.9-3.13 "
+                           "through gdb is not implemented yet; start the "
+                           "program under `python -m heapdig run --on-signal "
+                           "USR2` or call heapdig.dump_on_signal() in it",
+                           minor);
+    if (find_pythonpath(&o, minor, path, sizeof(path)) < 0)
+        return attach_fail(o.pid, "no heapdig extension built for Python "
+                           "3.%d %s%s; build one (cmake "
+                           "-DHD_TEST_PYTHONS=/path/to/python3.%d) or pass "
+                           "--pythonpath DIR", minor,
+                           o.pythonpath ? "in " : "beside this heapdig",
+                           o.pythonpath ? o.pythonpath : "", minor);
+
+
+    /* The target reads the script and writes the status: it may be another
+     * user (when we are root), so the directory becomes its. */
+    if (mkdtemp(dir) == NULL)
+        return attach_fail(o.pid, "cannot create a directory in /tmp: %s",
+                           strerror(errno));
+    snprintf(script, sizeof(script), "%s/attach.py", dir);
+    snprintf(status, sizeof(status), "%s/status.json", dir);
+    snprintf(err, sizeof(err), "/proc/%ld", o.pid);
+    deadline = now() + o.timeout;
+    if (write_script(script, status, out, path, deadline, !o.foreground) < 0 ||
+        (stat(err, &st) == 0 && st.st_uid != geteuid() &&
+         (chown(dir, st.st_uid, st.st_gid) < 0 ||
+          chown(script, st.st_uid, st.st_gid) < 0))) {
+        rc = attach_fail(o.pid, "cannot prepare %s: %s", dir, strerror(errno));
+        remove_dir(dir, script, status);
+        return rc;
+    }
+    if (remote_exec(o.pid, script, err, sizeof(err)) < 0) {
+        remove_dir(dir, script, status);
+        return attach_fail(o.pid, "sys.remote_exec failed: %s%s", err,
+                           strstr(err, "not enabled") ? " (the target runs with "
+                           "PYTHON_DISABLE_REMOTE_DEBUG or -X "
+                           "disable-remote-debug)" : "");
+    }
+    for (;;) {
+        int r = read_status(status, &objects, err, sizeof(err));
+        if (r == 1)
+            break;
+        if (r == 0) {
+            remove_dir(dir, script, status);
+            unlink(out);
+            return attach_fail(o.pid, "the dump failed in the target: %s",
+                               err);
+        }
+        if (kill((pid_t)o.pid, 0) < 0 && errno == ESRCH) {
+            remove_dir(dir, script, status);
+            return attach_fail(o.pid, "the process exited during the attach");
+        }
+        if (now() > deadline) {
+            /* The script stays for remote_exec to read if it ever fires;
+             * past its deadline it does nothing. */
+            return attach_fail(o.pid, "timed out after %g s: the target did "
+                               "not reach a point where it runs Python code "
+                               "(its main thread may be blocked in a system "
+                               "call: sleep, I/O, a lock); nothing was "
+                               "dumped, and nothing will be", o.timeout);
+        }
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    remove_dir(dir, script, status);
+    if (stat(out, &st) < 0)
+        return attach_fail(o.pid, "the target reported a dump but %s is "
+                           "missing", out);
+    printf("%s: %lld objects from pid %ld (Python 3.%d)\n", out, objects,
+           o.pid, minor);
+    return HD_EXIT_OK;
+}
+
+const hd_cmd hd_cmd_attach = {
+    "attach", "dump a running Python process (3.14+) without preparing it",
+    "PID [-o FILE] [--foreground] [--timeout SECONDS] [--pythonpath DIR]",
+    run};
