@@ -21,7 +21,7 @@ ROOT=${HD_SID_ROOT:-${XDG_CACHE_HOME:-$HOME/.cache}/heapdig/sid-root}
 MIRROR=${HD_SID_MIRROR:-http://deb.debian.org/debian}
 # What the build and the tests need inside; changing this list updates the
 # root on its next use.
-PKGS=(python3.14-dev python3.15-dev python3-dev gcc make cmake pkg-config git
+PKGS=(python3.14-dev python3.15-dev python3-dev python3.14-venv python3.15-venv gcc make cmake pkg-config git
       libsqlite3-dev zlib1g-dev libdeflate-dev libgraphviz-dev graphviz gdb
       python3-networkx python3-numpy sqlite3 procps)
 STAMP="$ROOT/.heapdig-packages"

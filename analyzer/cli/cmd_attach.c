@@ -201,11 +201,13 @@ find_pythonpath(const attach_opts *o, int minor, char *out, size_t n)
     self[k] = 0;
     *strrchr(self, '/') = 0;
     /* build/python (the default interpreter's), build/py/<each tested
-     * interpreter>, an install's lib/heapdig/python3.N */
+     * interpreter>, or where pip installed the package beside this command
+     * (a venv's or prefix's bin/ and lib/python3.N/site-packages) */
     snprintf(cand, sizeof(cand), "%s/python", self);
     if (has_extension(cand, minor))
         return snprintf(out, n, "%s", cand), 0;
-    snprintf(cand, sizeof(cand), "%s/../lib/heapdig/python3.%d", self, minor);
+    snprintf(cand, sizeof(cand), "%s/../lib/python3.%d/site-packages", self,
+             minor);
     if (has_extension(cand, minor))
         return realpath(cand, out) ? 0 : -1;
     snprintf(cand, sizeof(cand), "%s/py", self);
