@@ -657,26 +657,22 @@ hd_heap__str(const hd_heap *h, uint32_t id, size_t *len)
     return h->str_data + h->str_off[id];
 }
 
-/* Python-like quoting of a str key: 'ab\'c'. */
+/* Python-like quoting of a str key: 'ab\'c', escaped by the one rule for
+ * heap text (text.c). */
 static size_t
 quote(char *out, size_t cap, const char *s, size_t n)
 {
-    size_t k = 0;
+    char esc[1024];
+    size_t k = 0, room = (cap - 4) / 2; /* fits even if every char is ' */
     if (cap < 8)
         return 0;
+    hd_text_escape(esc, room < sizeof(esc) ? room : sizeof(esc), s, n,
+                   HD_TEXT_PLAIN, 0);
     out[k++] = '\'';
-    for (size_t i = 0; i < n && k + 6 < cap; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '\\' || c == '\'') {
+    for (const char *p = esc; *p; p++) {
+        if (*p == '\'')
             out[k++] = '\\';
-            out[k++] = (char)c;
-        } else if (c == '\n') {
-            out[k++] = '\\';
-            out[k++] = 'n';
-        } else if (c < 0x20 || c == 0x7f)
-            k += (size_t)snprintf(out + k, cap - k, "\\x%02x", c);
-        else
-            out[k++] = (char)c;
+        out[k++] = *p;
     }
     out[k++] = '\'';
     out[k] = 0;
@@ -691,8 +687,9 @@ hd_heap__label(const hd_heap *h, uint8_t word, uint64_t payload, char *buf,
     const char *s;
     switch (word >> 1) {
     case HD_LBL_ATTR:
-        s = hd_heap__str(h, (uint32_t)payload, NULL);
-        snprintf(buf, cap, ".%s", s);
+        s = hd_heap__str(h, (uint32_t)payload, &n);
+        buf[0] = '.';
+        hd_text_escape(buf + 1, cap - 1, s, n, HD_TEXT_PLAIN, 0);
         return buf;
     case HD_LBL_KEY_STR:
     case HD_LBL_LOCAL:

@@ -62,21 +62,19 @@ hd_obj_describe(char *buf, size_t cap, hd_db *db, int64_t id)
         return buf;
     if (hd_rows_next(r) == 1) {
         const char *val = hd_rows_text(r, 2);
-        char v[48] = "";
+        char v[160] = "", name[128];
         if (val) {
-            size_t k = 0;
-            v[k++] = ' ';
-            v[k++] = '\'';
-            for (const char *s = val; *s && k < 40; s++)
-                v[k++] = (unsigned char)*s < 0x20 ? '?' : *s;
-            while (k > 2 && ((unsigned char)v[k] & 0xC0) == 0x80)
-                k--; /* keep UTF-8 whole */
-            if (strlen(val) > 38)
-                k = (size_t)snprintf(v + k, sizeof(v) - k, "...") + k;
-            v[k++] = '\'';
-            v[k] = 0;
+            v[0] = ' ';
+            v[1] = '\'';
+            size_t k = hd_text_escape(v + 2, sizeof(v) - 4, val, strlen(val),
+                                      HD_TEXT_PLAIN, 38);
+            v[2 + k] = '\'';
+            v[3 + k] = 0;
         }
-        snprintf(buf, cap, "<%s 0x%" PRIx64 "%s>", hd_rows_text(r, 0),
+        const char *tn = hd_rows_text(r, 0);
+        hd_text_escape(name, sizeof(name), tn ? tn : "?", tn ? strlen(tn) : 1,
+                       HD_TEXT_PLAIN, 60);
+        snprintf(buf, cap, "<%s 0x%" PRIx64 "%s>", name,
                  (uint64_t)hd_rows_int(r, 1), v);
     }
     hd_rows_free(r);

@@ -38,52 +38,33 @@ capture_gv_error(char *msg)
     return 0;
 }
 
-/* Writes a sanitised copy of s (at most max_chars characters) to out. */
+/* Writes s as a Graphviz label may hold it: heap text escaped by the one
+ * rule (hd_text_escape, at most max_chars characters), then its backslashes
+ * doubled (Graphviz reads \n, \l, \N in labels) and & as an entity (it
+ * decodes entities). */
 static size_t
 sanitize_n(char *out, size_t cap, const char *s, int max_chars)
 {
-    const unsigned char *p = (const unsigned char *)s;
+    char esc[4 * 3 * MAX_TEXT + 16];
     size_t k = 0;
-    int chars = 0;
-    while (*p && k + 8 < cap) {
-        if (chars == max_chars) {
-            memcpy(out + k, "\xe2\x80\xa6", 3); /* ... */
-            k += 3;
-            break;
-        }
-        unsigned c = *p;
-        size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
-        int valid = len > 0;
-        for (size_t i = 1; valid && i < len; i++)
-            valid = (p[i] & 0xC0) == 0x80;
-        if (valid && len == 2 && c < 0xC2)
-            valid = 0; /* overlong */
-        if (!valid) {
-            memcpy(out + k, "\xef\xbf\xbd", 3); /* U+FFFD */
-            k += 3;
-            p++;
-        } else if (len == 1) {
-            if (c < 0x20 || c == 0x7f)
-                out[k++] = '?';
-            else if (c == '\\') {
-                out[k++] = '\\';
-                out[k++] = '\\';
-            } else if (c == '&') { /* Graphviz decodes entities in labels */
-                memcpy(out + k, "&amp;", 5);
-                k += 5;
-            } else
-                out[k++] = (char)c;
-            p++;
-        } else if (len == 2 && c == 0xC2 && p[1] < 0xA0) {
-            out[k++] = '?'; /* C1 control characters */
-            p += 2;
-        } else {
-            memcpy(out + k, p, len);
-            k += len;
-            p += len;
-        }
-        chars++;
+    hd_text_escape(esc, sizeof(esc), s, strlen(s), HD_TEXT_PLAIN,
+                   (size_t)max_chars);
+    size_t whole = 0; /* where the last whole character ended */
+    const char *p = esc;
+    for (; *p && k + 6 < cap; p++) {
+        if (((unsigned char)*p & 0xC0) != 0x80)
+            whole = k;
+        if (*p == '\\') {
+            out[k++] = '\\';
+            out[k++] = '\\';
+        } else if (*p == '&') {
+            memcpy(out + k, "&amp;", 5);
+            k += 5;
+        } else
+            out[k++] = *p;
     }
+    if (*p && ((unsigned char)*p & 0xC0) == 0x80)
+        k = whole; /* out is full: never leave half a character */
     out[k] = 0;
     return k;
 }

@@ -98,5 +98,9 @@ const char *out_bytes(char *buf, size_t cap, double bytes);
 const char *out_count(char *buf, size_t cap, long long n);
 /* A JSON string literal of s (NULL prints null). */
 void out_json_str(FILE *fp, const char *s);
+/* A CSV field (RFC 4180 quoting), heap text escaped for a reader. */
+void out_csv_field(FILE *fp, const char *s);
+/* A label (text heapdig rendered) made safe for a terminal, into buf. */
+const char *out_label(char *buf, size_t cap, const char *label);
 
 #endif /* HEAPDIG_CLI_H */

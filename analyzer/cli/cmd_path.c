@@ -20,7 +20,7 @@ run(int argc, char **argv)
     hd_chain_opts co;
     int64_t obj, ex_ids[CLI_MAX_EXCLUDE];
     const char *ex_types[CLI_MAX_EXCLUDE];
-    char desc[160];
+    char desc[160], lab[1024];
     int rc = cli_parse(&hd_cmd_path, &o, argc, argv,
                        OPT_FORMAT | OPT_EXCLUDE | OPT_WEAK);
     if (rc)
@@ -67,26 +67,21 @@ run(int argc, char **argv)
         for (size_t i = 0; i < c->n; i++) {
             printf("%zu,%" PRId64 ",", i, c->ids[i]);
             const char *l = i ? c->labels[i] : c->labels[0];
-            if (l) {
-                putchar('"');
-                for (const char *s = l; *s; s++) {
-                    if (*s == '"')
-                        putchar('"');
-                    putchar(*s);
-                }
-                putchar('"');
-            }
-            printf(",%s,\"%s\"\n", c->weak[i] ? "weak" : "strong",
-                   hd_obj_describe(desc, sizeof(desc), db, c->ids[i]));
+            out_csv_field(stdout, l);
+            printf(",%s,", c->weak[i] ? "weak" : "strong");
+            out_csv_field(stdout,
+                          hd_obj_describe(desc, sizeof(desc), db, c->ids[i]));
+            putchar('\n');
         }
     } else {
         /* root → label → label → <object> */
         printf("%s", c->labels[0] && c->labels[0][0]
-                         ? c->labels[0]
+                         ? out_label(lab, sizeof(lab), c->labels[0])
                          : hd_obj_describe(desc, sizeof(desc), db, c->ids[0]));
         for (size_t i = 1; i < c->n; i++) {
             if (c->labels[i])
-                printf(" %s %s", c->weak[i] ? "~>" : "→", c->labels[i]);
+                printf(" %s %s", c->weak[i] ? "~>" : "→",
+                       out_label(lab, sizeof(lab), c->labels[i]));
             else
                 printf(" %s <%s>", c->weak[i] ? "~>" : "→",
                        hd_obj_describe(desc, sizeof(desc), db, c->ids[i]));
@@ -94,7 +89,9 @@ run(int argc, char **argv)
         printf(" → %s\n\n", hd_obj_describe(desc, sizeof(desc), db, obj));
         for (size_t i = 0; i < c->n; i++)
             printf("  %2zu  %-28s %s\n", i,
-                   i ? (c->labels[i] ? c->labels[i] : "(unnamed)")
+                   i ? (c->labels[i] ? out_label(lab, sizeof(lab),
+                                                 c->labels[i])
+                                     : "(unnamed)")
                      : "(root)",
                    hd_obj_describe(desc, sizeof(desc), db, c->ids[i]));
     }

@@ -47,12 +47,14 @@ run(int argc, char **argv)
         printf("%s\n", hd_obj_describe(desc, sizeof(desc), db, obj));
         for (int c = 0; c < hd_rows_ncol(r); c++) {
             const char *v = hd_rows_text(r, c), *name = hd_rows_name(r, c);
-            char b[64];
+            char b[64], safe[1024];
             if (v == NULL)
                 continue;
             if ((!strcmp(name, "size") || !strcmp(name, "retained")))
                 v = out_bytes(b, sizeof(b), (double)hd_rows_int(r, c));
-            printf("  %-14s %s\n", name, v);
+            hd_text_escape(safe, sizeof(safe), v, strlen(v), HD_TEXT_PLAIN,
+                           0); /* heap text: never raw to a terminal */
+            printf("  %-14s %s\n", name, safe);
         }
         if (hd_rows_text(r, 17)) /* idom */
             printf("  %-14s %s\n", "dominated by",

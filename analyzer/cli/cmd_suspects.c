@@ -59,16 +59,17 @@ static void
 print_chain(hd_db *db, int64_t id)
 {
     hd_chain *c = NULL;
-    char desc[160];
+    char desc[160], lab[1024];
     if (hd_refchain_find(&c, db, id, NULL) < 0) {
         printf("    chain: %s\n", hd_error_last()->message);
         return;
     }
-    printf("    chain: %s", c->labels[0] && c->labels[0][0] ? c->labels[0]
-                                                          : "(root)");
+    printf("    chain: %s", c->labels[0] && c->labels[0][0]
+                                ? out_label(lab, sizeof(lab), c->labels[0])
+                                : "(root)");
     for (size_t i = 1; i < c->n; i++)
         printf(" → %s", c->labels[i]
-                            ? c->labels[i]
+                            ? out_label(lab, sizeof(lab), c->labels[i])
                             : hd_obj_describe(desc, sizeof(desc), db,
                                               c->ids[i]));
     printf("\n");
@@ -111,6 +112,8 @@ run(int argc, char **argv)
         goto fail;
     if (o.format == OUT_JSON)
         printf("{\"total_size\": %" PRId64 ", \"suspects\": [", total);
+    else if (o.format == OUT_CSV) /* one table: a row per suspect */
+        printf("suspect,id,object,retained,percent,holds,chain\n");
     while ((err = hd_rows_next(r)) == 1 && shown < o.limit) {
         int64_t top = hd_rows_int(r, 0), ret = hd_rows_int(r, 1);
         int64_t acc = accumulation_point(db, top, ret);
@@ -130,7 +133,14 @@ run(int argc, char **argv)
             acc_ret = hd_rows_int(ar, 0);
         hd_rows_free(ar);
         shown++;
-        if (o.format == OUT_JSON) {
+        char holds[1024] = "";
+        size_t hk = 0;
+        if (o.format == OUT_CSV) {
+            printf("%d,%" PRId64 ",", shown, acc);
+            out_csv_field(stdout, hd_obj_describe(desc, sizeof(desc), db, acc));
+            printf(",%" PRId64 ",%.1f,", acc_ret,
+                   100.0 * acc_ret / (total ? total : 1));
+        } else if (o.format == OUT_JSON) {
             printf("%s\n  {\"id\": %" PRId64 ", \"object\": ", shown > 1 ? ","
                                                                           : "",
                    acc);
@@ -153,11 +163,21 @@ run(int argc, char **argv)
                 out_json_str(stdout, hd_rows_text(kids, 0));
                 printf(", \"count\": %" PRId64 ", \"retained\": %" PRId64 "}",
                        hd_rows_int(kids, 1), hd_rows_int(kids, 2));
+            } else if (o.format == OUT_CSV) {
+                const char *tn = hd_rows_text(kids, 0);
+                hk += (size_t)snprintf(holds + hk, sizeof(holds) - hk,
+                                       "%s%" PRId64 " %s", first ? "" : "; ",
+                                       hd_rows_int(kids, 1), tn ? tn : "?");
+                if (hk >= sizeof(holds))
+                    hk = sizeof(holds) - 1;
             } else {
-                char c[32];
+                char c[32], tn[256];
+                const char *t = hd_rows_text(kids, 0);
+                hd_text_escape(tn, sizeof(tn), t ? t : "?", t ? strlen(t) : 1,
+                               HD_TEXT_PLAIN, 60); /* heap text */
                 printf("    holds %s %s objects retaining %s\n",
                        out_count(c, sizeof(c), (long long)hd_rows_int(kids, 1)),
-                       hd_rows_text(kids, 0),
+                       tn,
                        out_bytes(b1, sizeof(b1), (double)hd_rows_int(kids, 2)));
             }
             first = 0;
@@ -176,6 +196,20 @@ run(int argc, char **argv)
                 printf("null");
             hd_chain_free(c);
             printf("}");
+        } else if (o.format == OUT_CSV) {
+            hd_chain *c = NULL;
+            char chain[2048] = "";
+            size_t ck = 0;
+            if (hd_refchain_find(&c, db, acc, NULL) == 0)
+                for (size_t i = 0; i < c->n && ck < sizeof(chain) - 1; i++)
+                    ck += (size_t)snprintf(chain + ck, sizeof(chain) - ck,
+                                           "%s%s", i ? " → " : "",
+                                           c->labels[i] ? c->labels[i] : "?");
+            hd_chain_free(c);
+            out_csv_field(stdout, holds);
+            putchar(',');
+            out_csv_field(stdout, chain);
+            putchar('\n');
         } else {
             print_chain(db, acc);
             printf("\n");
@@ -183,6 +217,8 @@ run(int argc, char **argv)
     }
     if (err < 0)
         goto fail;
+    if (o.format == OUT_CSV)
+        goto done; /* one well-formed table; `types` lists the types */
     if (o.format == OUT_JSON) {
         printf("\n], \"types\": ");
         fflush(stdout);
@@ -216,6 +252,6 @@ done:
 
 const hd_cmd hd_cmd_suspects = {
     "suspects", "leak suspects: what holds a large share of the heap, and why",
-    "DB [--by PERCENT] [-n N] [--format table|json]\n\n"
+    "DB [--by PERCENT] [-n N] [--format table|json|csv]\n\n"
     "--by PERCENT: the share of the heap a suspect must retain (default 10).",
     run};

@@ -63,36 +63,43 @@ out_json_str(FILE *fp, const char *s)
         fputs("null", fp);
         return;
     }
-    fputc('"', fp);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(fp, "\\%c", *p);
-        else if (*p == '\n')
-            fputs("\\n", fp);
-        else if (*p < 0x20)
-            fprintf(fp, "\\u%04x", *p);
-        else
-            fputc(*p, fp);
+    size_t n = strlen(s), cap = 6 * n + 8;
+    char stack[512], *buf = cap <= sizeof(stack) ? stack : malloc(cap);
+    if (buf == NULL) {
+        fputs("null", fp);
+        return;
     }
-    fputc('"', fp);
+    hd_text_escape(buf, cap, s, n, HD_TEXT_JSON, 0);
+    fprintf(fp, "\"%s\"", buf);
+    if (buf != stack)
+        free(buf);
 }
 
-static void
-csv_field(FILE *fp, const char *s)
+/* A CSV field: heap text escaped as for a terminal (a spreadsheet is one),
+ * quoted when it holds a comma or a quote, quotes doubled. */
+void
+out_csv_field(FILE *fp, const char *s)
 {
     if (s == NULL)
         return;
-    if (strpbrk(s, ",\"\n\r") == NULL) {
-        fputs(s, fp);
+    size_t n = strlen(s), cap = 4 * n + 8;
+    char stack[512], *buf = cap <= sizeof(stack) ? stack : malloc(cap);
+    if (buf == NULL)
         return;
+    hd_text_escape(buf, cap, s, n, HD_TEXT_PLAIN, 0);
+    if (strpbrk(buf, ",\"") == NULL) {
+        fputs(buf, fp);
+    } else {
+        fputc('"', fp);
+        for (const char *p = buf; *p; p++) {
+            if (*p == '"')
+                fputc('"', fp);
+            fputc(*p, fp);
+        }
+        fputc('"', fp);
     }
-    fputc('"', fp);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', fp);
-        fputc(*s, fp);
-    }
-    fputc('"', fp);
+    if (buf != stack)
+        free(buf);
 }
 
 /* Byte columns: size, avg_size, retained, size_growth, ... */
@@ -102,10 +109,19 @@ is_size_col(const char *name)
     return strstr(name, "size") != NULL || strstr(name, "retained") != NULL;
 }
 
+/* Columns of text heapdig rendered itself (labels, chains, signatures):
+ * their backslashes are escapes already. */
+static int
+is_rendered_col(const char *name)
+{
+    return strstr(name, "label") != NULL || strstr(name, "held_at") != NULL ||
+           strstr(name, "chain") != NULL || strstr(name, "signature") != NULL;
+}
+
 /* Cuts a table cell to something a terminal row can hold, replacing control
  * characters (values come from the heap and are untrusted). */
 static char *
-cell(const char *s, int is_num, int size_col, long long v)
+cell(const char *s, int is_num, int size_col, long long v, int rendered)
 {
     char buf[128];
     if (s == NULL)
@@ -120,32 +136,20 @@ cell(const char *s, int is_num, int size_col, long long v)
     }
     if (is_num && strchr(s, '.') == NULL)
         return strdup(out_count(buf, sizeof(buf), v));
-    size_t n = strlen(s), cap = n < 60 ? n : 60;
-    char *c = malloc(cap + 4);
+    size_t n = strlen(s), cap = 4 * 60 + 8;
+    char *c = malloc(cap);
     if (c == NULL)
         return NULL;
-    size_t k = 0;
-    for (size_t i = 0; i < n && k < cap; i++)
-        c[k++] = ((unsigned char)s[i] < 0x20) ? '?' : s[i];
-    /* do not leave half a UTF-8 character */
-    while (k > 0 && k < n && ((unsigned char)c[k] & 0xC0) == 0x80)
-        k--;
-    if (k < n)
-        memcpy(c + k, "...", 4);
-    else
-        c[k] = 0;
+    hd_text_escape(c, cap, s, n, rendered ? HD_TEXT_RENDERED : HD_TEXT_PLAIN,
+                   60);
     return c;
 }
 
-/* Display width of UTF-8 text (counts code points). */
+/* Display width of a cell (cells are escaped: valid UTF-8). */
 static size_t
 width(const char *s)
 {
-    size_t w = 0;
-    for (; *s; s++)
-        if (((unsigned char)*s & 0xC0) != 0x80)
-            w++;
-    return w;
+    return hd_text_width(s);
 }
 
 int
@@ -169,7 +173,7 @@ out_rows(FILE *fp, hd_rows *rows, out_format f)
         for (int c = 0; c < ncol; c++) {
             if (c)
                 fputc(',', fp);
-            csv_field(fp, hd_rows_name(rows, c));
+            out_csv_field(fp, hd_rows_name(rows, c));
         }
         fputc('\n', fp);
     }
@@ -190,7 +194,7 @@ out_rows(FILE *fp, hd_rows *rows, out_format f)
             for (int c = 0; c < ncol; c++) {
                 if (c)
                     fputc(',', fp);
-                csv_field(fp, hd_rows_text(rows, c));
+                out_csv_field(fp, hd_rows_text(rows, c));
             }
             fputc('\n', fp);
         } else {
@@ -213,7 +217,8 @@ out_rows(FILE *fp, hd_rows *rows, out_format f)
                 numeric[c] |= num;
                 cells[nrow][c] = cell(hd_rows_text(rows, c), num,
                                       is_size_col(hd_rows_name(rows, c)),
-                                      hd_rows_int(rows, c));
+                                      hd_rows_int(rows, c),
+                                      is_rendered_col(hd_rows_name(rows, c)));
                 if (cells[nrow][c] && width(cells[nrow][c]) > w[c])
                     w[c] = width(cells[nrow][c]);
             }
@@ -259,4 +264,11 @@ done:
     free(numeric);
     free(w);
     return err;
+}
+
+const char *
+out_label(char *buf, size_t cap, const char *label)
+{
+    hd_text_escape(buf, cap, label, strlen(label), HD_TEXT_RENDERED, 0);
+    return buf;
 }

@@ -129,6 +129,22 @@ int hd_rows_rerun(hd_rows *rows, int n_params, const int64_t *params);
  */
 int hd_obj_resolve(int64_t *id_out, hd_db *db, const char *spec);
 
+/**
+ * Heap text made safe for a reader (analyzer/text.c has the rule): strict
+ * UTF-8, controls, C1, bidi overrides and noncharacters escaped as Python
+ * writes them, invalid bytes as \xNN.  HD_TEXT_JSON writes a JSON string
+ * body instead (\uXXXX escapes, invalid bytes as U+FFFD).  At most
+ * max_chars characters (0: no limit) and cap bytes, with "…" where cut.
+ * Returns the bytes written; out is always NUL-terminated.
+ */
+#define HD_TEXT_PLAIN 0
+#define HD_TEXT_JSON 1
+#define HD_TEXT_RENDERED 2 /* already escaped by heapdig (labels): keep \ */
+size_t hd_text_escape(char *out, size_t cap, const char *s, size_t n,
+                      int mode, size_t max_chars);
+/** Columns a terminal gives the text (wide CJK and emoji count two). */
+size_t hd_text_width(const char *s);
+
 /** "<User 0x7f3a12 'alice'>": type, address and a short value, into buf. */
 const char *hd_obj_describe(char *buf, size_t cap, hd_db *db, int64_t id);
 

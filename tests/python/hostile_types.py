@@ -333,6 +333,17 @@ def third_party_packages():
 
 
 RUNS = [0]
+CONTROL = [False]  # --control: CPython's own walk where the dump would be
+
+
+def control_walk():
+    """What a dump does to the C heap, without heapdig: every object
+    visited, and megabytes malloc'd and freed in buffers of mixed sizes."""
+    for o in gc.get_objects():
+        gc.get_referents(o)
+    for rnd in range(20):
+        bufs = [bytearray(1 << (10 + i % 11)) for i in range(64)]
+        del bufs
 
 
 def heap_survives_cpython():
@@ -372,6 +383,15 @@ def run_package(outdir, pkg, only=None, depth=0):
         argv += ["--only", listing]
     r = subprocess.run(argv, capture_output=True, text=True, timeout=600)
     dumping = "\ndumping\n" in "\n" + r.stdout
+    if r.returncode < 0 and dumping:
+        # Died while dumping: heapdig's doing, unless the same heap also
+        # kills CPython's own walk with a dump's worth of mallocs in place
+        # of the dump (a C heap already corrupted by the package).
+        c = subprocess.run(argv + ["--control"], capture_output=True,
+                           text=True, timeout=600)
+        if c.returncode < 0:
+            r = c
+            dumping = False
     if (r.returncode < 0 and not dumping) or r.returncode == 99:
         names = only
         if names is None:
@@ -496,6 +516,10 @@ def main(outdir, package=None, only=None):
     if package and not heap_survives_cpython():
         print("the heap is broken before any dump", flush=True)
         os._exit(99)
+    if CONTROL[0]:
+        print("control", flush=True)
+        control_walk()
+        os._exit(0)
     print("dumping", flush=True)
     result = []
     actual = new_gc_objects(lambda: result.append(heapdig.dump(path)))
@@ -557,6 +581,7 @@ def main(outdir, package=None, only=None):
 if __name__ == "__main__":
     if "--third-party" in sys.argv[2:]:
         sys.exit(run_packages(sys.argv[1]))
+    CONTROL[0] = "--control" in sys.argv
     pkg = sys.argv[3] if sys.argv[2:3] == ["--package"] else None
     only = None
     if sys.argv[4:5] == ["--only"]:
