@@ -363,13 +363,20 @@ def heap_survives_cpython():
     return os.waitpid(pid, 0)[1] == 0
 
 
+TAINTED = {}  # package -> a type of it that broke CPython without heapdig
+DIED_DUMPING = {}  # package -> [(types, how, stderr)] whose dump died
+
+
 def run_package(outdir, pkg, only=None, depth=0):
     """Runs one package's check in a process of its own; returns the list
-    of types covered.  A run that dies before it starts dumping (the
-    package's half-made objects broke CPython itself, or glibc found its
-    heap corrupted) is split in halves and run again, down to single types,
-    which are then reported and left out.  A run that dies while dumping is
-    heapdig's failure."""
+    of types covered.  A run that dies is split in halves and run again,
+    down to single types.  A single type whose run dies before it starts
+    dumping broke CPython itself (or glibc found its heap corrupted): it is
+    reported and left out, and its package is marked as one that corrupts
+    the C heap.  A single type whose run dies while dumping is heapdig's
+    failure, unless its package corrupts the C heap (a corrupted heap fails
+    wherever the next malloc happens to be) or CPython's own walk of the
+    same heap dies too (--control)."""
     import subprocess
     RUNS[0] += 1
     tag = "%s-%d" % (pkg, RUNS[0])
@@ -382,29 +389,33 @@ def run_package(outdir, pkg, only=None, depth=0):
             f.write("\n".join(only))
         argv += ["--only", listing]
     r = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+    died = r.returncode < 0 or r.returncode == 99
     dumping = "\ndumping\n" in "\n" + r.stdout
-    if r.returncode < 0 and dumping:
-        # Died while dumping: heapdig's doing, unless the same heap also
-        # kills CPython's own walk with a dump's worth of mallocs in place
-        # of the dump (a C heap already corrupted by the package).
-        c = subprocess.run(argv + ["--control"], capture_output=True,
-                           text=True, timeout=600)
-        if c.returncode < 0:
-            r = c
-            dumping = False
-    if (r.returncode < 0 and not dumping) or r.returncode == 99:
+    if died:
         names = only
         if names is None:
             names = [ln.split(" ", 1)[1] for ln in r.stdout.splitlines()
                      if ln.startswith("type ")]
-        if len(names) <= 1:
+        if len(names) > 1:
+            half = len(names) // 2
+            return (run_package(outdir, pkg, names[:half], depth + 1) +
+                    run_package(outdir, pkg, names[half:], depth + 1))
+        how = ("corrupt C heap" if r.returncode == 99 else
+               "signal %d" % -r.returncode)
+        if not dumping:
+            TAINTED.setdefault(pkg, names)
             print("  left out %s: its half-made objects break CPython itself "
-                  "(before any dump: %s)" % (names or pkg, "corrupt C heap"
-                  if r.returncode == 99 else "signal %d" % -r.returncode))
+                  "(before any dump: %s)" % (names or pkg, how))
             return []
-        half = len(names) // 2
-        return (run_package(outdir, pkg, names[:half], depth + 1) +
-                run_package(outdir, pkg, names[half:], depth + 1))
+        c = subprocess.run(argv + ["--control"], capture_output=True,
+                           text=True, timeout=600)
+        if c.returncode < 0:
+            print("  left out %s: died in the dump, but CPython's own walk "
+                  "of that heap dies too" % names)
+            return []
+        # Judged once the whole package has run (run_packages).
+        DIED_DUMPING.setdefault(pkg, []).append((names, how, r.stderr))
+        return []
     fails = [ln for ln in r.stdout.splitlines() if ln.startswith("FAIL")]
     check("package %s%s" % (pkg, " (%d types in %s)" % (len(only), tag)
                             if only else ""),
@@ -418,6 +429,14 @@ def run_packages(outdir):
     covered = {}
     for pkg in third_party_packages():
         covered[pkg] = run_package(outdir, pkg)
+        for names, how, err in DIED_DUMPING.get(pkg, []):
+            if pkg in TAINTED:
+                print("  left out %s: died in the dump (%s), but its package "
+                      "corrupts the C heap without heapdig (%s)" % (
+                          names, how, TAINTED[pkg]))
+            else:
+                check("package %s: %s survives the dump" % (pkg, names),
+                      False, "%s %s" % (how, err[-300:]))
     want = {"numpy", "pandas", "lxml", "yaml", "psutil", "cryptography"}
     print("types covered per package: %s" % ", ".join(
         "%s %d" % (k, len(v)) for k, v in sorted(covered.items()) if v))
