@@ -302,12 +302,18 @@ write_script(const char *script, const char *status, const char *out,
 /* Runs the target's interpreter to call sys.remote_exec; 0, or -1 with its
  * message in err. */
 static int
-remote_exec(long pid, const char *script, char *err, size_t n)
+remote_exec(long pid, int minor, int exe_is_python, const char *script,
+            char *err, size_t n)
 {
     char exe[64], code[4200];
     int fds[2], status;
     pid_t child;
-    snprintf(exe, sizeof(exe), "/proc/%ld/exe", pid);
+    /* The target's own interpreter where it is one; a program embedding
+     * libpython (uwsgi, ...) is no interpreter to run: then python3.N. */
+    if (exe_is_python)
+        snprintf(exe, sizeof(exe), "/proc/%ld/exe", pid);
+    else
+        snprintf(exe, sizeof(exe), "python3.%d", minor);
     snprintf(code, sizeof(code), "import sys\ntry:\n sys.remote_exec(%ld, "
              "sys.argv[1])\nexcept Exception as e:\n print('%%s: %%s' %% "
              "(type(e).__name__, e), file=sys.stderr); sys.exit(1)", pid);
@@ -317,7 +323,7 @@ remote_exec(long pid, const char *script, char *err, size_t n)
         dup2(fds[1], 2);
         close(fds[0]);
         close(fds[1]);
-        execl(exe, "python3", "-I", "-c", code, script, (char *)NULL);
+        execlp(exe, "python3", "-I", "-c", code, script, (char *)NULL);
         fprintf(stderr, "cannot run %s: %s", exe, strerror(errno));
         _exit(127);
     }
@@ -445,7 +451,9 @@ run(int argc, char **argv)
         remove_dir(dir, script, status);
         return rc;
     }
-    if (remote_exec(o.pid, script, err, sizeof(err)) < 0) {
+    const char *base = strrchr(exe, '/');
+    if (remote_exec(o.pid, minor, minor_in(base ? base : exe) == minor,
+                    script, err, sizeof(err)) < 0) {
         remove_dir(dir, script, status);
         return attach_fail(o.pid, "sys.remote_exec failed: %s%s", err,
                            strstr(err, "not enabled") ? " (the target runs with "
