@@ -98,6 +98,10 @@ const char *out_bytes(char *buf, size_t cap, double bytes);
 const char *out_count(char *buf, size_t cap, long long n);
 /* A JSON string literal of s (NULL prints null). */
 void out_json_str(FILE *fp, const char *s);
+/* Whether s may stand in JSON as it is: a number (not inf/nan), or (argv
+ * meta) an array of strings. */
+int out_is_json_number(const char *s);
+int out_is_json_string_array(const char *s);
 /* A CSV field (RFC 4180 quoting), heap text escaped for a reader. */
 void out_csv_field(FILE *fp, const char *s);
 /* A label (text heapdig rendered) made safe for a terminal, into buf. */

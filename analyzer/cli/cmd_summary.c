@@ -76,9 +76,11 @@ run(int argc, char **argv)
             printf("%s\n    ", k ? "," : "");
             out_json_str(stdout, meta_keys[k]);
             printf(": ");
-            /* numbers stay numbers; argv is already JSON */
+            /* numbers stay numbers; argv is a JSON array where the dump
+             * holds a well-formed one, else a string */
             if (meta[k] && (strspn(meta[k], "0123456789") == strlen(meta[k]) ||
-                            !strcmp(meta_keys[k], "argv")))
+                            (!strcmp(meta_keys[k], "argv") &&
+                             out_is_json_string_array(meta[k]))))
                 fputs(meta[k], stdout);
             else
                 out_json_str(stdout, meta[k]);
@@ -91,8 +93,11 @@ run(int argc, char **argv)
         if ((err = out_rows(stdout, rows, fmt)) < 0)
             goto fail;
     } else {
-        printf("Python %s, pid %s, dumped %s\n", M(0), M(1), M(2));
-        printf("argv: %s\n\n", M(3));
+        char v[512], a[2048]; /* meta comes from the dump: input */
+        hd_text_escape(v, sizeof(v), M(0), strlen(M(0)), HD_TEXT_PLAIN, 200);
+        hd_text_escape(a, sizeof(a), M(3), strlen(M(3)), HD_TEXT_RENDERED, 0);
+        printf("Python %s, pid %s, dumped %s\n", v, M(1), M(2));
+        printf("argv: %s\n\n", a);
         printf("  objects     %14s\n",
                out_count(b1, sizeof(b1), atoll(M(5))));
         printf("  references  %14s\n",

@@ -184,9 +184,10 @@ out_rows(FILE *fp, hd_rows *rows, out_format f)
                 fprintf(fp, "%s", c ? ", " : "");
                 out_json_str(fp, hd_rows_name(rows, c));
                 fputs(": ", fp);
-                if (hd_rows_is_number(rows, c))
+                if (hd_rows_is_number(rows, c) &&
+                    out_is_json_number(hd_rows_text(rows, c)))
                     fputs(hd_rows_text(rows, c), fp);
-                else
+                else /* text, and inf/nan, which JSON has no number for */
                     out_json_str(fp, hd_rows_text(rows, c));
             }
             fputs("}", fp);
@@ -271,4 +272,79 @@ out_label(char *buf, size_t cap, const char *label)
 {
     hd_text_escape(buf, cap, label, strlen(label), HD_TEXT_RENDERED, 0);
     return buf;
+}
+
+int
+out_is_json_number(const char *s)
+{
+    /* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+    if (s == NULL)
+        return 0;
+    if (*s == '-')
+        s++;
+    if (*s == '0')
+        s++;
+    else if (*s >= '1' && *s <= '9')
+        while (*s >= '0' && *s <= '9')
+            s++;
+    else
+        return 0;
+    if (*s == '.') {
+        if (!(*++s >= '0' && *s <= '9'))
+            return 0;
+        while (*s >= '0' && *s <= '9')
+            s++;
+    }
+    if (*s == 'e' || *s == 'E') {
+        s++;
+        if (*s == '+' || *s == '-')
+            s++;
+        if (!(*s >= '0' && *s <= '9'))
+            return 0;
+        while (*s >= '0' && *s <= '9')
+            s++;
+    }
+    return *s == 0;
+}
+
+int
+out_is_json_string_array(const char *s)
+{
+    /* [ "..." , "..." ] with JSON escapes and no raw control bytes; the
+     * dumper writes argv so, but a dump is input and may say anything. */
+    const unsigned char *p = (const unsigned char *)s;
+    int first = 1;
+    if (p == NULL || *p++ != '[')
+        return 0;
+    for (;;) {
+        while (*p == ' ')
+            p++;
+        if (*p == ']' && first)
+            return p[1] == 0;
+        if (*p++ != '"')
+            return 0;
+        while (*p != '"') {
+            if (*p < 0x20)
+                return 0; /* includes the end of the string */
+            if (*p == '\\') {
+                p++;
+                if (*p == 'u') {
+                    for (int i = 1; i <= 4; i++)
+                        if (!strchr("0123456789abcdefABCDEF", p[i]) || !p[i])
+                            return 0;
+                    p += 4;
+                } else if (!*p || !strchr("\"\\/bfnrt", *p))
+                    return 0;
+            }
+            p++;
+        }
+        p++;
+        while (*p == ' ')
+            p++;
+        if (*p == ']')
+            return p[1] == 0;
+        if (*p++ != ',')
+            return 0;
+        first = 0;
+    }
 }

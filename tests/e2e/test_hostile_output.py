@@ -34,7 +34,8 @@ class Holder(object):
 
 def build():
     h = Holder()
-    h.values = list(EVIL)
+    h.values = list(EVIL) + [float("inf"), float("-inf"), float("nan"),
+                             10 ** 400]
     h.by_key = {s: i for i, s in enumerate(EVIL)}
     h.bytes_keys = {s.encode("utf-8", "surrogatepass"): s for s in EVIL}
     for i, s in enumerate(EVIL):
@@ -47,6 +48,10 @@ def build():
 # Code points that must never reach a terminal as themselves.
 BAD = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-"
                  "\u202e\u2066-\u2069\ufdd0-\ufdef\ufffe\uffff]")
+
+
+def strict_constant(name):
+    raise ValueError("%s is not JSON" % name)
 
 
 def inert(raw):
@@ -96,8 +101,8 @@ def main(cli, outdir):
                 continue
             try:
                 text = r.stdout.decode("utf-8")
-                if fmt == "json":
-                    json.loads(text)
+                if fmt == "json":  # strict: no Infinity, NaN, Inf
+                    json.loads(text, parse_constant=strict_constant)
                 else:
                     rows = list(csv.reader(io.StringIO(text)))
                     assert rows and all(len(x) == len(rows[0]) for x in rows), \
@@ -112,6 +117,31 @@ def main(cli, outdir):
                 why = inert(r.stdout)
                 check("%s --format csv is inert" % name, why is None,
                       why or "")
+    # A database is input too: an argv meta that is not a JSON array of
+    # strings must not be pasted into summary's JSON as it is.
+    import shutil
+    import sqlite3
+    bad_db = os.path.join(outdir, "bad-argv.db")
+    shutil.copy(db, bad_db)
+    con = sqlite3.connect(bad_db)
+    con.execute("UPDATE meta SET value = ? WHERE key = 'argv'",
+                ('["a", "b\x1b]0;x\x07"], "pwned": [1',))
+    con.commit()
+    con.close()
+    r = subprocess.run([cli, "summary", bad_db, "--format", "json"],
+                       capture_output=True)
+    try:
+        doc = json.loads(r.stdout.decode("utf-8"),
+                         parse_constant=strict_constant)
+        ok = isinstance(doc["dump"]["argv"], str) and "pwned" not in doc["dump"]
+    except Exception as e:  # noqa: BLE001
+        ok = "%s: %s" % (type(e).__name__, e)
+    check("a forged argv meta stays a string in summary's JSON", ok is True,
+          repr(ok))
+    r = subprocess.run([cli, "summary", bad_db], capture_output=True)
+    why = inert(r.stdout)
+    check("... and inert in its table", r.returncode == 0 and why is None,
+          why or "")
     svg = os.path.join(outdir, "hostile.svg")
     r = subprocess.run([cli, "graph", db, obj, "--refs", "-o", svg],
                        capture_output=True)

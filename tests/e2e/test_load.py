@@ -127,6 +127,8 @@ def main(cli, outdir):
                          capture_output=True, text=True)
     doc = json.loads(out.stdout)
     check("summary json totals", doc["dump"]["objects"] == stats["objects"])
+    check("summary json argv is the dumper's sys.argv",
+          doc["dump"]["argv"] == sys.argv, repr(doc["dump"].get("argv")))
     check("summary json types", len(doc["types"]) == 5 and
           all(k in doc["types"][0] for k in ("type", "count", "size")))
     users = [t for t in json.loads(subprocess.run(
