@@ -465,10 +465,13 @@ run(int argc, char **argv)
         if (r == 1)
             break;
         if (r == 0) {
+            char safe[2048]; /* the target's words: escape them */
+            hd_text_escape(safe, sizeof(safe), err, strlen(err),
+                           HD_TEXT_RENDERED, 300);
             remove_dir(dir, script, status);
             unlink(out);
             return attach_fail(o.pid, "the dump failed in the target: %s",
-                               err);
+                               safe);
         }
         if (kill((pid_t)o.pid, 0) < 0 && errno == ESRCH) {
             remove_dir(dir, script, status);

@@ -13,6 +13,7 @@ the errors (no such process, not a Python process, usage, an existing
 output file) and, before 3.14, the message that says what to do instead.
 """
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -181,6 +182,18 @@ def main(cli, outdir):
           rc == 1 and "not a Python process" in err and "sleep" in err, err)
     sleeper.kill()
     sleeper.wait()
+    if os.getuid() == 0 and shutil.which("setpriv"):
+        # Another user's process: as nobody, attach to one of root's.
+        victim = subprocess.Popen([sys.executable, "-c",
+                                   "import time; time.sleep(30)"])
+        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534",
+                            "--clear-groups", cli, "attach", str(victim.pid)],
+                           capture_output=True, text=True)
+        check("another user's process: permission denied, says whose",
+              r.returncode == 1 and "permission denied" in r.stderr and
+              "uid 0" in r.stderr, r.stderr)
+        victim.kill()
+        victim.wait()
     rc, out, err = run(cli, "attach", "12x")
     check("a pid that is not a number: usage, exit 2",
           rc == 2 and "not a process id" in err, err)
