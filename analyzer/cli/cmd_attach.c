@@ -3,23 +3,27 @@
  * cmd_attach.c: `heapdig attach PID` — dump a running process that was
  * never prepared for it.
  *
- * How (CPython 3.14+): the target's own interpreter binary (/proc/PID/exe,
- * so the major.minor matches as PEP 768 requires) calls
- * sys.remote_exec(PID, script).  The target runs the script in its main
- * thread at its next safe point, holding the GIL as for any Python code:
- * nothing runs at an arbitrary stop point and the target is never stopped.
- * The script imports the target's own heapdig, or else the extension built
- * for exactly its version (put on sys.path for the import only), dumps
- * (by default forking, so the target pauses about as long as a fork; a
- * daemon thread reaps the child) and reports through a status file.  If the
- * target does not get there in time, the script still exists for the
- * target (remote_exec reads it when it fires), but it carries a deadline and
- * does nothing once that has passed: a timeout leaves nothing that fires.
+ * Two ways in, both running a small script in the target's main thread at a
+ * point where running Python is safe, holding the GIL as any Python code:
  *
- * 3.9-3.13 have no remote_exec; attaching them needs a debugger (gdb) and
- * is not implemented yet: such a target is refused with a message.
+ *  - CPython 3.14+: the target's own interpreter binary (/proc/PID/exe, so
+ *    the major.minor matches as PEP 768 requires) calls
+ *    sys.remote_exec(PID, script); the target runs it at its next safe
+ *    point and is never stopped.
+ *  - 3.9-3.13, and 3.14+ where remote_exec cannot reach (remote debugging
+ *    disabled, a main thread blocked in a system call): gdb, tried first on
+ *    a throwaway process (attach_gdb.c).
+ *
+ * The script imports the target's own heapdig, or else the extension built
+ * for exactly its version (put on sys.path for the import only), dumps (by
+ * default forking, so the target pauses about as long as a fork; a daemon
+ * thread reaps the child) and reports through a status file.  It claims
+ * the attach first (a file made with O_EXCL), so a second way in that
+ * fires later does nothing, and it carries a deadline: a timed-out attach
+ * leaves nothing that acts later.  What runs late removes the directory.
  */
 #define _XOPEN_SOURCE 700 /* realpath */
+#include "attach.h"
 #include "cli.h"
 
 #include <dirent.h>
@@ -41,6 +45,7 @@ typedef struct attach_opts {
     long pid;
     const char *output;     /* -o */
     const char *pythonpath; /* --pythonpath */
+    const char *gdb;        /* --gdb, $HEAPDIG_GDB or gdb; "none": never */
     double timeout;         /* --timeout, seconds */
     int foreground;         /* --foreground */
 } attach_opts;
@@ -88,10 +93,13 @@ parse(attach_opts *o, int argc, char **argv)
     double v;
     memset(o, 0, sizeof(*o));
     o->timeout = 60;
+    o->gdb = getenv("HEAPDIG_GDB");
+    if (o->gdb == NULL || !*o->gdb)
+        o->gdb = "gdb";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-o") || !strcmp(a, "--timeout") ||
-            !strcmp(a, "--pythonpath")) {
+            !strcmp(a, "--pythonpath") || !strcmp(a, "--gdb")) {
             if (val == NULL)
                 return cli_usage(&hd_cmd_attach, "%s needs a value", a);
             i++;
@@ -99,6 +107,8 @@ parse(attach_opts *o, int argc, char **argv)
                 o->output = val;
             else if (!strcmp(a, "--pythonpath"))
                 o->pythonpath = val;
+            else if (!strcmp(a, "--gdb"))
+                o->gdb = val;
             else if (parse_number(val, &o->timeout, 0) < 0)
                 return cli_usage(&hd_cmd_attach, "--timeout takes a positive "
                                  "number of seconds, not '%s'", val);
@@ -246,12 +256,28 @@ py_str(FILE *f, const char *s)
 static const char SCRIPT[] =
     "def _heapdig_attach(status, out, path, deadline, background):\n"
     "    import json, os, sys, time\n"
+    "    here = os.path.dirname(status)\n"
     "    def report(**kw):\n"
     "        with open(status + '.tmp', 'w') as f:\n"
     "            json.dump(kw, f)\n"
     "        os.rename(status + '.tmp', status)\n"
-    "    if time.time() > deadline:\n"
-    "        return  # heapdig attach gave up waiting: do nothing\n"
+    "    def tidy():\n"
+    "        for f in ('attach.py', 'claimed', 'done'):\n"
+    "            try:\n"
+    "                os.unlink(os.path.join(here, f))\n"
+    "            except OSError:\n"
+    "                pass\n"
+    "        try:\n"
+    "            os.rmdir(here)\n"
+    "        except OSError:\n"
+    "            pass\n"
+    "    if time.time() > deadline or os.path.exists(os.path.join(here, 'done')):\n"
+    "        return tidy()  # heapdig attach gave up, or has finished\n"
+    "    try:\n"
+    "        os.close(os.open(os.path.join(here, 'claimed'),\n"
+    "                         os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))\n"
+    "    except OSError:\n"
+    "        return  # another way in got there first\n"
     "    added = False\n"
     "    try:\n"
     "        try:\n"
@@ -365,31 +391,122 @@ read_status(const char *path, long long *objects, char *msg, size_t n)
     return 0;
 }
 
+/* Removes what heapdig attach made, or, when a way in may still fire
+ * (keep), leaves the script with a "done" mark: when it fires it does
+ * nothing but remove the rest. */
 static void
-remove_dir(const char *dir, const char *script, const char *status)
+finish_dir(const char *dir, int keep)
 {
-    unlink(script);
-    unlink(status);
-    rmdir(dir);
+    char path[160];
+    const char *names[] = {"status.json", "status.json.tmp", "claimed",
+                           "attach.py", "done"};
+    if (keep) {
+        snprintf(path, sizeof(path), "%s/done", dir);
+        FILE *f = fopen(path, "w");
+        if (f)
+            fclose(f);
+    }
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (keep && i >= 2)
+            break;
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+        unlink(path);
+    }
+    if (!keep)
+        rmdir(dir);
+}
+
+/* gdb as the user named it: a path, or a name found on PATH; 0 if found. */
+static int
+find_gdb(const char *gdb, char *out, size_t n)
+{
+    char cand[4096];
+    if (strchr(gdb, '/'))
+        return snprintf(out, n, "%s", gdb), access(gdb, X_OK);
+    const char *path = getenv("PATH");
+    for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
+        size_t k = strcspn(p, ":");
+        snprintf(cand, sizeof(cand), "%.*s/%s", (int)k, p, gdb);
+        if (k && access(cand, X_OK) == 0)
+            return snprintf(out, n, "%s", cand), 0;
+        p += k + (p[k] == ':');
+    }
+    return -1;
+}
+
+/* The state of one attach: which ways in were tried. */
+typedef struct attach_run {
+    const attach_opts *o;
+    char gdb[4096];
+    int gdb_state;   /* 0 not tried, 1 usable, -1 not usable (gdb_why) */
+    char gdb_why[1024];
+    char boot[1100]; /* the code gdb has the target run */
+    int async_ways;  /* ways in that fire when the target gets there */
+    int gdb_ran;
+} attach_run;
+
+/* Whether gdb may be used; finds and probes it once. */
+static int
+gdb_usable(attach_run *a)
+{
+    if (a->gdb_state)
+        return a->gdb_state > 0;
+    a->gdb_state = -1;
+    if (!strcmp(a->o->gdb, "none"))
+        snprintf(a->gdb_why, sizeof(a->gdb_why), "--gdb none");
+    else if (find_gdb(a->o->gdb, a->gdb, sizeof(a->gdb)) < 0)
+        snprintf(a->gdb_why, sizeof(a->gdb_why), "gdb is missing (install "
+                 "it: apt-get install gdb; or name one with --gdb PATH)");
+    else if (gdb_probe(a->gdb, a->gdb_why, sizeof(a->gdb_why)) == 0)
+        a->gdb_state = 1;
+    return a->gdb_state > 0;
+}
+
+/* Has gdb bring the target in; may_queue as in gdb_inject.  0, or -1 with
+ * err filled. */
+static int
+via_gdb(attach_run *a, int may_queue, char *err, size_t n)
+{
+    int r = gdb_inject(a->gdb, a->o->pid, a->boot, may_queue, err, n);
+    if (r == GDB_QUEUED)
+        a->async_ways++;
+    if (r == GDB_RAN)
+        a->gdb_ran = 1;
+    return r == GDB_FAILED ? -1 : 0;
+}
+
+static int
+exists(const char *dir, const char *name)
+{
+    char path[160];
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    return stat(path, &st) == 0;
 }
 
 static int
 run(int argc, char **argv)
 {
     attach_opts o;
+    attach_run a;
     char exe[4096], path[4096], out[4096], dir[] = "/tmp/heapdig-attach-XXXXXX";
     char script[128], status[128], err[2048], cwd[2048], stamp[32];
-    char given[1024];
+    char given[1024], safe[2048];
     long long objects = 0;
     struct stat st;
     int rc, minor;
-    double deadline;
+    double deadline, next_look, look_every = 1.0;
 
     if ((rc = parse(&o, argc, argv)))
         return rc;
+    memset(&a, 0, sizeof(a));
+    a.o = &o;
     if (kill((pid_t)o.pid, 0) < 0) {
         if (errno == ESRCH)
-            return attach_fail(o.pid, "no such process");
+            return attach_fail(o.pid, "no such process (one in another "
+                               "container or PID namespace is not visible "
+                               "from here: run heapdig attach there, or on "
+                               "the host with the host's pid)");
         snprintf(path, sizeof(path), "/proc/%ld", o.pid);
         if (stat(path, &st) == 0)
             return attach_fail(o.pid, "permission denied: the process "
@@ -418,13 +535,6 @@ run(int argc, char **argv)
     if (minor < 9)
         return attach_fail(o.pid, "Python 3.%d is not supported (heapdig "
                            "supports 3.9 to 3.15)", minor);
-    if (minor < ATTACH_MIN_MINOR)
-        return attach_fail(o.pid, "Python 3.%d: attaching needs "
-                           "sys.remote_exec (Python 3.14+); attaching 3.9-3.13 "
-                           "through gdb is not implemented yet; start the "
-                           "program under `python -m heapdig run --on-signal "
-                           "USR2` or call heapdig.dump_on_signal() in it",
-                           minor);
     if (find_pythonpath(&o, minor, path, sizeof(path)) < 0)
         return attach_fail(o.pid, "no heapdig extension built for Python "
                            "3.%d %s%s; build one (cmake "
@@ -432,7 +542,18 @@ run(int argc, char **argv)
                            "--pythonpath DIR", minor,
                            o.pythonpath ? "in " : "beside this heapdig",
                            o.pythonpath ? o.pythonpath : "", minor);
-
+    /* Before 3.14 gdb is the only way in: find out first that it can
+     * give a process back as it found it. */
+    if (minor < ATTACH_MIN_MINOR && !gdb_usable(&a))
+        return attach_fail(o.pid, "Python 3.%d has no sys.remote_exec, so "
+                           "attaching needs gdb, and %s; nothing was done to "
+                           "the process%s", minor, a.gdb_why,
+                           strstr(a.gdb_why, "registers") ||
+                           strstr(a.gdb_why, "system call") ? ": use a newer "
+                           "gdb with --gdb PATH (18.1 does this right), or "
+                           "start the program under `python -m heapdig run "
+                           "--on-signal USR2`"
+                           : "");
 
     /* The target reads the script and writes the status: it may be another
      * user (when we are root), so the directory becomes its. */
@@ -441,6 +562,9 @@ run(int argc, char **argv)
                            strerror(errno));
     snprintf(script, sizeof(script), "%s/attach.py", dir);
     snprintf(status, sizeof(status), "%s/status.json", dir);
+    snprintf(a.boot, sizeof(a.boot), "try:\n    exec(open('%s').read(), "
+             "{'__name__': 'heapdig_attach'})\nexcept BaseException:\n"
+             "    pass\n", script);
     snprintf(err, sizeof(err), "/proc/%ld", o.pid);
     deadline = now() + o.timeout;
     if (write_script(script, status, out, path, deadline, !o.foreground) < 0 ||
@@ -448,48 +572,74 @@ run(int argc, char **argv)
          (chown(dir, st.st_uid, st.st_gid) < 0 ||
           chown(script, st.st_uid, st.st_gid) < 0))) {
         rc = attach_fail(o.pid, "cannot prepare %s: %s", dir, strerror(errno));
-        remove_dir(dir, script, status);
+        finish_dir(dir, 0);
         return rc;
     }
-    const char *base = strrchr(exe, '/');
-    if (remote_exec(o.pid, minor, minor_in(base ? base : exe) == minor,
-                    script, err, sizeof(err)) < 0) {
-        remove_dir(dir, script, status);
-        return attach_fail(o.pid, "sys.remote_exec failed: %s%s", err,
-                           strstr(err, "not enabled") ? " (the target runs with "
-                           "PYTHON_DISABLE_REMOTE_DEBUG or -X "
-                           "disable-remote-debug)" : "");
+    if (minor >= ATTACH_MIN_MINOR) {
+        const char *base = strrchr(exe, '/');
+        if (remote_exec(o.pid, minor, minor_in(base ? base : exe) == minor,
+                        script, err, sizeof(err)) == 0) {
+            a.async_ways++;
+        } else if (!strstr(err, "not enabled") || !gdb_usable(&a)) {
+            finish_dir(dir, 0);
+            return attach_fail(o.pid, "sys.remote_exec failed: %s%s%s%s", err,
+                               strstr(err, "not enabled") ? " (the target "
+                               "runs with PYTHON_DISABLE_REMOTE_DEBUG or -X "
+                               "disable-remote-debug), and gdb cannot stand "
+                               "in: " : "", strstr(err, "not enabled") ?
+                               a.gdb_why : "", "");
+        }
     }
+    if (a.async_ways == 0 && via_gdb(&a, 1, err, sizeof(err)) < 0) {
+        finish_dir(dir, 0);
+        return attach_fail(o.pid, "%s", err);
+    }
+    /* A way in that waits for the main thread's next bytecode may wait for
+     * ever if that thread waits in a system call: then look again, and run
+     * the script at once where that is safe. */
+    next_look = now() + 1.0;
     for (;;) {
         int r = read_status(status, &objects, err, sizeof(err));
         if (r == 1)
             break;
         if (r == 0) {
-            char safe[2048]; /* the target's words: escape them */
             hd_text_escape(safe, sizeof(safe), err, strlen(err),
-                           HD_TEXT_RENDERED, 300);
-            remove_dir(dir, script, status);
+                           HD_TEXT_RENDERED, 300); /* the target's words */
+            finish_dir(dir, a.async_ways > 0);
             unlink(out);
             return attach_fail(o.pid, "the dump failed in the target: %s",
                                safe);
         }
         if (kill((pid_t)o.pid, 0) < 0 && errno == ESRCH) {
-            remove_dir(dir, script, status);
+            finish_dir(dir, 0);
             return attach_fail(o.pid, "the process exited during the attach");
         }
         if (now() > deadline) {
-            /* The script stays for remote_exec to read if it ever fires;
-             * past its deadline it does nothing. */
+            /* What is still queued in the target does nothing past the
+             * deadline but remove the script. */
+            finish_dir(dir, a.async_ways > 0);
             return attach_fail(o.pid, "timed out after %g s: the target did "
                                "not reach a point where it runs Python code "
                                "(its main thread may be blocked in a system "
-                               "call: sleep, I/O, a lock); nothing was "
-                               "dumped, and nothing will be", o.timeout);
+                               "call while holding the GIL, or busy in C "
+                               "code)%s%s; nothing was dumped, and nothing "
+                               "will be", o.timeout,
+                               a.gdb_state < 0 ? "; gdb could not help: " : "",
+                               a.gdb_state < 0 ? a.gdb_why : "");
+        }
+        if (now() > next_look && !exists(dir, "claimed") &&
+            (a.gdb_state > 0 || (a.gdb_state == 0 && gdb_usable(&a)))) {
+            if (via_gdb(&a, 0, err, sizeof(err)) < 0) {
+                finish_dir(dir, a.async_ways > 0);
+                return attach_fail(o.pid, "%s", err);
+            }
+            /* each look stops the target for a moment: look less often */
+            next_look = now() + (look_every *= 2);
         }
         struct timespec ts = {0, 20 * 1000000L};
         nanosleep(&ts, NULL);
     }
-    remove_dir(dir, script, status);
+    finish_dir(dir, a.async_ways > 1 || (a.async_ways == 1 && a.gdb_ran));
     if (stat(out, &st) < 0)
         return attach_fail(o.pid, "the target reported a dump but %s is "
                            "missing", out);
@@ -499,6 +649,7 @@ run(int argc, char **argv)
 }
 
 const hd_cmd hd_cmd_attach = {
-    "attach", "dump a running Python process (3.14+) without preparing it",
-    "PID [-o FILE] [--foreground] [--timeout SECONDS] [--pythonpath DIR]",
+    "attach", "dump a running Python process without preparing it",
+    "PID [-o FILE] [--foreground] [--timeout SECONDS] [--pythonpath DIR] "
+    "[--gdb PATH|none]",
     run};

@@ -1,19 +1,27 @@
 """`heapdig attach PID` against processes that were never prepared for it.
 
-    python test_attach.py HEAPDIG_CLI OUTDIR
+    python test_attach.py HEAPDIG_CLI OUTDIR [--gdb GDB] [PYTHON...]
 
-Targets run with no heapdig on their path (-I: isolated mode).  For each
-target interpreter of 3.14+ (this one, and sid's python3.14/3.15 when
-present): a busy main thread, --foreground, eight threads churning, a main
-thread asleep (timeout: nothing dumped, then or later), a target with remote
-debugging disabled, and --pythonpath naming a folder without the extension.
-The dump must hold what the target planted, with its chain; the target must
-go on and exit with its own code, its output untouched.  On every version:
-the errors (no such process, not a Python process, usage, an existing
-output file) and, before 3.14, the message that says what to do instead.
+Targets run with no heapdig on their path (-I: isolated mode), each in one
+of the states a leaking service is found in: a busy main thread, a main
+thread asleep in time.sleep, one waiting on a lock, eight threads
+churning; and --foreground.  Each is attached, the dump loaded, and it must
+hold what the target planted, with its chain; the target must go on (a
+SIGUSR1 then ends it: its sleep or lock wait must come back intact) and
+exit with its own code, its output untouched.
+
+PYTHONs are the target interpreters (default: this one, and sid's
+python3.14/3.15 when present).  3.9-3.13 are attached through gdb (GDB, or
+$HEAPDIG_GDB, or gdb on PATH); 3.14+ through sys.remote_exec, with gdb
+standing in where that cannot reach (a main thread asleep, remote
+debugging disabled) and `--gdb none` showing what happens without it.
+Always: the errors (no such process, not a Python process, another user's,
+usage, an existing output file) and a gdb that fails its probe (Debian
+12's 13.1 on this CPU) refused before it touches the target.
 """
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -23,28 +31,43 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from hdtest import check, finish, run  # noqa: E402
 
 TARGET = r'''
-import sys, threading, time
+import signal, sys, threading, time
 class Planted:
     pass
+class Stop(Exception):
+    pass
 KEEP = {"needle": Planted()}
-mode, seconds = sys.argv[1], float(sys.argv[2])
-print("ready", flush=True)
+stop = []
+def on_usr1(sig, frame):
+    stop.append(1)
+    if mode in ("sleep", "lock"):
+        raise Stop
+signal.signal(signal.SIGUSR1, on_usr1)
+mode = sys.argv[1]
 if mode == "threads":
-    stop = []
     def churn():
         while not stop:
             [str(i) for i in range(200)]
     ts = [threading.Thread(target=churn) for _ in range(8)]
     for t in ts:
         t.start()
-if mode == "sleep":
-    time.sleep(seconds)
-else:
-    end = time.time() + seconds
-    while time.time() < end:
-        sum(range(1000))
+print("ready", flush=True)
+try:
+    if mode == "sleep":
+        time.sleep(120)
+    elif mode == "nap":  # ends by itself: a signal is not let in
+        time.sleep(4)
+    elif mode == "lock":
+        lock = threading.Lock()
+        lock.acquire()
+        lock.acquire(timeout=120)
+    else:
+        end = time.time() + 120
+        while not stop and time.time() < end:
+            sum(range(1000))
+except Stop:
+    pass
 if mode == "threads":
-    stop.append(1)
     for t in ts:
         t.join()
 print("done", flush=True)
@@ -52,20 +75,28 @@ sys.exit(7)
 '''
 
 
-def start(python, outdir, mode, seconds, flags=()):
+def start(python, outdir, mode, flags=()):
     script = os.path.join(outdir, "target.py")
     with open(script, "w") as f:
         f.write(TARGET)
-    p = subprocess.Popen([python, "-I"] + list(flags) +
-                         [script, mode, str(seconds)],
+    p = subprocess.Popen([python, "-I"] + list(flags) + [script, mode],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True)
     p.stdout.readline()  # "ready": its heap is built
+    time.sleep(0.2)      # and it is in the state asked for
     return p
 
 
 def ended(p):
-    out, err = p.communicate(timeout=120)
+    """Lets the target finish (SIGUSR1) and returns (code, stdout, stderr)."""
+    if p.poll() is None:
+        p.send_signal(signal.SIGUSR1)
+    try:
+        out, err = p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+        err += "\n(killed: it did not end on SIGUSR1)"
     return p.returncode, out, err
 
 
@@ -85,89 +116,110 @@ def version(python):
         text=True).split())
 
 
-def check_attach(cli, python, outdir):
-    ver = "%d.%d" % version(python)
-    tag = "py%s" % ver
-
-    # a busy main thread, background (fork) dump
-    p = start(python, outdir, "busy", 12)
-    dump = os.path.join(outdir, "busy-%s.hdig" % ver)
+def dumped(cli, python, outdir, tag, mode, *args, flags=()):
+    """Attaches a target in `mode`, checks the dump and the target."""
+    p = start(python, outdir, mode, flags)
+    dump = os.path.join(outdir, "%s%s-%s.hdig" % (
+        mode, "".join(args).replace("-", "_"), tag.replace(" ", "_")))
     t0 = time.time()
-    rc, out, err = run(cli, "attach", p.pid, "-o", dump)
+    rc, out, err = run(cli, "attach", p.pid, "-o", dump, *args)
     took = time.time() - t0
-    check("%s busy: attach exits 0 and says where" % tag,
+    what = "%s %s%s" % (tag, mode, "".join(" " + a for a in args))
+    check("%s: attach exits 0 and says where" % what,
           rc == 0 and dump in out and "objects" in out, out + err)
     print("     attach took %.2f s" % took)
-    rc_load, _, lerr = run(cli, "load", dump)
-    check("%s busy: the dump loads" % tag, rc_load == 0, lerr)
-    check("%s busy: it holds the planted object under KEEP['needle']" % tag,
-          ("['needle']",) in planted_chain(dump + ".db"))
-    check("%s busy: the target was still running" % tag, p.poll() is None)
+    if rc == 0:
+        rc_load, _, lerr = run(cli, "load", dump)
+        check("%s: it holds the planted object under KEEP['needle']" % what,
+              rc_load == 0 and ("['needle']",) in planted_chain(dump + ".db"),
+              lerr)
+    check("%s: the target was still running" % what, p.poll() is None)
     code, tout, terr = ended(p)
-    check("%s busy: the target exits with its own code, output untouched" %
-          tag, code == 7 and tout == "done\n" and terr == "",
-          "%r %r %r" % (code, tout, terr))
-
-    # --foreground
-    p = start(python, outdir, "busy", 12)
-    dump = os.path.join(outdir, "fg-%s.hdig" % ver)
-    rc, out, err = run(cli, "attach", p.pid, "-o", dump, "--foreground")
-    check("%s --foreground: dumped" % tag, rc == 0 and os.path.exists(dump),
-          out + err)
-    code, tout, terr = ended(p)
-    check("%s --foreground: the target goes on" % tag,
-          code == 7 and terr == "", "%r %r" % (code, terr))
-
-    # eight threads churning
-    p = start(python, outdir, "threads", 12)
-    dump = os.path.join(outdir, "threads-%s.hdig" % ver)
-    rc, out, err = run(cli, "attach", p.pid, "-o", dump)
-    check("%s 8 threads: dumped" % tag, rc == 0 and os.path.exists(dump),
-          out + err)
-    run(cli, "load", dump)
-    check("%s 8 threads: the planted object is there" % tag,
-          ("['needle']",) in planted_chain(dump + ".db"))
-    code, tout, terr = ended(p)
-    check("%s 8 threads: the target goes on" % tag,
-          code == 7 and terr == "", "%r %r" % (code, terr))
-
-    # a main thread asleep: remote_exec waits for it; the attach times out
-    # and what it left behind does nothing when the target wakes
-    p = start(python, outdir, "sleep", 6)
-    dump = os.path.join(outdir, "sleep-%s.hdig" % ver)
-    rc, out, err = run(cli, "attach", p.pid, "-o", dump, "--timeout", "1.5")
-    check("%s asleep: times out with a clear message" % tag,
-          rc == 1 and "timed out" in err and "blocked" in err, err)
-    code, tout, terr = ended(p)
-    check("%s asleep: nothing is dumped after it wakes" % tag,
-          not os.path.exists(dump), repr(os.listdir(outdir)))
-    check("%s asleep: the target goes on, output untouched" % tag,
+    check("%s: the target exits with its own code, output untouched" % what,
           code == 7 and tout == "done\n" and terr == "",
           "%r %r %r" % (code, tout, terr))
 
-    # remote debugging disabled in the target (-I ignores the environment
-    # variable PYTHON_DISABLE_REMOTE_DEBUG, so the option)
-    p = start(python, outdir, "busy", 8, flags=["-X", "disable-remote-debug"])
-    dump = os.path.join(outdir, "disabled-%s.hdig" % ver)
-    rc, out, err = run(cli, "attach", p.pid, "-o", dump)
-    check("%s remote debugging disabled: says so" % tag,
-          rc == 1 and "not enabled" in err and "disable-remote-debug" in err
-          and not os.path.exists(dump), err)
-    p.kill()
-    p.communicate()
+
+def check_attach(cli, python, outdir):
+    ver = version(python)
+    tag = "py%d.%d%s" % (ver + ("-debian" if python.startswith("/usr/")
+                                else "",))
+    for mode in ("busy", "sleep", "lock", "threads"):
+        dumped(cli, python, outdir, tag, mode)
+    dumped(cli, python, outdir, tag, "busy", "--foreground")
+    dumped(cli, python, outdir, tag, "sleep", "--foreground")
+
+    if ver >= (3, 14):
+        # Without gdb, remote_exec waits for an asleep main thread: the
+        # attach times out and what it left does nothing when it wakes.
+        p = start(python, outdir, "nap")
+        dump = os.path.join(outdir, "sleep-nogdb-%s.hdig" % tag)
+        rc, out, err = run(cli, "attach", p.pid, "-o", dump, "--timeout",
+                           "1.5", "--gdb", "none")
+        check("%s asleep, --gdb none: times out with a clear message" % tag,
+              rc == 1 and "timed out" in err and "blocked" in err, err)
+        code, tout, terr = p.wait(30), p.stdout.read(), p.stderr.read()
+        check("%s asleep, --gdb none: nothing is dumped after it wakes" % tag,
+              not os.path.exists(dump), repr(os.listdir(outdir)))
+        check("%s asleep, --gdb none: the target goes on, output untouched" %
+              tag, code == 7 and tout == "done\n" and terr == "",
+              "%r %r %r" % (code, tout, terr))
+        # remote debugging disabled (-I ignores PYTHON_DISABLE_REMOTE_DEBUG,
+        # so the option): gdb stands in; without it, the message
+        flags = ["-X", "disable-remote-debug"]
+        dumped(cli, python, outdir, tag + " remote-debug-disabled", "busy",
+               flags=flags)
+        p = start(python, outdir, "busy", flags=flags)
+        dump = os.path.join(outdir, "disabled-%s.hdig" % tag)
+        rc, out, err = run(cli, "attach", p.pid, "-o", dump, "--gdb", "none")
+        check("%s remote debugging disabled, --gdb none: says so" % tag,
+              rc == 1 and "not enabled" in err and "disable-remote-debug" in
+              err and not os.path.exists(dump), err)
+        ended(p)
 
     # --pythonpath without the extension for this version
-    p = start(python, outdir, "busy", 8)
+    p = start(python, outdir, "busy")
     empty = os.path.join(outdir, "empty")
     os.makedirs(empty, exist_ok=True)
     rc, out, err = run(cli, "attach", p.pid, "--pythonpath", empty)
     check("%s --pythonpath without the extension names the version" % tag,
-          rc == 1 and ("Python %s" % ver) in err, err)
-    p.kill()
-    p.communicate()
+          rc == 1 and ("Python %d.%d" % ver) in err, err)
+    ended(p)
 
 
-def main(cli, outdir):
+def check_probe_refusal(cli, python, outdir, gdb):
+    """A gdb that cannot give a sleeping process back intact is refused
+    before it touches the target; one that can, attaches."""
+    p = start(python, outdir, "sleep")
+    dump = os.path.join(outdir, "probe.hdig")
+    rc, out, err = run(cli, "attach", p.pid, "-o", dump, "--gdb", gdb)
+    code, tout, terr = ended(p)
+    if rc == 0:
+        check("%s passes its probe here and attaches" % gdb,
+              os.path.exists(dump) and code == 7 and terr == "", out + err)
+        return True
+    else:
+        print("     %s" % err.strip())
+        check("%s fails its probe here: refused, nothing done to the target"
+              % gdb, rc == 1 and "nothing was done" in err and
+              "gdb" in err and not os.path.exists(dump), err)
+        check("%s refused: the sleeping target's sleep is intact" % gdb,
+              code == 7 and tout == "done\n" and terr == "",
+              "%r %r %r" % (code, tout, terr))
+        return False
+
+
+def main(cli, outdir, *args):
+    args = list(args)
+    gdb_arg = None
+    if "--gdb" in args:
+        i = args.index("--gdb")
+        gdb_arg = os.path.abspath(args[i + 1])
+        os.environ["HEAPDIG_GDB"] = gdb_arg
+        del args[i:i + 2]
+    pythons = args or [sys.executable] + [
+        p for p in ("/usr/bin/python3.14", "/usr/bin/python3.15")
+        if os.path.exists(p)]
     os.makedirs(outdir, exist_ok=True)
     for f in os.listdir(outdir):
         if f.endswith((".hdig", ".db")):
@@ -205,29 +257,27 @@ def main(cli, outdir):
     check("an existing output file is never overwritten",
           rc == 1 and "exists" in err and os.path.getsize(taken) == 0, err)
 
-    pythons = [sys.executable] + [p for p in ("/usr/bin/python3.14",
-                                              "/usr/bin/python3.15")
-                                  if os.path.exists(p)]
+    gdb_ok = gdb_arg is not None
+    old = [py for py in pythons if version(py) < (3, 14)]
+    if gdb_arg is None and old and os.path.exists("/usr/bin/gdb"):
+        gdb_ok = check_probe_refusal(cli, old[0], outdir, "/usr/bin/gdb")
+    rc, out, err = run(cli, "attach", os.getpid(), "--gdb", "/nonexistent/gdb")
+    if version(sys.executable) < (3, 14):
+        check("gdb missing: says so and how to get it", rc == 1 and
+              "gdb is missing" in err and "apt-get install gdb" in err, err)
     tested = set()
     for python in pythons:
         ver = version(python)
-        if ver in tested:
+        if os.path.realpath(python) in tested:
             continue
-        tested.add(ver)
-        if ver < (3, 14):
-            p = start(python, outdir, "busy", 8)
-            rc, out, err = run(cli, "attach", p.pid, "-o",
-                               os.path.join(outdir, "old.hdig"))
-            check("Python %d.%d: says attach needs 3.14 and what to do "
-                  "instead" % ver, rc == 1 and "remote_exec" in err and
-                  "dump_on_signal" in err and
-                  not os.path.exists(os.path.join(outdir, "old.hdig")), err)
-            p.kill()
-            p.communicate()
-        else:
+        tested.add(os.path.realpath(python))
+        if ver >= (3, 14) or gdb_ok:
             check_attach(cli, python, outdir)
+        else:
+            print("     Python %d.%d: no gdb here passes its probe; attached "
+                  "by the e2e_attach_gdb test with sid's" % ver)
     return finish()
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], sys.argv[2]))
+    sys.exit(main(*sys.argv[1:]))
