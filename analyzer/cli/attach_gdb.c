@@ -21,8 +21,9 @@
  * threads stay stopped, so what was read stays true); the ones that run
  * Python let the other threads run, so a thread holding the GIL or a lock
  * can let go of it.  gdb is never killed while a call runs Python (the
- * thread would return into gdb's breakpoint); when heapdig is interrupted it
- * lets the current command finish and gdb detach.
+ * thread would return into gdb's breakpoint): heapdig holds back SIGINT,
+ * SIGTERM, SIGHUP and SIGQUIT while gdb is attached, and gdb passes every
+ * signal the target gets straight on, so none abandons a call.
  *
  * Before a real target, gdb_probe tries the debugger on a throwaway child:
  * Debian 12's gdb 13.1 cannot write this kind of CPU's extended register
@@ -86,6 +87,9 @@ session_start(gdb_session *s, const char *gdb, long target, char *err,
     if ((s->pid = fork()) == 0) {
         /* Its own process group: a Ctrl-C meant for heapdig must not reach
          * gdb in the middle of a call. */
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL); /* gdb gets its own mask */
         setpgid(0, 0);
         dup2(in[0], 0);
         dup2(out[1], 1);
@@ -94,7 +98,13 @@ session_start(gdb_session *s, const char *gdb, long target, char *err,
                "-iex", "set auto-load off", "-iex", "set pagination off",
                "-iex", "set width 0", "-iex", "set confirm off", "-iex",
                "set print inferior-events off", "-iex",
-               "set print thread-events off", "-iex", sysroot, (char *)NULL);
+               "set print thread-events off",
+               /* A signal the target gets while a call runs must not make
+                * gdb abandon the call (the target would then return into
+                * nothing): pass every one straight on. */
+               "-iex", "handle all nostop noprint pass", "-iex",
+               "handle SIGINT nostop noprint pass", "-iex", sysroot,
+               (char *)NULL);
         fprintf(stderr, "cannot run %s: %s\n" MARK "\n", gdb, strerror(errno));
         _exit(127);
     }
@@ -102,8 +112,11 @@ session_start(gdb_session *s, const char *gdb, long target, char *err,
     close(out[1]);
     s->to_gdb = in[1];
     s->from_gdb = out[0];
-    if (s->pid < 0)
+    if (s->pid < 0) {
+        close(in[1]);
+        close(out[0]);
         return snprintf(err, n, "fork: %s", strerror(errno)), -1;
+    }
     return 0;
 }
 
@@ -282,7 +295,7 @@ probe_child(int ready, int result)
     prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0); /* Yama scope 1 */
 #endif
     clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += 30;
+    until.tv_sec += 3600; /* longer than any gdb takes to start */
     if (write(ready, "r", 1) != 1)
         _exit(1);
     int r = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL);
@@ -414,25 +427,49 @@ is_wait_syscall(long nr)
     return 0;
 }
 
-/* Counts the threads whose PyGILState_Check() says they hold the GIL;
- * -1 if that cannot be told, -2 if gdb failed (err filled). */
+/* Whether the main thread (selected) holds the GIL: 1, 0, or -1 if that
+ * cannot be told (PyGILState_Check answers 1 everywhere once disabled by a
+ * subinterpreter, so the other threads are asked too); -2 if gdb failed.
+ * Only the main thread's own answer matters for running code on it at
+ * once: PyGILState_Ensure waits properly for any other holder. */
 static int
-gil_holders(gdb_session *s, int *threads, char *err, size_t n)
+main_holds_gil(gdb_session *s, int *threads, char *err, size_t n)
 {
-    int holders = 0;
+    int ones = 0, answers = 0, main;
+    long v;
+    char why[256];
     *threads = 0;
-    if (session_cmd(s, READ_TIMEOUT, err, n, "thread apply all printf "
-                    "\"HDG %%d\\n\", ((int(*)(void))PyGILState_Check)()") < 0)
+    if (session_value(s, READ_TIMEOUT, &v, err, n,
+                      "((int(*)(void))PyGILState_Check)()") < 0)
         return -2;
+    main = v != 0;
+    if (session_cmd(s, READ_TIMEOUT, why, sizeof(why), "thread apply all -c "
+                    "printf \"HDG %%d\\n\", ((int(*)(void))PyGILState_Check)()") <
+        0)
+        return snprintf(err, n, "%s", why), -2;
     for (char *line = strtok(s->reply, "\n"); line; line = strtok(NULL, "\n")) {
         if (!strncmp(line, "Thread ", 7))
             ++*threads;
-        else if (!strncmp(line, "HDG ", 4) && atoi(line + 4) == 1)
-            holders++;
+        else if (!strncmp(line, "HDG ", 4)) {
+            answers++;
+            ones += atoi(line + 4) == 1;
+        }
     }
-    /* PyGILState_Check answers 1 everywhere once it is disabled (a
-     * subinterpreter exists): then nothing is known. */
-    return *threads > 0 && holders < *threads ? holders : -1;
+    if (answers > 1 && ones == answers)
+        return -1;
+    return main;
+}
+
+/* Whether the selected thread's futex wait is a Python lock's
+ * (threading.Lock.acquire and friends, which release the GIL), not the
+ * GIL's own condition variable or a C library lock. */
+static int
+waits_on_python_lock(gdb_session *s, char *err, size_t n)
+{
+    if (session_cmd(s, READ_TIMEOUT, err, n, "bt 12") < 0)
+        return -1;
+    return strstr(s->reply, "PyThread_acquire_lock") != NULL &&
+           strstr(s->reply, "take_gil") == NULL;
 }
 
 /* Writes `code` as a C string literal gdb reads. */
@@ -456,11 +493,20 @@ gdb_inject(const char *gdb, long pid, const char *code, int may_queue,
 {
     gdb_session s = {.pid = -1};
     char why[1024], lit[6000];
-    long v, sysno = -1, gil = 0;
-    int holders, threads, rc = GDB_FAILED;
+    long v, sysno = -1;
+    int holds, threads, rc = GDB_FAILED;
 
+    sigset_t block, old_mask;
     if (strlen(code) > 1000)
         return snprintf(err, n, "bootstrap too long"), GDB_FAILED;
+    /* Ctrl-C or a kill meant for heapdig waits until gdb has detached:
+     * leaving in the middle of a call would leave the target inside it. */
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGHUP);
+    sigaddset(&block, SIGQUIT);
+    sigprocmask(SIG_BLOCK, &block, &old_mask);
     if (session_start(&s, gdb, pid, err, n) < 0 ||
         session_attach(&s, pid, err, n) < 0)
         goto done;
@@ -481,9 +527,12 @@ gdb_inject(const char *gdb, long pid, const char *code, int may_queue,
     if (session_value(&s, READ_TIMEOUT, &sysno, why, sizeof(why),
                       "$orig_rax") < 0)
         sysno = -1;
-    if ((holders = gil_holders(&s, &threads, err, n)) == -2)
+    if ((holds = main_holds_gil(&s, &threads, err, n)) == -2)
         goto done;
-    int now = sysno >= 0 && is_wait_syscall(sysno) && holders == 0;
+    int now = sysno >= 0 && is_wait_syscall(sysno) && holds == 0;
+    if (now && sysno == 202 /* futex */ &&
+        (now = waits_on_python_lock(&s, err, n)) < 0)
+        goto done;
     if (!now && !may_queue) {
         rc = GDB_BUSY;
         goto done;
@@ -511,19 +560,16 @@ gdb_inject(const char *gdb, long pid, const char *code, int may_queue,
         0)
         goto done;
     if (now) {
-        if (session_value(&s, READ_TIMEOUT, &gil, why, sizeof(why),
-                          "((int(*)(void))PyGILState_Ensure)()") < 0) {
-            snprintf(err, n, "PyGILState_Ensure failed: %s", why);
-            goto done;
-        }
-        /* The code reports through its own status file and never raises:
-         * its result here says nothing more. */
+        /* One command, so that nothing can come between taking the GIL
+         * and giving it back; waited for however long the code runs.  The
+         * code reports through its own status file and never raises. */
         if (session_value(&s, NO_TIMEOUT, &v, why, sizeof(why),
-                          "((int(*)(const char*))PyRun_SimpleString)"
-                          "((const char*)$hd_code)") < 0 ||
-            session_cmd(&s, NO_TIMEOUT, why, sizeof(why),
-                        "call ((void(*)(int))PyGILState_Release)(%ld)",
-                        gil) < 0) {
+                          "($hd_gil = ((int(*)(void))PyGILState_Ensure)(), "
+                          "$hd_rc = ((int(*)(const char*))PyRun_SimpleString)"
+                          "((const char*)$hd_code), "
+                          "((void(*)(int))PyGILState_Release)($hd_gil), "
+                          "((int(*)(void*,unsigned long))munmap)($hd_code, "
+                          "4096), $hd_rc)") < 0) {
             snprintf(err, n, "running the code failed: %s", why);
             goto done;
         }
@@ -545,5 +591,6 @@ gdb_inject(const char *gdb, long pid, const char *code, int may_queue,
     session_cmd(&s, READ_TIMEOUT, why, sizeof(why), "detach");
 done:
     session_end(&s);
+    sigprocmask(SIG_SETMASK, &old_mask, NULL);
     return rc;
 }

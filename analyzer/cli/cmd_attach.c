@@ -494,11 +494,12 @@ run(int argc, char **argv)
     char given[1024], safe[2048];
     long long objects = 0;
     struct stat st;
-    int rc, minor;
+    int rc, minor, told = 0;
     double deadline, next_look, look_every = 1.0;
 
     if ((rc = parse(&o, argc, argv)))
         return rc;
+    signal(SIGPIPE, SIG_IGN); /* a gdb that dies is an error, not our end */
     memset(&a, 0, sizeof(a));
     a.o = &o;
     if (kill((pid_t)o.pid, 0) < 0) {
@@ -562,9 +563,11 @@ run(int argc, char **argv)
                            strerror(errno));
     snprintf(script, sizeof(script), "%s/attach.py", dir);
     snprintf(status, sizeof(status), "%s/status.json", dir);
-    snprintf(a.boot, sizeof(a.boot), "try:\n    exec(open('%s').read(), "
-             "{'__name__': 'heapdig_attach'})\nexcept BaseException:\n"
-             "    pass\n", script);
+    /* Run in __main__'s namespace, which may have its own `open`: the
+     * builtins by name, and nothing assigned there. */
+    snprintf(a.boot, sizeof(a.boot), "try:\n    __import__('builtins').exec("
+             "__import__('builtins').open('%s').read(), {'__name__': "
+             "'heapdig_attach'})\nexcept BaseException:\n    pass\n", script);
     snprintf(err, sizeof(err), "/proc/%ld", o.pid);
     deadline = now() + o.timeout;
     if (write_script(script, status, out, path, deadline, !o.foreground) < 0 ||
@@ -614,7 +617,14 @@ run(int argc, char **argv)
             finish_dir(dir, 0);
             return attach_fail(o.pid, "the process exited during the attach");
         }
-        if (now() > deadline) {
+        if (now() > deadline && exists(dir, "claimed")) {
+            /* The dump is under way in the target: it is waited for. */
+            if (!told) {
+                fprintf(stderr, "heapdig: attach %ld: the dump is under way "
+                        "in the target; waiting for it\n", o.pid);
+                told = 1;
+            }
+        } else if (now() > deadline) {
             /* What is still queued in the target does nothing past the
              * deadline but remove the script. */
             finish_dir(dir, a.async_ways > 0);

@@ -11,6 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The expression for the chain's first i + 1 objects, or NULL. */
+static const char *
+step_python(char *buf, size_t cap, hd_db *db, const hd_chain *c, size_t i)
+{
+    hd_chain prefix = *c;
+    prefix.n = i + 1;
+    return hd_chain_python(buf, cap, db, &prefix);
+}
+
 static int
 run(int argc, char **argv)
 {
@@ -20,7 +29,7 @@ run(int argc, char **argv)
     hd_chain_opts co;
     int64_t obj, ex_ids[CLI_MAX_EXCLUDE];
     const char *ex_types[CLI_MAX_EXCLUDE];
-    char desc[160], lab[1024];
+    char desc[160], lab[4096], py[4096];
     int rc = cli_parse(&hd_cmd_path, &o, argc, argv,
                        OPT_FORMAT | OPT_EXCLUDE | OPT_WEAK);
     if (rc)
@@ -51,6 +60,8 @@ run(int argc, char **argv)
     if (o.format == OUT_JSON) {
         printf("{\"object\": %" PRId64 ", \"root\": ", obj);
         out_json_str(stdout, c->labels[0]);
+        printf(", \"python\": ");
+        out_json_str(stdout, hd_chain_python(py, sizeof(py), db, c));
         printf(", \"steps\": [");
         for (size_t i = 0; i < c->n; i++) {
             printf("%s\n  {\"id\": %" PRId64 ", \"label\": ", i ? "," : "",
@@ -59,11 +70,13 @@ run(int argc, char **argv)
             printf(", \"weak\": %s, \"object\": ", c->weak[i] ? "true" : "false");
             out_json_str(stdout, hd_obj_describe(desc, sizeof(desc), db,
                                                  c->ids[i]));
+            printf(", \"python\": ");
+            out_json_str(stdout, step_python(py, sizeof(py), db, c, i));
             printf("}");
         }
         printf("\n]}\n");
     } else if (o.format == OUT_CSV) {
-        printf("step,id,label,kind,object\n");
+        printf("step,id,label,kind,object,python\n");
         for (size_t i = 0; i < c->n; i++) {
             printf("%zu,%" PRId64 ",", i, c->ids[i]);
             const char *l = i ? c->labels[i] : c->labels[0];
@@ -71,6 +84,8 @@ run(int argc, char **argv)
             printf(",%s,", c->weak[i] ? "weak" : "strong");
             out_csv_field(stdout,
                           hd_obj_describe(desc, sizeof(desc), db, c->ids[i]));
+            putchar(',');
+            out_csv_field(stdout, step_python(py, sizeof(py), db, c, i));
             putchar('\n');
         }
     } else {
@@ -86,7 +101,10 @@ run(int argc, char **argv)
                 printf(" %s <%s>", c->weak[i] ? "~>" : "→",
                        hd_obj_describe(desc, sizeof(desc), db, c->ids[i]));
         }
-        printf(" → %s\n\n", hd_obj_describe(desc, sizeof(desc), db, obj));
+        printf(" → %s\n", hd_obj_describe(desc, sizeof(desc), db, obj));
+        if (hd_chain_python(py, sizeof(py), db, c))
+            printf("as Python: %s\n", out_label(lab, sizeof(lab), py));
+        putchar('\n');
         for (size_t i = 0; i < c->n; i++)
             printf("  %2zu  %-28s %s\n", i,
                    i ? (c->labels[i] ? out_label(lab, sizeof(lab),

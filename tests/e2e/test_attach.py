@@ -51,6 +51,21 @@ if mode == "threads":
     ts = [threading.Thread(target=churn) for _ in range(8)]
     for t in ts:
         t.start()
+if mode == "sigpipe":
+    # A thread that keeps getting SIGPIPE (ignored, as Python sets it) while
+    # the main thread sleeps: a debugger sees every one of them.
+    import os
+    r, w = os.pipe()
+    os.close(r)
+    def pipe_writer():
+        while not stop:
+            try:
+                os.write(w, b"x")
+            except BrokenPipeError:
+                pass
+    pw = threading.Thread(target=pipe_writer, daemon=True)
+    pw.start()
+    mode = "sleep"
 print("ready", flush=True)
 try:
     if mode == "sleep":
@@ -144,7 +159,7 @@ def check_attach(cli, python, outdir):
     ver = version(python)
     tag = "py%d.%d%s" % (ver + ("-debian" if python.startswith("/usr/")
                                 else "",))
-    for mode in ("busy", "sleep", "lock", "threads"):
+    for mode in ("busy", "sleep", "lock", "threads", "sigpipe"):
         dumped(cli, python, outdir, tag, mode)
     dumped(cli, python, outdir, tag, "busy", "--foreground")
     dumped(cli, python, outdir, tag, "sleep", "--foreground")
