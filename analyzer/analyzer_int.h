@@ -167,6 +167,10 @@ typedef struct hd_heap {
     uint64_t *retained;  /* bytes dominated, own size included */
     uint32_t *root_order; /* all roots, in BFS seeding order */
     uint64_t n_root_order;
+    /* root_order's phases: [0, n_module_roots) sys.modules and builtins,
+     * then the threads' frames, locals and dicts up to n_named_roots, then
+     * objects held from outside and immortal ones. */
+    uint64_t n_module_roots, n_named_roots;
     uint64_t n_negative_external; /* consistency check: should be 0 */
     uint64_t n_external_roots;    /* objects held from outside */
     /* cycles, 1-based: members, total size, retained (as a set),

@@ -86,11 +86,20 @@ hd_graph__roots(hd_heap *h, const hd_rev *rev)
         if (h->external[o] < 0)
             h->n_negative_external++;
     }
-    for (uint64_t i = 0; i < h->n_roots; i++)
-        if (!seen[h->root_obj[i]]) {
-            seen[h->root_obj[i]] = 1;
-            h->root_order[k++] = h->root_obj[i];
+    for (int modules = 1; modules >= 0; modules--) {
+        for (uint64_t i = 0; i < h->n_roots; i++) {
+            int kind = h->root_kind ? h->root_kind[i] : HD_ROOT_SYS_MODULES;
+            int is_module = kind == HD_ROOT_SYS_MODULES ||
+                            kind == HD_ROOT_BUILTINS;
+            if (is_module == modules && !seen[h->root_obj[i]]) {
+                seen[h->root_obj[i]] = 1;
+                h->root_order[k++] = h->root_obj[i];
+            }
         }
+        if (modules)
+            h->n_module_roots = k;
+    }
+    h->n_named_roots = k;
     for (uint64_t o = 0; o < n; o++)
         if (h->external[o] > 0) {
             h->n_external_roots++;

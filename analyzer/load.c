@@ -679,6 +679,23 @@ quote(char *out, size_t cap, const char *s, size_t n)
     return k;
 }
 
+/* Whether a key_other label is an older dump's bare type name (a dotted
+ * identifier other than None, True, False) rather than a key's repr. */
+static int
+key_is_type_name(const char *s, size_t n)
+{
+    if (n == 0 || (n == 4 && !memcmp(s, "None", 4)) ||
+        (n == 4 && !memcmp(s, "True", 4)) || (n == 5 && !memcmp(s, "False", 5)))
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!(c == '_' || c == '.' || c >= 0x80 || (c >= 'a' && c <= 'z') ||
+              (c >= 'A' && c <= 'Z') || (i > 0 && c >= '0' && c <= '9')))
+            return 0;
+    }
+    return 1;
+}
+
 const char *
 hd_heap__label(const hd_heap *h, uint8_t word, uint64_t payload, char *buf,
                size_t cap)
@@ -704,7 +721,17 @@ hd_heap__label(const hd_heap *h, uint8_t word, uint64_t payload, char *buf,
         snprintf(buf, cap, "[%" PRId64 "]", hd_unzigzag(payload));
         return buf;
     case HD_LBL_KEY_OTHER:
-        snprintf(buf, cap, "[<%s>]", hd_heap__str(h, (uint32_t)payload, NULL));
+        /* 1.2 writers give the key as repr() writes it, or "<type>"; 1.0
+         * and 1.1 ones gave the bare type name. */
+        s = hd_heap__str(h, (uint32_t)payload, &n);
+        k = 0;
+        buf[k++] = '[';
+        if (key_is_type_name(s, n))
+            buf[k++] = '<';
+        k += hd_text_escape(buf + k, cap - k - 3, s, n, HD_TEXT_RENDERED, 0);
+        if (key_is_type_name(s, n))
+            buf[k++] = '>';
+        snprintf(buf + k, cap - k, "]");
         return buf;
     case HD_LBL_KEY_OBJ:
         return "<key>";

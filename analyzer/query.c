@@ -12,6 +12,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* 1 if objects has a row with this id, 0 if not, <0 on error. */
+static int
+row_exists(hd_db *db, const char *num)
+{
+    hd_rows *r = NULL;
+    const char *p[1] = {num};
+    int err = hd_query(&r, db, "SELECT 1 FROM objects WHERE id = ?1", 1, p);
+    if (err == 0)
+        err = hd_rows_next(r);
+    hd_rows_free(r);
+    return err;
+}
+
 int
 hd_obj_resolve(int64_t *id_out, hd_db *db, const char *spec)
 {
@@ -22,8 +35,19 @@ hd_obj_resolve(int64_t *id_out, hd_db *db, const char *spec)
     int err;
     uint64_t v;
 
+    char plain[64];
     *id_out = -1;
     errno = 0;
+    /* Tables print row ids with thousands separators: "#34,606" is the
+     * id a person copies from one. */
+    if (spec[0] == '#' && strchr(spec, ',') && strlen(spec) < sizeof(plain)) {
+        size_t k = 0;
+        for (const char *q = spec; *q; q++)
+            if (*q != ',')
+                plain[k++] = *q;
+        plain[k] = 0;
+        spec = plain;
+    }
     if (spec[0] == '#') {
         v = strtoull(spec + 1, &end, 10);
         sql = "SELECT id FROM objects WHERE id = ?1";
@@ -42,11 +66,16 @@ hd_obj_resolve(int64_t *id_out, hd_db *db, const char *spec)
     if (err == 1)
         *id_out = hd_rows_int(r, 0);
     hd_rows_free(r);
+    if (err == 1)
+        return 0;
     if (err < 0)
         return err;
-    if (err == 0)
-        return hd_error_set(HD_EINVAL, "no object %s in this dump", spec);
-    return 0;
+    /* A bare number that is no address may be a row id from a table. */
+    if (spec[0] != '#' && (end - spec) < 12 && row_exists(db, num) == 1)
+        return hd_error_set(HD_EINVAL, "no object at address %s in this "
+                            "dump; for row %s of a table, write #%s", spec,
+                            spec, spec);
+    return hd_error_set(HD_EINVAL, "no object %s in this dump", spec);
 }
 
 const char *
@@ -78,5 +107,96 @@ hd_obj_describe(char *buf, size_t cap, hd_db *db, int64_t id)
                  (uint64_t)hd_rows_int(r, 1), v);
     }
     hd_rows_free(r);
+    return buf;
+}
+
+/* ---- A chain as Python ------------------------------------------------------ */
+
+/* Flags and type name of an object; 0 or -1. */
+static int
+obj_kind(hd_db *db, int64_t id, int64_t *flags, char *type, size_t n)
+{
+    hd_rows *r = NULL;
+    char num[32];
+    snprintf(num, sizeof(num), "%" PRId64, id);
+    const char *p[1] = {num};
+    int err = hd_query(&r, db, "SELECT o.flags, t.name FROM objects o JOIN "
+                       "types t ON t.id = o.type WHERE o.id = ?1", 1, p);
+    if (err == 0 && (err = hd_rows_next(r)) == 1) {
+        const char *t = hd_rows_text(r, 1);
+        *flags = hd_rows_int(r, 0);
+        snprintf(type, n, "%s", t ? t : "");
+        err = 0;
+    } else
+        err = -1;
+    hd_rows_free(r);
+    return err;
+}
+
+/* Whether s[0..n) is a Python identifier (ASCII: what can be typed). */
+static int
+is_identifier(const char *s, size_t n)
+{
+    if (n == 0 || (s[0] >= '0' && s[0] <= '9'))
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!(c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9')))
+            return 0;
+    }
+    return 1;
+}
+
+const char *
+hd_chain_python(char *buf, size_t cap, hd_db *db, const hd_chain *c)
+{
+    size_t k = 0;
+    char type[128];
+    int64_t flags;
+#define PUT(...)                                                             \
+    do {                                                                     \
+        int w_ = snprintf(buf + k, cap - k, __VA_ARGS__);                    \
+        if (w_ < 0 || (size_t)w_ >= cap - k)                                 \
+            return NULL;                                                     \
+        k += (size_t)w_;                                                     \
+    } while (0)
+    if (cap == 0 || c == NULL || c->n == 0 || c->labels[0] == NULL)
+        return NULL;
+    buf[0] = 0;
+    /* Only module-rooted chains can be typed into a debugger as they are;
+     * a frame or an outside holder has no expression a program can name. */
+    if (!strcmp(c->labels[0], "sys.modules"))
+        PUT("sys.modules");
+    else if (!strcmp(c->labels[0], "builtins"))
+        PUT("vars(builtins)");
+    else
+        return NULL;
+    for (size_t i = 1; i < c->n; i++) {
+        const char *l = c->labels[i];
+        if (l == NULL || c->weak[i] || strstr(l, "\xe2\x80\xa6") /* … */ ||
+            strstr(l, "[<"))
+            return NULL; /* unnamed, weak, cut short, or a key with no value */
+        if (obj_kind(db, c->ids[i - 1], &flags, type, sizeof(type)) < 0)
+            return NULL;
+        if (!strcmp(type, "functools._lru_cache_wrapper") ||
+            !strcmp(type, "_lru_cache_wrapper"))
+            return NULL; /* its cache is no attribute */
+        /* x.__dict__['name'] is x.name for a module or an instance; a
+         * class's __dict__ holds descriptors that x.name would call. */
+        const char *next = i + 1 < c->n ? c->labels[i + 1] : NULL;
+        if (!strcmp(l, ".__dict__") && next && !(flags & 8) &&
+            !strncmp(next, "['", 2) && !c->weak[i + 1]) {
+            size_t n = strlen(next);
+            if (n > 4 && !strcmp(next + n - 2, "']") &&
+                is_identifier(next + 2, n - 4)) {
+                PUT(".%.*s", (int)(n - 4), next + 2);
+                i++;
+                continue;
+            }
+        }
+        PUT("%s", l);
+    }
+#undef PUT
     return buf;
 }

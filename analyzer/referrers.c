@@ -2,14 +2,18 @@
  *
  * referrers.c: shortest referrer chains.
  *
- * Design: one breadth-first search over strong edges from all roots at once
- * (multi-source BFS, roots at depth 0 in hd_graph__roots order).  For every
- * object it records depth (distance from the nearest root) and parent (the
- * object that first reached it), so the shortest labelled chain from a root
- * to any object is a walk up `parent`, in C or in a recursive SQL query.
- * Because the queue is seeded with named roots first, ties resolve towards
- * sys.modules/builtins/frames, the chains people can read.  Weak edges are
- * never followed: they keep nothing alive.  O(V+E) time, one u32 queue.
+ * Design: a breadth-first search over strong edges from the roots, in
+ * three phases, each a multi-source BFS that goes on from where the last
+ * stopped: sys.modules and builtins; then the threads' frames, locals and
+ * dicts; then objects held from outside the heap and immortal ones.  So an
+ * object gets the shortest chain from the first kind of root that reaches
+ * it at all: module globals read as the module's (`app._CACHE[...]`), not
+ * as a frame's f_globals, and a function that C code (atexit) also holds
+ * does not turn every chain through it into "held from outside".  For every
+ * object it records depth (distance from its root) and parent (the object
+ * that first reached it), so the chain is a walk up `parent`, in C or in a
+ * recursive SQL query.  Weak edges are never followed: they keep nothing
+ * alive.  O(V+E) time, one u32 queue.
  */
 #include "analyzer_int.h"
 #include "heapdig/format.h"
@@ -18,6 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+static void bfs_from(hd_heap *h, uint32_t *queue, uint64_t *headp,
+                     uint64_t *tailp);
 
 int
 hd_refchain__bfs(hd_heap *h)
@@ -35,12 +42,28 @@ hd_refchain__bfs(hd_heap *h)
     }
     for (uint64_t o = 0; o < n; o++)
         h->depth[o] = h->parent[o] = HD_NONE;
-    for (uint64_t i = 0; i < h->n_root_order; i++) {
-        uint32_t r = h->root_order[i];
-        h->reachable[r] = 1;
-        h->depth[r] = 0;
-        queue[tail++] = r;
+    uint64_t phase_end[3] = {h->n_module_roots, h->n_named_roots,
+                             h->n_root_order};
+    for (int phase = 0, i = 0; phase < 3; phase++) {
+        for (; (uint64_t)i < phase_end[phase]; i++) {
+            uint32_t r = h->root_order[i];
+            if (h->reachable[r])
+                continue; /* already explained by an earlier kind of root */
+            h->reachable[r] = 1;
+            h->depth[r] = 0;
+            queue[tail++] = r;
+        }
+        bfs_from(h, queue, &head, &tail);
     }
+    h->bfs_order = queue; /* kept: signatures walk it in the same order */
+    h->n_bfs = tail;
+    return 0;
+}
+
+static void
+bfs_from(hd_heap *h, uint32_t *queue, uint64_t *headp, uint64_t *tailp)
+{
+    uint64_t head = *headp, tail = *tailp;
     while (head < tail) {
         uint32_t v = queue[head++];
         for (uint64_t e = h->edge_start[v]; e < h->edge_start[v + 1]; e++) {
@@ -54,9 +77,8 @@ hd_refchain__bfs(hd_heap *h)
             queue[tail++] = w;
         }
     }
-    h->bfs_order = queue; /* kept: signatures walk it in the same order */
-    h->n_bfs = tail;
-    return 0;
+    *headp = head;
+    *tailp = tail;
 }
 
 /* ---- Chain signatures ----------------------------------------------------------

@@ -19,6 +19,7 @@
 #endif
 #include <Python.h>
 #include <frameobject.h>
+#include <structmember.h> /* PyMemberDef, T_OBJECT */
 #include <stddef.h> /* offsetof */
 
 #if PY_VERSION_HEX < 0x03090000
@@ -619,6 +620,98 @@ static const hd_field hd_frame_fields[] = {
     HD_F(PyFrameObject, f_trace, "f_trace"),
     {0, NULL}};
 #endif
+
+/* A traceback's links, an exception's standard fields and a builtin
+ * method's owner: public structs on every version. */
+static const hd_field hd_traceback_fields[] = {
+    HD_F(PyTracebackObject, tb_next, "tb_next"),
+    HD_F(PyTracebackObject, tb_frame, "tb_frame"),
+    {0, NULL}};
+
+static const hd_field hd_exception_fields[] = {
+    HD_F(PyBaseExceptionObject, dict, "__dict__"),
+    HD_F(PyBaseExceptionObject, args, "args"),
+#if PY_VERSION_HEX >= 0x030B0000
+    HD_F(PyBaseExceptionObject, notes, "__notes__"),
+#endif
+    HD_F(PyBaseExceptionObject, traceback, "__traceback__"),
+    HD_F(PyBaseExceptionObject, context, "__context__"),
+    HD_F(PyBaseExceptionObject, cause, "__cause__"),
+    {0, NULL}};
+
+static const hd_field hd_cfunction_fields[] = {
+    HD_F(PyCFunctionObject, m_self, "__self__"),
+    HD_F(PyCFunctionObject, m_module, "__module__"),
+    {0, NULL}};
+
+/* Whether member m of a type is a C field label_c_members names: an object
+ * slot at a fixed offset; in a heap type only a read-only one (a Python
+ * class's writable __slots__ are label_instance's). */
+static inline int
+hd_member_is_c_field(const PyMemberDef *m, int heap)
+{
+    if (m->type != T_OBJECT && m->type != T_OBJECT_EX)
+        return 0;
+#ifdef Py_RELATIVE_OFFSET
+    if (m->flags & Py_RELATIVE_OFFSET)
+        return 0;
+#endif
+    return !heap || (m->flags & READONLY);
+}
+
+/* The code a frame object runs (borrowed), and (3.11+) its interpreter
+ * frame as an hd_frame, so that a finished frame a traceback keeps names
+ * its locals as a running one does.  0 if it has none. */
+static inline PyCodeObject *
+hd_compat_frameobj_code(PyFrameObject *fo)
+{
+#if PY_VERSION_HEX >= 0x030E0000
+    PyObject *exe = hd_compat_stackref(fo->f_frame->f_executable);
+    return exe && PyCode_Check(exe) ? (PyCodeObject *)exe : NULL;
+#elif PY_VERSION_HEX >= 0x030D0000
+    PyObject *exe = fo->f_frame->f_executable;
+    return exe && PyCode_Check(exe) ? (PyCodeObject *)exe : NULL;
+#elif PY_VERSION_HEX >= 0x030B0000
+    return fo->f_frame->f_code;
+#else
+    return fo->f_code;
+#endif
+}
+
+static inline int
+hd_compat_frameobj_frame(PyFrameObject *fo, hd_frame *f)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    _PyInterpreterFrame *fr = fo->f_frame;
+    memset(f, 0, sizeof(*f));
+    if (fr == NULL || (f->code = hd_compat_frameobj_code(fo)) == NULL)
+        return 0;
+    f->locals = fr->localsplus;
+    f->n_locals = f->code->co_nlocalsplus;
+    f->f_locals = fr->f_locals;
+    f->opaque = fr;
+    return 1;
+#else
+    (void)fo;
+    (void)f;
+    return 0;
+#endif
+}
+
+/* The globals and builtins an hd_frame from hd_compat_frameobj_frame runs
+ * with (3.11+), borrowed. */
+static inline PyObject *
+hd_compat_frame_globals(const hd_frame *f, int builtins)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    _PyInterpreterFrame *fr = f->opaque;
+    return builtins ? fr->f_builtins : fr->f_globals;
+#else
+    (void)f;
+    (void)builtins;
+    return NULL;
+#endif
+}
 
 /* ---- tracemalloc --------------------------------------------------------- */
 

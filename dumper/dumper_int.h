@@ -117,7 +117,11 @@ enum hd_trait {
     HD_T_FLOAT = 1 << 18,
     HD_T_SET = 1 << 19,      /* set, frozenset or subclass */
     HD_T_CFUNCTION = 1 << 20,
-    HD_T_NONE = 1 << 21
+    HD_T_NONE = 1 << 21,
+    HD_T_CMEMBERS = 1 << 22, /* a C type (or base) with object members */
+    HD_T_EXCEPTION = 1 << 23,
+    HD_T_TRACEBACK = 1 << 24,
+    HD_T_LRU_CACHE = 1 << 25 /* functools._lru_cache_wrapper */
 };
 
 typedef struct hd_typeinfo {

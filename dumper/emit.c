@@ -268,6 +268,28 @@ traits_of(PyTypeObject *tp)
                                                                    : 0;
     t |= is_sub(tp, &PyCFunction_Type) ? HD_T_CFUNCTION : 0;
     t |= tp == Py_TYPE(Py_None) ? HD_T_NONE : 0;
+    t |= PyType_FastSubclass(tp, Py_TPFLAGS_BASE_EXC_SUBCLASS) ? HD_T_EXCEPTION
+                                                               : 0;
+    t |= tp == &PyTraceBack_Type ? HD_T_TRACEBACK : 0;
+    t |= strcmp(tp->tp_name, "functools._lru_cache_wrapper") == 0
+             ? HD_T_LRU_CACHE
+             : 0;
+    /* Types with a labeller of their own name their fields there (and
+     * append the ones tp_traverse leaves out: named twice, they would
+     * count twice). */
+    const uint32_t own = HD_T_TYPE | HD_T_FUNCTION | HD_T_CODE | HD_T_CELL |
+                         HD_T_METHOD | HD_T_MODULE | HD_T_FRAME |
+                         HD_T_WEAKREF | HD_T_CFUNCTION;
+    for (PyTypeObject *b = tp; b && !(t & (HD_T_CMEMBERS | own));
+         b = b->tp_base) {
+        int heap = (b->tp_flags & Py_TPFLAGS_HEAPTYPE) != 0;
+        for (PyMemberDef *m = b->tp_members; m && m->name; m++)
+            if (hd_member_is_c_field(m, heap))
+                t |= HD_T_CMEMBERS;
+    }
+    if (!(tp->tp_flags & Py_TPFLAGS_HEAPTYPE) && tp->tp_dictoffset > 0 &&
+        !(t & own))
+        t |= HD_T_CMEMBERS;
     return t;
 }
 
@@ -572,6 +594,17 @@ put_value(hd_dumpctx *ctx, rec *r, PyObject *op, uint32_t t)
         }
     } else if (t & HD_T_FUNCTION)
         name = ((PyFunctionObject *)op)->func_qualname;
+    else if (t & HD_T_FRAME) {
+        PyCodeObject *co = hd_compat_frameobj_code((PyFrameObject *)op);
+        name = co ? hd_compat_code_qualname(co) : NULL;
+    } else if (t & HD_T_EXCEPTION) {
+        /* What the program said when it raised: its first argument. */
+        PyObject *args = ((PyBaseExceptionObject *)op)->args;
+        if (args && PyTuple_CheckExact(args) && PyTuple_GET_SIZE(args) > 0 &&
+            PyUnicode_CheckExact(PyTuple_GET_ITEM(args, 0)))
+            return put_value(ctx, r, PyTuple_GET_ITEM(args, 0), HD_T_STR);
+        return 0;
+    }
     else if (t & HD_T_CODE)
         name = hd_compat_code_qualname((PyCodeObject *)op);
     else if (t & HD_T_MODULE) {

@@ -25,6 +25,7 @@
  */
 #include "dumper_int.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <structmember.h> /* PyMemberDef, T_OBJECT_EX for __slots__ */
@@ -144,6 +145,141 @@ label_fields(hd_dumpctx *ctx, PyObject *op, const hd_field *f, int owned)
 
 /* ---- Labellers ---------------------------------------------------------- */
 
+/* ---- A dict key as Python writes it ---------------------------------------
+ *
+ * Cache keys are often tuples, floats, None or bytes: the label says which
+ * one, as repr() would (format 1.2, §6), for None, bool, int, float, str,
+ * bytes and tuples of them, bounded; without running Python code.  Anything
+ * else is named by its type, "<Request>". */
+
+#define KEY_REPR_MAX 120 /* bytes; longer keys end in "…" */
+#define KEY_REPR_DEPTH 3 /* tuples in tuples */
+
+typedef struct key_writer {
+    char *p;
+    size_t left; /* bytes left before the cut */
+    int cut;     /* it did not fit: "…" written */
+} key_writer;
+
+static void
+kw_put(key_writer *w, const char *s, size_t n)
+{
+    if (w->cut)
+        return;
+    if (n > w->left - (w->left >= 3 ? 3 : w->left)) {
+        /* leave room for the ellipsis (3 bytes of UTF-8) */
+        size_t fit = w->left >= 3 ? w->left - 3 : 0;
+        memcpy(w->p, s, fit);
+        w->p += fit;
+        memcpy(w->p, "\xe2\x80\xa6", 3);
+        w->p += 3;
+        w->left = 0;
+        w->cut = 1;
+        return;
+    }
+    memcpy(w->p, s, n);
+    w->p += n;
+    w->left -= n;
+}
+
+/* A quoted str or bytes body, escaped as repr() does (controls as \n,
+ * \t, \xNN; the quote and backslash). */
+static void
+kw_quoted(key_writer *w, const char *s, size_t n, int is_bytes)
+{
+    char q = memchr(s, '\'', n) && !memchr(s, '"', n) ? '"' : '\'';
+    char esc[8];
+    if (is_bytes)
+        kw_put(w, "b", 1);
+    kw_put(w, &q, 1);
+    for (size_t i = 0; i < n && !w->cut; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '\\' || c == (unsigned char)q)
+            esc[0] = '\\', esc[1] = (char)c, kw_put(w, esc, 2);
+        else if (c == '\n')
+            kw_put(w, "\\n", 2);
+        else if (c == '\t')
+            kw_put(w, "\\t", 2);
+        else if (c == '\r')
+            kw_put(w, "\\r", 2);
+        else if (c < 0x20 || c == 0x7f || (is_bytes && c >= 0x80))
+            kw_put(w, esc, (size_t)snprintf(esc, sizeof(esc), "\\x%02x", c));
+        else
+            kw_put(w, (const char *)&c, 1);
+    }
+    kw_put(w, &q, 1);
+}
+
+/* 0, or -1 for a key that has no such form. */
+static int
+key_repr(key_writer *w, PyObject *k, int depth)
+{
+    char num[64];
+    if (k == Py_None)
+        return kw_put(w, "None", 4), 0;
+    if (k == Py_True || k == Py_False)
+        return k == Py_True ? kw_put(w, "True", 4) : kw_put(w, "False", 5), 0;
+    if (PyLong_CheckExact(k)) {
+        int overflow = 0;
+        long long v = PyLong_AsLongLongAndOverflow(k, &overflow);
+        if (overflow || (v == -1 && PyErr_Occurred())) {
+            PyErr_Clear();
+            return -1;
+        }
+        return kw_put(w, num, (size_t)snprintf(num, sizeof(num), "%lld", v)), 0;
+    }
+    if (PyFloat_CheckExact(k)) {
+        double d = PyFloat_AS_DOUBLE(k);
+        if (!isfinite(d)) /* as an expression, not repr()'s bare inf */
+            return kw_put(w, num, (size_t)snprintf(num, sizeof(num),
+                                                   "float('%s')", isnan(d) ?
+                                                   "nan" : d > 0 ? "inf" :
+                                                   "-inf")), 0;
+        /* repr()'s shortest round-tripping digits; C memory, no object */
+        char *r = PyOS_double_to_string(PyFloat_AS_DOUBLE(k), 'r', 0,
+                                        Py_DTSF_ADD_DOT_0, NULL);
+        if (r == NULL) {
+            PyErr_Clear();
+            return -1;
+        }
+        kw_put(w, r, strlen(r));
+        PyMem_Free(r);
+        return 0;
+    }
+    if (PyUnicode_CheckExact(k)) {
+        char buf[KEY_REPR_MAX + 4];
+        int trunc = 0;
+        size_t n = hd_str_utf8(k, buf, sizeof(buf), &trunc);
+        kw_quoted(w, buf, n, 0);
+        if (trunc)
+            kw_put(w, "\xe2\x80\xa6", 3), w->cut = 1;
+        return 0;
+    }
+    if (PyBytes_CheckExact(k)) {
+        Py_ssize_t n = PyBytes_GET_SIZE(k);
+        kw_quoted(w, PyBytes_AS_STRING(k),
+                  n > KEY_REPR_MAX ? KEY_REPR_MAX : (size_t)n, 1);
+        if (n > KEY_REPR_MAX)
+            kw_put(w, "\xe2\x80\xa6", 3), w->cut = 1;
+        return 0;
+    }
+    if (PyTuple_CheckExact(k) && depth < KEY_REPR_DEPTH) {
+        Py_ssize_t n = PyTuple_GET_SIZE(k);
+        kw_put(w, "(", 1);
+        for (Py_ssize_t i = 0; i < n && !w->cut; i++) {
+            if (i)
+                kw_put(w, ", ", 2);
+            if (key_repr(w, PyTuple_GET_ITEM(k, i), depth + 1) < 0)
+                return -1;
+        }
+        if (n == 1)
+            kw_put(w, ",", 1);
+        kw_put(w, ")", 1);
+        return 0;
+    }
+    return -1;
+}
+
 /* The label of a dict value, from its key. */
 static int
 key_label(hd_dumpctx *ctx, PyObject *key, uint32_t *word, uint64_t *payload)
@@ -163,9 +299,17 @@ key_label(hd_dumpctx *ctx, PyObject *key, uint32_t *word, uint64_t *payload)
         }
         PyErr_Clear();
     }
-    const char *tn = Py_TYPE(key)->tp_name;
+    char text[KEY_REPR_MAX + 8];
+    key_writer w = {text, sizeof(text) - 1, 0};
     *word = STRONG(HD_LBL_KEY_OTHER);
-    *payload = hd_emit_cstr(ctx, tn, strlen(tn), tn);
+    if (key_repr(&w, key, 0) == 0) {
+        *w.p = 0;
+        *payload = hd_emit_cstr(ctx, text, strlen(text), NULL);
+    } else {
+        const char *tn = Py_TYPE(key)->tp_name;
+        snprintf(text, sizeof(text), "<%.*s>", KEY_REPR_MAX, tn);
+        *payload = hd_emit_cstr(ctx, text, strlen(text), NULL);
+    }
     return *payload ? 0 : -1;
 }
 
@@ -277,6 +421,7 @@ label_frame_object(hd_dumpctx *ctx, PyObject *op)
     PyFrameObject *fo = (PyFrameObject *)op;
     PyObject **slots = hd_compat_frameobj_localsplus(fo);
     Py_ssize_t n = hd_compat_frameobj_n_locals(fo);
+    hd_frame f;
     if (label_fields(ctx, op, hd_frame_fields, 0) < 0)
         return -1;
     for (Py_ssize_t i = 0; slots && i < n; i++) {
@@ -285,8 +430,84 @@ label_frame_object(hd_dumpctx *ctx, PyObject *op)
         if (sid && label(ctx, slots[i], STRONG(HD_LBL_LOCAL), sid, 0) < 0)
             return -1;
     }
+    /* 3.11+: the frame a finished call left to a traceback or generator
+     * lives inside the frame object; only then does the object traverse
+     * (and so reference) it. */
+    if (!hd_compat_frameobj_frame(fo, &f))
+        return 0;
+    if (label_attr(ctx, (PyObject *)f.code, "f_code", 0) < 0 ||
+        label_attr(ctx, hd_compat_frame_globals(&f, 0), "f_globals", 0) < 0 ||
+        label_attr(ctx, hd_compat_frame_globals(&f, 1), "f_builtins", 0) < 0 ||
+        label_attr(ctx, f.f_locals, "f_locals", 0) < 0)
+        return -1;
+    for (int i = 0; i < f.n_locals; i++) {
+        PyObject *v = hd_compat_frame_local(&f, i);
+        uint32_t sid;
+        if (v == NULL)
+            continue;
+        if ((sid = hd_emit_str(ctx, hd_compat_local_name(f.code, i))) == 0 ||
+            label(ctx, v, STRONG(HD_LBL_LOCAL), sid, 0) < 0)
+            return -1;
+    }
     return 0;
 }
+
+/* A C type's own named fields: its tp_members of object kind, and its
+ * __dict__ slot.  That names functools.partial's func/args/keywords,
+ * property's fget/fset/fdel, staticmethod's and classmethod's __func__,
+ * defaultdict's default_factory, a descriptor's __objclass__ and the fields
+ * of C exceptions (StopIteration.value, OSError.filename, ...).  A member
+ * is a slot in the object's own struct: reading it runs nothing.  Python
+ * classes' own members are label_instance's. */
+static int
+label_c_members(hd_dumpctx *ctx, PyObject *op)
+{
+    PyTypeObject *tp = Py_TYPE(op);
+    for (PyTypeObject *t = tp; t; t = t->tp_base) {
+        int heap = (t->tp_flags & Py_TPFLAGS_HEAPTYPE) != 0;
+        for (PyMemberDef *m = t->tp_members; m && m->name; m++) {
+            if (hd_member_is_c_field(m, heap)) {
+                PyObject *v = *(PyObject **)((char *)op + m->offset);
+                if (label_attr(ctx, v, m->name, 0) < 0)
+                    return -1;
+            }
+        }
+    }
+    if (!(tp->tp_flags & Py_TPFLAGS_HEAPTYPE) && tp->tp_dictoffset > 0)
+        return label_attr(ctx, *(PyObject **)((char *)op + tp->tp_dictoffset),
+                          "__dict__", 0);
+    return 0;
+}
+
+/* functools.lru_cache's wrapper keeps its cache in a dict of its private
+ * struct, whose layout changes between versions: of the dicts it
+ * references, the cache is the one that is not its __dict__. */
+static int
+label_lru_cache(hd_dumpctx *ctx, PyObject *op)
+{
+    PyTypeObject *tp = Py_TYPE(op);
+    PyObject *dict = tp->tp_dictoffset > 0
+                         ? *(PyObject **)((char *)op + tp->tp_dictoffset)
+                         : NULL;
+    PyObject *k, *v, *wrapped = NULL;
+    Py_ssize_t pos = 0;
+    /* The wrapped function is its __dict__['__wrapped__'] too (set by
+     * update_wrapper): found without making a str to look it up with. */
+    while (dict && PyDict_CheckExact(dict) && PyDict_Next(dict, &pos, &k, &v))
+        if (PyUnicode_CheckExact(k) &&
+            PyUnicode_CompareWithASCIIString(k, "__wrapped__") == 0)
+            wrapped = v;
+    if (label_attr(ctx, wrapped, "__wrapped__", 0) < 0)
+        return -1;
+    for (size_t i = 0; i < ctx->n_edges; i++) {
+        v = ctx->edges[i].target;
+        if (ctx->edges[i].word == 0 && v != dict && PyDict_CheckExact(v))
+            return label_attr(ctx, v, "cache", 0);
+    }
+    return 0;
+}
+
+
 
 /* Collects ctx->edges for op, whose type has traits t. */
 static int
@@ -324,6 +545,14 @@ collect_edges(hd_dumpctx *ctx, PyObject *op, uint32_t t)
         if (label_attr(ctx, (PyObject *)tp, "__class__", 0) < 0)
             return -1;
     }
+    if ((t & HD_T_CMEMBERS) && label_c_members(ctx, op) < 0)
+        return -1;
+    if (t & HD_T_EXCEPTION)
+        return label_fields(ctx, op, hd_exception_fields, 0);
+    if (t & HD_T_TRACEBACK)
+        return label_fields(ctx, op, hd_traceback_fields, 0);
+    if (t & HD_T_LRU_CACHE)
+        return label_lru_cache(ctx, op);
     if (t & HD_T_DICT)
         return label_dict(ctx, op, 0);
     if (t & HD_T_LIST)
@@ -347,6 +576,8 @@ collect_edges(hd_dumpctx *ctx, PyObject *op, uint32_t t)
     }
     if (t & HD_T_MODULE)
         return label_attr(ctx, PyModule_GetDict(op), "__dict__", 1);
+    if (t & HD_T_CFUNCTION)
+        return label_fields(ctx, op, hd_cfunction_fields, 0);
     if (t & HD_T_FRAME)
         return label_frame_object(ctx, op);
     if (t & HD_T_WEAKREF) {

@@ -20,7 +20,7 @@
 #define HD_MAGIC "\x89HDG\r\n\x1a\n"
 #define HD_MAGIC_LEN 8
 #define HD_FORMAT_MAJOR 1
-#define HD_FORMAT_MINOR 1
+#define HD_FORMAT_MINOR 2
 #define HD_PRELUDE_LEN (HD_MAGIC_LEN + 4) /* magic, u16 major, u16 minor */
 
 /* ---- FORMAT.md §2 Records --------------------------------------------- */

@@ -179,6 +179,16 @@ int hd_refchain_find(hd_chain **out, hd_db *db, int64_t id,
                      const hd_chain_opts *opts);
 void hd_chain_free(hd_chain *chain);
 
+/**
+ * The chain as a Python expression a person can paste into a debugger in
+ * the process (`sys.modules['app']._CACHE['/api/items/19'].payload`), in
+ * buf; NULL when it has none: the root is no module (a frame, a holder
+ * outside the heap), or a hop has no name Python can follow (an unlabelled
+ * or weak reference, a key recorded without its value, lru_cache's cache).
+ */
+const char *hd_chain_python(char *buf, size_t cap, hd_db *db,
+                            const hd_chain *chain);
+
 /* ---- Pictures (Graphviz) --------------------------------------------------- */
 
 /** What a picture shows around an object. */

@@ -156,6 +156,14 @@ def main(cli, outdir):
     # show / referrers / referents
     rc, out, err = run(cli, "show", db, hex(u42), "--format", "json")
     s = json.loads(out)[0]
+    row = s["id"]
+    rc2, out2, err2 = run(cli, "show", db, "#{:,}".format(row), "--format",
+                          "json")
+    check("an id as tables print it (#34,606) names the same object",
+          rc2 == 0 and json.loads(out2)[0]["id"] == row, err2)
+    rc2, out2, err2 = run(cli, "show", db, str(row))
+    check("a bare row id is no address: the error says to write #N",
+          rc2 == 1 and ("write #%d" % row) in err2, err2)
     check("show", s["type"] == "User" and s["reachable"] == "yes" and
           s["depth"] == 2 and s["referrers"] == 2, repr(s))
     rc, out, err = run(cli, "referrers", db, hex(u42), "--format", "json")

@@ -64,13 +64,17 @@ def make_closure(captured):
 
 LEAF = "leaf-" + "x" * 50
 BIG = 12345678901234567890123
+# Keys a cache uses, each written in its label as repr() writes it (§6).
+OTHER_KEYS = [None, True, b"raw\x00\xff", (1, "a"), ("it's", "x\n", (1.0, -3)),
+              -0.5, (), (7,), float("-inf")]
 ROOT = {
     "plain": [Plain(i) for i in range(20)],
     "slotted": [Slotted(i, -i, "s%d" % i) for i in range(20)],
     "leaf_holder": [0, LEAF],
     "tuple": (1, 2.5, "three", b"four", None, True),
     "ints": {1: "one", -7: "minus seven", BIG: "big"},
-    "other_keys": {(1, 2): "tuple key", 2.5: "float key"},
+    "other_keys": {(1, 2): "tuple key", 2.5: "float key",
+                   frozenset([1]): "frozenset key"},
     "set": {1, 2, 3, "four"},
     "frozen": frozenset(["a", "b"]),
     "bytearray": bytearray(b"abc" * 100),
@@ -82,6 +86,8 @@ ROOT = {
     "cycle": None,
     "finalized": Finalized(),
 }
+for _k, _key in enumerate(OTHER_KEYS):
+    ROOT["other_keys"][_key] = "value under other key %d" % _k
 _a, _b = WithDict(), WithDict()
 _a.peer, _b.peer = _b, _a
 ROOT["cycle"] = _a
@@ -300,9 +306,22 @@ def main(outdir):
           labels(ROOT, [k for k in ROOT if k == "leaf_holder"][0]))
     check("dict value labelled by int key",
           ("key_int", -7) in labels(ROOT["ints"], ROOT["ints"][-7]))
-    check("dict value under other key",
-          ("key_other", "tuple") in labels(ROOT["other_keys"],
-                                           ROOT["other_keys"][(1, 2)]))
+    check("dict value under a tuple key: the key as repr() writes it",
+          ("key_other", "(1, 2)") in labels(ROOT["other_keys"],
+                                            ROOT["other_keys"][(1, 2)]))
+    check("dict value under a float key: the key as repr() writes it",
+          ("key_other", "2.5") in labels(ROOT["other_keys"],
+                                         ROOT["other_keys"][2.5]))
+    for key in OTHER_KEYS:
+        want = "float(%r)" % repr(key) if key in (float("inf"), float(
+            "-inf")) else repr(key)  # an expression, where repr() is none
+        check("key %r is labelled as repr() writes it" % (key,),
+              ("key_other", want) in labels(ROOT["other_keys"],
+                                                 ROOT["other_keys"][key]),
+              repr(labels(ROOT["other_keys"], ROOT["other_keys"][key])))
+    check("a key with no such form is named by its type",
+          ("key_other", "<frozenset>") in labels(
+              ROOT["other_keys"], ROOT["other_keys"][frozenset([1])]))
     check("list index", ("index", 1) in labels(ROOT["leaf_holder"], LEAF))
     check("tuple index", ("index", 2) in labels(ROOT["tuple"], "three"))
     s0 = ROOT["slotted"][3]

@@ -132,22 +132,35 @@ check_random_graph(uint32_t n, uint32_t m, int allow_garbage)
     for (uint32_t o = 0; o < n; o++)
         CHECK_EQ(h->reachable[o], reach[o]);
 
-    /* BFS depth: shortest distance by relaxation to a fixpoint */
+    /* BFS depth: shortest distance by relaxation to a fixpoint, first from
+     * the named roots; then, for what they do not reach, from the objects
+     * held from outside (the phases of hd_refchain__bfs). */
     uint32_t dist[MAXN];
+    uint8_t frozen[MAXN] = {0};
     for (uint32_t o = 0; o < n; o++)
-        dist[o] = is_root[o] ? 0 : HD_NONE;
-    for (int changed = 1; changed;) {
-        changed = 0;
-        for (uint32_t v = 0; v < n; v++)
-            for (uint64_t e = h->edge_start[v]; dist[v] != HD_NONE &&
-                                                 e < h->edge_start[v + 1];
-                 e++) {
-                uint32_t w = h->edge_dst[e];
-                if (!(h->edge_word[e] & 1) && dist[v] + 1 < dist[w]) {
-                    dist[w] = dist[v] + 1;
-                    changed = 1;
-                }
+        dist[o] = HD_NONE;
+    for (uint32_t i = 0; i < n_named; i++)
+        dist[named[i]] = 0;
+    for (int phase = 0; phase < 2; phase++) {
+        if (phase == 1)
+            for (uint32_t o = 0; o < n; o++) {
+                frozen[o] = dist[o] != HD_NONE;
+                if (!frozen[o] && extra[o] > 0)
+                    dist[o] = 0;
             }
+        for (int changed = 1; changed;) {
+            changed = 0;
+            for (uint32_t v = 0; v < n; v++)
+                for (uint64_t e = h->edge_start[v];
+                     dist[v] != HD_NONE && e < h->edge_start[v + 1]; e++) {
+                    uint32_t w = h->edge_dst[e];
+                    if (!(h->edge_word[e] & 1) && !frozen[w] &&
+                        dist[v] + 1 < dist[w]) {
+                        dist[w] = dist[v] + 1;
+                        changed = 1;
+                    }
+                }
+        }
     }
     for (uint32_t o = 0; o < n; o++) {
         CHECK_EQ(h->depth[o], dist[o]);

@@ -1,0 +1,159 @@
+"""Chains a person reads, checked against the live process that was dumped.
+
+    python oracle_chains.py HEAPDIG_CLI OUTDIR
+
+Plants objects behind the holders real leaks go through (stored exceptions
+with their tracebacks and the frames those keep, an lru_cache, a
+functools.partial, a defaultdict's factory, property/staticmethod/
+classmethod, a bound method, a builtin method's __self__, a module global
+that C code also holds), dumps this process, and for each object asks
+`heapdig path --format json`:
+  - every hop is named, the chain starts at sys.modules (a module's globals
+    read as the module's, not as a frame's or "held from outside"), and
+    names the holder the way the program does (.__traceback__, .tb_next,
+    .tb_frame, .f_locals['name'], .args, .default_factory, .fget, ...);
+  - where the chain has a Python expression, evaluating it here gives the
+    very object (id() equal to the dumped address): CPython is the oracle.
+"""
+import atexit
+import collections
+import functools
+import json
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from hdtest import check, finish  # noqa: E402
+
+import heapdig  # noqa: E402
+
+
+class Planted:
+    """What the chains lead to."""
+
+
+class UpstreamError(Exception):
+    pass
+
+
+ERRORS = []
+
+
+def fetch(i):
+    secret_local = Planted()  # noqa: F841 (kept alive by the traceback)
+    raise UpstreamError("upstream %d timed out" % i)
+
+
+for _i in range(2):
+    try:
+        fetch(_i)
+    except UpstreamError as _e:
+        ERRORS.append(_e)
+del _i
+
+
+@functools.lru_cache(maxsize=None)
+def summarize(key):
+    return Planted()
+
+
+summarize("k")
+PARTIAL = functools.partial(print, Planted())
+FACTORY_RESULT = Planted()
+BY_KEY = collections.defaultdict(lambda: FACTORY_RESULT)
+
+
+class Holder:
+    def __init__(self):
+        self.payload = Planted()
+
+    def method(self):
+        return self
+
+    @property
+    def prop(self):
+        return 1
+
+    @staticmethod
+    def static():
+        return 2
+
+
+HOLDER = Holder()
+_CACHE = {("GET", "/items"): Planted(), 2.5: Planted(), None: Planted()}
+BOUND = HOLDER.method
+APPEND = [Planted()].append  # a builtin method: its __self__ holds the list
+
+
+def on_exit():  # held by atexit from C, and by this module
+    return ON_EXIT_DATA
+
+
+ON_EXIT_DATA = {"payload": Planted()}
+atexit.register(on_exit)
+
+# What each planted object's chain must name (a label on it), besides being
+# rooted at sys.modules.
+EXPECT = [
+    (lambda: ERRORS[0].__traceback__.tb_next.tb_frame.f_locals["secret_local"],
+     [".__traceback__", ".tb_next", ".tb_frame", "f_locals['secret_local']"]),
+    (lambda: summarize("k"), [".cache"]),
+    (lambda: PARTIAL.args[0], [".args", "[0]"]),
+    (lambda: FACTORY_RESULT, ["['FACTORY_RESULT']"]),
+    (lambda: BY_KEY.default_factory, [".default_factory"]),
+    (lambda: vars(Holder)["prop"].fget, [".fget"]),
+    (lambda: HOLDER.payload, ["payload"]),  # .payload, or 3.9's __dict__
+    (lambda: APPEND.__self__, [".__self__"]),
+    (lambda: ON_EXIT_DATA["payload"], ["['ON_EXIT_DATA']", "['payload']"]),
+    (lambda: _CACHE[("GET", "/items")], ["[('GET', '/items')]"]),
+    (lambda: _CACHE[2.5], ["[2.5]"]),
+    (lambda: _CACHE[None], ["[None]"]),
+]
+if sys.version_info >= (3, 10):
+    EXPECT.append((lambda: vars(Holder)["static"].__func__, [".__func__"]))
+
+
+def main(cli, outdir):
+    os.makedirs(outdir, exist_ok=True)
+    dump = os.path.join(outdir, "chains-%d.%d.hdig" % sys.version_info[:2])
+    for f in (dump, dump + ".db"):
+        if os.path.exists(f):
+            os.unlink(f)
+    targets = [get() for get, _ in EXPECT]
+    heapdig.dump(dump)
+    r = subprocess.run([cli, "load", dump], capture_output=True, text=True)
+    check("the dump loads", r.returncode == 0, r.stderr)
+    tag = "py%d.%d" % sys.version_info[:2]
+    for obj, (_, labels) in zip(targets, EXPECT):
+        what = "%s %s" % (tag, labels[-1])
+        r = subprocess.run([cli, "path", dump + ".db", hex(id(obj)),
+                            "--format", "json"], capture_output=True,
+                           text=True)
+        check("%s: path finds it" % what, r.returncode == 0, r.stderr)
+        if r.returncode != 0:
+            continue
+        chain = json.loads(r.stdout)
+        hops = [s["label"] for s in chain["steps"][1:]]
+        text = " ".join(hops)
+        check("%s: rooted at sys.modules, every hop named" % what,
+              chain["root"] == "sys.modules" and None not in hops, text)
+        check("%s: names %s" % (what, ", ".join(labels)),
+              all(any(l in h for h in hops) for l in labels), text)
+        expr = chain["python"]
+        if labels == [".cache"]:
+            check("%s: no Python expression (lru_cache's cache is no "
+                  "attribute)" % what, expr is None, repr(expr))
+            continue
+        try:
+            value = eval(expr, {"sys": sys})
+            same = id(value) == id(obj)
+        except Exception as e:  # a wrong expression is a failure
+            value, same = e, False
+        check("%s: the expression %s is the object" % (what, expr), same,
+              repr(value)[:200])
+    return finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1], sys.argv[2]))
