@@ -95,7 +95,9 @@ run(int argc, char **argv)
                  "coalesce(%s.r,0) - coalesce(x.r,0) AS retained_growth "
                  "FROM k LEFT JOIN x USING (name, module) LEFT JOIN y USING "
                  "(name, module)%s WHERE coalesce(%s.s,0) > coalesce(x.s,0) "
-                 "ORDER BY %s DESC, size_growth DESC LIMIT %ld",
+                 "OR retained_growth > 0 "
+                 "ORDER BY %s DESC, retained_growth DESC, size_growth DESC "
+                 "LIMIT %ld",
                  n == 3 ? ", z AS (SELECT name, module, count n, size s, "
                           "retained r FROM c.types)" : "",
                  n == 3 ? " UNION SELECT name, module FROM z" : "", cols, z, z,
@@ -145,8 +147,9 @@ done:
 const hd_cmd hd_cmd_diff = {
     "diff", "what grew between two or three dumps, and where it is held",
     "A.db B.db [C.db] [--by type|path|both] [-n N] [--format table|json|csv]\n\n"
-    "Oldest first.  'held_at' generalises indices and data keys to [*], so\n"
-    "a cache that gained 10,000 entries is one line.  With three dumps, what\n"
-    "grew in both intervals is marked steady and listed first.  JSON with\n"
+    "Oldest first.  Rows rank by retained growth (what the growth keeps\n"
+    "alive), then shallow growth.  'held_at' generalises indices and data keys\n"
+    "to [*], so a cache that gained 10,000 entries is one line.  With three\n"
+    "dumps, what grew in both intervals is marked steady and listed first.  JSON with\n"
     "--by both is {\"types\": [...], \"paths\": [...]}.",
     run};

@@ -66,6 +66,17 @@ def main(cli, outdir):
     entry = [t for t in types if t["type"] == "Entry"]
     check("types: Entry grew steadily", entry and entry[0]["trend"] ==
           "steady" and entry[0]["count_growth"] == 2000, repr(entry))
+    rc, out, err = run(cli, "diff", dbs[0], dbs[2], "--by", "type",
+                       "--format", "json")
+    ranked = json.loads(out) if rc == 0 else []
+    grew = {t["type"]: t for t in ranked}
+    check("types rank by retained growth: Entry (which keeps its blob) above "
+          "bytes, which grew more in shallow bytes",
+          "Entry" in grew and "bytes" in grew and
+          ranked.index(grew["Entry"]) < ranked.index(grew["bytes"]) and
+          grew["bytes"]["size_growth"] > grew["Entry"]["size_growth"],
+          repr([(t["type"], t["size_growth"], t["retained_growth"])
+                for t in ranked[:4]]))
     rc, out, err = run(cli, "diff", dbs[0], dbs[1], "--by", "path",
                        "--format", "csv")
     lines = out.splitlines()
