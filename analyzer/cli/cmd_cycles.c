@@ -19,17 +19,45 @@ run(int argc, char **argv)
         return rc;
     if ((rc = cli_open(&hd_cmd_cycles, &o, 0, &db, NULL)))
         return rc;
+    /* What a person can act on first: garbage, then live cycles with
+     * finalisers, then the rest; last the backbone every program has
+     * (cycles through a module or a class: its functions' __globals__, its
+     * methods, its instances), which the table sums up in one line. */
+#define KIND "CASE WHEN c.reachable = 0 THEN 'garbage' WHEN EXISTS (SELECT 1 "  \
+             "FROM objects m WHERE m.scc = c.id AND (m.flags & 24) != 0) "     \
+             "THEN 'backbone' ELSE 'live' END"
     snprintf(sql, sizeof(sql),
-             "SELECT c.id AS cycle, CASE c.reachable WHEN 1 THEN 'live' ELSE "
-             "'garbage' END AS state, c.members, c.size, c.retained, "
+             "SELECT * FROM (SELECT c.id AS cycle, " KIND " AS state, "
+             "c.members, c.size, c.retained, "
              "c.finalizers, (SELECT group_concat(n, ', ') FROM (SELECT t.name "
              "|| ' x' || count(*) AS n FROM objects m JOIN types t ON t.id = "
              "m.type WHERE m.scc = c.id GROUP BY t.name ORDER BY count(*) "
              "DESC, t.name LIMIT 4)) AS types, (SELECT min(m.id) FROM objects"
-             " m WHERE m.scc = c.id) AS example FROM cycles c %s ORDER BY "
-             "c.retained DESC, c.id LIMIT %ld",
-             o.garbage ? "WHERE c.reachable = 0" : "", o.limit);
+             " m WHERE m.scc = c.id) AS example FROM cycles c %s) WHERE %s "
+             "ORDER BY CASE state WHEN 'garbage' THEN 0 WHEN 'live' THEN 1 "
+             "ELSE 2 END, finalizers > 0 DESC, retained DESC, cycle LIMIT %ld",
+             o.garbage ? "WHERE c.reachable = 0" : "",
+             o.format == OUT_TABLE ? "state != 'backbone'" : "1",
+             o.limit);
     rc = cli_print_query(&hd_cmd_cycles, db, sql, 0, NULL, o.format);
+    if (rc == 0 && o.format == OUT_TABLE && !o.garbage) {
+        hd_rows *r = NULL;
+        char b[32], n1[32], n2[32];
+        snprintf(sql, sizeof(sql), "SELECT count(*), coalesce(sum(members), "
+                 "0), coalesce(sum(size), 0) FROM cycles c WHERE " KIND
+                 " = 'backbone'");
+        if (hd_query(&r, db, sql, 0, NULL) == 0 && hd_rows_next(r) == 1 &&
+            hd_rows_int(r, 0) > 0)
+            printf("\nAlso %s live cycles through modules and classes (%s "
+                   "objects, %s): the module, class and function backbone "
+                   "every program has (--format json lists them, as "
+                   "'backbone').\n",
+                   out_count(n1, sizeof(n1), (long long)hd_rows_int(r, 0)),
+                   out_count(n2, sizeof(n2), (long long)hd_rows_int(r, 1)),
+                   out_bytes(b, sizeof(b), (double)hd_rows_int(r, 2)));
+        hd_rows_free(r);
+    }
+#undef KIND
     hd_db_close(db);
     return rc;
 }
@@ -37,6 +65,9 @@ run(int argc, char **argv)
 const hd_cmd hd_cmd_cycles = {
     "cycles", "reference cycles; --garbage: what gc.collect() would free",
     "DB [--garbage] [-n N] [--format table|json|csv]\n\n"
+    "Garbage first, then live cycles with finalisers, then the rest; cycles\n"
+    "through a module or a class (state 'backbone': every program has them)\n"
+    "are summed up in one line in the table and listed last in JSON/CSV.\n"
     "finalizers counts members with __del__ (tp_finalize) or tp_del;\n"
     "example is a member's row id, for `heapdig show DB #ID`.",
     run};

@@ -98,7 +98,7 @@ run(int argc, char **argv)
                 printf(" %s %s", c->weak[i] ? "~>" : "→",
                        out_label(lab, sizeof(lab), c->labels[i]));
             else
-                printf(" %s <%s>", c->weak[i] ? "~>" : "→",
+                printf(" %s %s", c->weak[i] ? "~>" : "→",
                        hd_obj_describe(desc, sizeof(desc), db, c->ids[i]));
         }
         printf(" → %s\n", hd_obj_describe(desc, sizeof(desc), db, obj));

@@ -143,6 +143,20 @@ def main(cli, outdir):
                                   c["state"] == "garbage" and
                                   "Finalized x2" in c["types"] for c in cyc),
           repr(cyc[:3]))
+    rc, out, err = run(cli, "cycles", db, "-n", "1000", "--format", "json")
+    cyc = json.loads(out)
+    states = [c["state"] for c in cyc]
+    order = {"garbage": 0, "live": 1, "backbone": 2}
+    check("cycles: garbage first, the module/class backbone last",
+          states and states[0] == "garbage" and "backbone" in states and
+          [order[x] for x in states] == sorted(order[x] for x in states),
+          repr(states[:8]))
+    rc, out, err = run(cli, "cycles", db, "-n", "3")
+    rows = [l for l in out.splitlines()[2:] if l.strip()]
+    check("cycles table: leads with garbage, sums the backbone in one line",
+          rc == 0 and rows and " garbage " in rows[0] and
+          "backbone" not in rows[0] and "live cycles through modules and "
+          "classes" in out, out[:500])
 
     # external: the leaked buffer is an orphan at the top
     rc, out, err = run(cli, "external", db, "-n", "5", "--format", "json")
