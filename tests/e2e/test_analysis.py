@@ -105,6 +105,10 @@ def main(cli, outdir):
               shortest <= len(objgraph_chain),
               "ours %d objects from a root, objgraph %d from a module" % (
                   shortest, len(objgraph_chain)))
+    rc, out, err = run(cli, "path", db, hex(cache))
+    check("path: objects on the chain line are written once, <dict 0x…>, "
+          "never <<dict 0x…>>", rc == 0 and "<<" not in out and
+          ">>" not in out, out[:300])
     rc, out, err = run(cli, "path", db, hex(garbage))
     check("path of garbage says so", rc == 1 and "garbage" in err, err)
 

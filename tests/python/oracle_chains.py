@@ -82,6 +82,7 @@ class Holder:
 
 HOLDER = Holder()
 _CACHE = {("GET", "/items"): Planted(), 2.5: Planted(), None: Planted()}
+IN_SET = {Planted()}  # a set's members have no name: one unnamed hop
 BOUND = HOLDER.method
 APPEND = [Planted()].append  # a builtin method: its __self__ holds the list
 
@@ -152,6 +153,13 @@ def main(cli, outdir):
             value, same = e, False
         check("%s: the expression %s is the object" % (what, expr), same,
               repr(value)[:200])
+    member = next(iter(IN_SET))
+    r = subprocess.run([cli, "path", dump + ".db", hex(id(member))],
+                       capture_output=True, text=True)
+    check("%s an unnamed hop is shown as its object, once bracketed" % tag,
+          r.returncode == 0 and "['IN_SET'] → <Planted 0x" in r.stdout and
+          "<<" not in r.stdout and "as Python" not in r.stdout,
+          r.stdout[:300] + r.stderr)
     return finish()
 
 
