@@ -632,3 +632,111 @@ done:
     hd_chain_free(c);
     return err;
 }
+
+/* ---- One chain per holder ------------------------------------------------------
+ *
+ * MAT's "paths to GC roots": not only the shortest chain, but the shortest
+ * one through each object that holds `id` directly, shortest first, so that
+ * a session kept by both a cache and a forgotten list shows both.
+ */
+
+static int
+by_length(const void *a, const void *b)
+{
+    const hd_chain *x = *(hd_chain *const *)a, *y = *(hd_chain *const *)b;
+    return x->n < y->n ? -1 : x->n > y->n;
+}
+
+/* Appends the hop holder -> id (label, weak) to c. */
+static int
+chain_extend(hd_chain *c, int64_t id, const char *label, int weak)
+{
+    int64_t *ids = realloc(c->ids, (c->n + 1) * sizeof(*ids));
+    if (ids)
+        c->ids = ids;
+    char **labels = realloc(c->labels, (c->n + 1) * sizeof(*labels));
+    if (labels)
+        c->labels = labels;
+    int *w = realloc(c->weak, (c->n + 1) * sizeof(*w));
+    if (w)
+        c->weak = w;
+    if (!ids || !labels || !w)
+        return hd_error_set(HD_ENOMEM, "out of memory (chains)");
+    c->ids[c->n] = id;
+    c->labels[c->n] = label ? strdup(label) : NULL;
+    c->weak[c->n] = weak;
+    c->n++;
+    return 0;
+}
+
+int
+hd_refchain_all(hd_chain ***out, size_t *n_out, hd_db *db, int64_t id,
+                size_t max, const hd_chain_opts *opts)
+{
+    hd_rows *r = NULL;
+    hd_chain **all = NULL, *c = NULL;
+    size_t n = 0, cap = 0;
+    char num[32];
+    int err;
+    *out = NULL;
+    *n_out = 0;
+    snprintf(num, sizeof(num), "%" PRId64, id);
+    const char *p[1] = {num};
+    /* a root is its own chain */
+    if ((err = hd_refchain_find(&c, db, id, opts)) < 0)
+        return err;
+    if (c->n == 1) {
+        all = malloc(sizeof(*all));
+        if (all == NULL) {
+            hd_chain_free(c);
+            return hd_error_set(HD_ENOMEM, "out of memory (chains)");
+        }
+        all[0] = c;
+        *out = all;
+        *n_out = 1;
+        return 0;
+    }
+    hd_chain_free(c);
+    c = NULL;
+    if ((err = hd_query(&r, db, "SELECT src, min(label), min(kind = 'weak') "
+                        "FROM refs WHERE dst = ?1 AND src != ?1 GROUP BY src",
+                        1, p)) < 0)
+        return err;
+    while ((err = hd_rows_next(r)) == 1) {
+        int weak = (int)hd_rows_int(r, 2);
+        if (weak && !(opts && opts->weak))
+            continue;
+        if (hd_refchain_find(&c, db, hd_rows_int(r, 0), opts) < 0) {
+            hd_error_clear();
+            continue; /* a holder no root reaches (garbage) or excluded */
+        }
+        if ((err = chain_extend(c, id, hd_rows_text(r, 1), weak)) < 0)
+            break;
+        if (n == cap) {
+            size_t nc = cap ? 2 * cap : 16;
+            hd_chain **a = realloc(all, nc * sizeof(*a));
+            if (a == NULL) {
+                err = hd_error_set(HD_ENOMEM, "out of memory (chains)");
+                break;
+            }
+            all = a;
+            cap = nc;
+        }
+        all[n++] = c;
+        c = NULL;
+    }
+    hd_rows_free(r);
+    hd_chain_free(c);
+    if (err < 0) {
+        for (size_t i = 0; i < n; i++)
+            hd_chain_free(all[i]);
+        free(all);
+        return err;
+    }
+    qsort(all, n, sizeof(*all), by_length);
+    for (size_t i = max; i < n; i++)
+        hd_chain_free(all[i]);
+    *out = all;
+    *n_out = n < max ? n : max;
+    return 0;
+}

@@ -46,7 +46,8 @@ enum {
     OPT_EXCLUDE = 1 << 5,
     OPT_WEAK = 1 << 6,
     OPT_DEPTH = 1 << 7,
-    OPT_OUTPUT = 1 << 8
+    OPT_OUTPUT = 1 << 8,
+    OPT_ALL = 1 << 9
 };
 #define CLI_MAX_EXCLUDE 64
 
@@ -58,6 +59,7 @@ typedef struct cli_opts {
     int garbage;       /* --garbage */
     int weak;          /* --weak */
     int depth;         /* --depth (0: command default) */
+    long all;          /* --all N (path) */
     const char *output; /* -o */
     const char *exclude[CLI_MAX_EXCLUDE];
     int n_exclude;

@@ -20,6 +20,70 @@ step_python(char *buf, size_t cap, hd_db *db, const hd_chain *c, size_t i)
     return hd_chain_python(buf, cap, db, &prefix);
 }
 
+/* {"object": .., "root": .., "python": .., "steps": [...]} */
+static void
+print_json(hd_db *db, const hd_chain *c, int64_t obj, int with_object)
+{
+    char desc[160], py[4096];
+    printf("{");
+    if (with_object)
+        printf("\"object\": %" PRId64 ", ", obj);
+    printf("\"root\": ");
+    out_json_str(stdout, c->labels[0]);
+    printf(", \"python\": ");
+    out_json_str(stdout, hd_chain_python(py, sizeof(py), db, c));
+    printf(", \"steps\": [");
+    for (size_t i = 0; i < c->n; i++) {
+        printf("%s\n  {\"id\": %" PRId64 ", \"label\": ", i ? "," : "",
+               c->ids[i]);
+        out_json_str(stdout, i ? c->labels[i] : NULL);
+        printf(", \"weak\": %s, \"object\": ", c->weak[i] ? "true" : "false");
+        out_json_str(stdout, hd_obj_describe(desc, sizeof(desc), db,
+                                             c->ids[i]));
+        printf(", \"python\": ");
+        out_json_str(stdout, step_python(py, sizeof(py), db, c, i));
+        printf("}");
+    }
+    printf("\n]}");
+}
+
+/* One row per step; with a leading chain number when chain > 0. */
+static void
+print_csv(hd_db *db, const hd_chain *c, long chain)
+{
+    char desc[160], py[4096];
+    for (size_t i = 0; i < c->n; i++) {
+        if (chain > 0)
+            printf("%ld,", chain);
+        printf("%zu,%" PRId64 ",", i, c->ids[i]);
+        out_csv_field(stdout, c->labels[i]);
+        printf(",%s,", c->weak[i] ? "weak" : "strong");
+        out_csv_field(stdout, hd_obj_describe(desc, sizeof(desc), db,
+                                              c->ids[i]));
+        putchar(',');
+        out_csv_field(stdout, step_python(py, sizeof(py), db, c, i));
+        putchar('\n');
+    }
+}
+
+/* root → label → label → <object>, and the chain as Python if it has one */
+static void
+print_arrows(hd_db *db, const hd_chain *c, int64_t obj)
+{
+    char desc[160], lab[4096], py[4096];
+    printf("%s", c->labels[0] && c->labels[0][0]
+                     ? out_label(lab, sizeof(lab), c->labels[0])
+                     : hd_obj_describe(desc, sizeof(desc), db, c->ids[0]));
+    for (size_t i = 1; i < c->n; i++)
+        printf(" %s %s", c->weak[i] ? "~>" : "→",
+               c->labels[i] ? out_label(lab, sizeof(lab), c->labels[i])
+                            : hd_obj_describe(desc, sizeof(desc), db,
+                                              c->ids[i]));
+    printf(" → %s\n", hd_obj_describe(desc, sizeof(desc), db, obj));
+    if (hd_chain_python(py, sizeof(py), db, c))
+        printf("as Python: %s\n", out_label(lab, sizeof(lab), py));
+}
+
 static int
 run(int argc, char **argv)
 {
@@ -29,9 +93,9 @@ run(int argc, char **argv)
     hd_chain_opts co;
     int64_t obj, ex_ids[CLI_MAX_EXCLUDE];
     const char *ex_types[CLI_MAX_EXCLUDE];
-    char desc[160], lab[4096], py[4096];
+    char desc[160], lab[4096];
     int rc = cli_parse(&hd_cmd_path, &o, argc, argv,
-                       OPT_FORMAT | OPT_EXCLUDE | OPT_WEAK);
+                       OPT_FORMAT | OPT_EXCLUDE | OPT_WEAK | OPT_ALL);
     if (rc)
         return rc;
     if ((rc = cli_open(&hd_cmd_path, &o, 1, &db, &obj)))
@@ -52,58 +116,50 @@ run(int argc, char **argv)
     co.exclude_ids = ex_ids;
     co.exclude_types = ex_types;
     co.weak = o.weak;
-    int err = hd_refchain_find(&c, db, obj, &co);
-    if (err < 0) {
+    int err;
+    if (o.all > 0) {
+        hd_chain **all = NULL;
+        size_t n = 0;
+        if ((err = hd_refchain_all(&all, &n, db, obj, (size_t)o.all, &co)) <
+            0) {
+            rc = cli_fail("path", err);
+            goto done;
+        }
+        if (o.format == OUT_JSON)
+            printf("{\"object\": %" PRId64 ", \"chains\": [", obj);
+        else if (o.format == OUT_CSV)
+            printf("chain,step,id,label,kind,object,python\n");
+        for (size_t k = 0; k < n; k++) {
+            if (o.format == OUT_JSON) {
+                printf("%s\n", k ? "," : "");
+                print_json(db, all[k], obj, 0);
+            } else if (o.format == OUT_CSV) {
+                print_csv(db, all[k], (long)k + 1);
+            } else {
+                printf("%zu. ", k + 1);
+                print_arrows(db, all[k], obj);
+            }
+            hd_chain_free(all[k]);
+        }
+        free(all);
+        if (o.format == OUT_JSON)
+            printf("\n]}\n");
+        else if (o.format == OUT_TABLE && n == 0)
+            printf("no root reaches it through any of its holders\n");
+        goto done;
+    }
+    if ((err = hd_refchain_find(&c, db, obj, &co)) < 0) {
         rc = cli_fail("path", err);
         goto done;
     }
     if (o.format == OUT_JSON) {
-        printf("{\"object\": %" PRId64 ", \"root\": ", obj);
-        out_json_str(stdout, c->labels[0]);
-        printf(", \"python\": ");
-        out_json_str(stdout, hd_chain_python(py, sizeof(py), db, c));
-        printf(", \"steps\": [");
-        for (size_t i = 0; i < c->n; i++) {
-            printf("%s\n  {\"id\": %" PRId64 ", \"label\": ", i ? "," : "",
-                   c->ids[i]);
-            out_json_str(stdout, i ? c->labels[i] : NULL);
-            printf(", \"weak\": %s, \"object\": ", c->weak[i] ? "true" : "false");
-            out_json_str(stdout, hd_obj_describe(desc, sizeof(desc), db,
-                                                 c->ids[i]));
-            printf(", \"python\": ");
-            out_json_str(stdout, step_python(py, sizeof(py), db, c, i));
-            printf("}");
-        }
-        printf("\n]}\n");
+        print_json(db, c, obj, 1);
+        printf("\n");
     } else if (o.format == OUT_CSV) {
         printf("step,id,label,kind,object,python\n");
-        for (size_t i = 0; i < c->n; i++) {
-            printf("%zu,%" PRId64 ",", i, c->ids[i]);
-            const char *l = i ? c->labels[i] : c->labels[0];
-            out_csv_field(stdout, l);
-            printf(",%s,", c->weak[i] ? "weak" : "strong");
-            out_csv_field(stdout,
-                          hd_obj_describe(desc, sizeof(desc), db, c->ids[i]));
-            putchar(',');
-            out_csv_field(stdout, step_python(py, sizeof(py), db, c, i));
-            putchar('\n');
-        }
+        print_csv(db, c, 0);
     } else {
-        /* root → label → label → <object> */
-        printf("%s", c->labels[0] && c->labels[0][0]
-                         ? out_label(lab, sizeof(lab), c->labels[0])
-                         : hd_obj_describe(desc, sizeof(desc), db, c->ids[0]));
-        for (size_t i = 1; i < c->n; i++) {
-            if (c->labels[i])
-                printf(" %s %s", c->weak[i] ? "~>" : "→",
-                       out_label(lab, sizeof(lab), c->labels[i]));
-            else
-                printf(" %s %s", c->weak[i] ? "~>" : "→",
-                       hd_obj_describe(desc, sizeof(desc), db, c->ids[i]));
-        }
-        printf(" → %s\n", hd_obj_describe(desc, sizeof(desc), db, obj));
-        if (hd_chain_python(py, sizeof(py), db, c))
-            printf("as Python: %s\n", out_label(lab, sizeof(lab), py));
+        print_arrows(db, c, obj);
         putchar('\n');
         for (size_t i = 0; i < c->n; i++)
             printf("  %2zu  %-28s %s\n", i,
@@ -121,7 +177,9 @@ done:
 
 const hd_cmd hd_cmd_path = {
     "path", "why is it alive: the shortest chain of references from a root",
-    "DB OBJ [--exclude TYPE|OBJ ...] [--weak] [--format table|json|csv]\n\n"
+    "DB OBJ [--exclude TYPE|OBJ ...] [--weak] [--all N] [--format table|json|csv]\n\n"
+    "--all N: the shortest chain through each of its direct holders, up to\n"
+    "N, shortest first (Eclipse MAT's paths to GC roots).\n"
     "--exclude ignores a retainer (a type name, or an object) and finds the\n"
     "next shortest chain; --weak lets the chain pass through weak references\n"
     "(shown as ~>).",

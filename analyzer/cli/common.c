@@ -46,6 +46,12 @@ cli_parse(const hd_cmd *cmd, cli_opts *o, int argc, char **argv,
             if (o->depth <= 0)
                 return cli_usage(cmd, "--depth takes a positive number");
             i++;
+        } else if (TAKES("--all", OPT_ALL)) {
+            char *end;
+            o->all = strtol(val, &end, 10);
+            if (*end || o->all <= 0)
+                return cli_usage(cmd, "--all takes a positive number");
+            i++;
         } else if (TAKES("-o", OPT_OUTPUT)) {
             o->output = val;
             i++;

@@ -180,6 +180,16 @@ int hd_refchain_find(hd_chain **out, hd_db *db, int64_t id,
 void hd_chain_free(hd_chain *chain);
 
 /**
+ * Up to `max` chains to `id`, one through each object that holds it
+ * directly (the shortest chain to that holder, then the hop), shortest
+ * first; a root gives itself.  *out is an array of *n chains the caller
+ * frees with hd_chain_free and free().  Holders no root reaches are left
+ * out.
+ */
+int hd_refchain_all(hd_chain ***out, size_t *n, hd_db *db, int64_t id,
+                    size_t max, const hd_chain_opts *opts);
+
+/**
  * The chain as a Python expression a person can paste into a debugger in
  * the process (`sys.modules['app']._CACHE['/api/items/19'].payload`), in
  * buf; NULL when it has none: the root is no module (a frame, a holder

@@ -83,6 +83,9 @@ class Holder:
 HOLDER = Holder()
 _CACHE = {("GET", "/items"): Planted(), 2.5: Planted(), None: Planted()}
 IN_SET = {Planted()}  # a set's members have no name: one unnamed hop
+SHARED = Planted()
+_SESSIONS = {"sess-1": SHARED}
+_FORGOTTEN = [SHARED]  # a second holder: path --all shows both
 BOUND = HOLDER.method
 APPEND = [Planted()].append  # a builtin method: its __self__ holds the list
 
@@ -153,6 +156,20 @@ def main(cli, outdir):
             value, same = e, False
         check("%s: the expression %s is the object" % (what, expr), same,
               repr(value)[:200])
+    r = subprocess.run([cli, "path", dump + ".db", hex(id(SHARED)), "--all",
+                        "10", "--format", "json"], capture_output=True,
+                       text=True)
+    chains = json.loads(r.stdout)["chains"] if r.returncode == 0 else []
+    exprs = [c["python"] for c in chains]
+    check("%s path --all: one chain through each holder, shortest first" %
+          tag, len(chains) == 3 and
+          [len(c["steps"]) for c in chains] ==
+          sorted(len(c["steps"]) for c in chains) and
+          any("_SESSIONS['sess-1']" in (e or "") for e in exprs) and
+          any("_FORGOTTEN[0]" in (e or "") for e in exprs), repr(exprs))
+    check("%s path --all: every expression is the object" % tag,
+          exprs and all(e and eval(e, {"sys": sys}) is SHARED for e in exprs),
+          repr(exprs))
     member = next(iter(IN_SET))
     r = subprocess.run([cli, "path", dump + ".db", hex(id(member))],
                        capture_output=True, text=True)
