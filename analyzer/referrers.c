@@ -202,8 +202,13 @@ hd_refchain__signatures(hd_heap *h)
                 l = buf;
             }
             snprintf(label, sizeof(label), "%.*s", SIG_MAX_TEXT, l);
+            /* Namespaces keep their keys: a module's, class's or
+             * instance's __dict__, and the same globals reached through a
+             * function or a frame. */
             ns[o] = is_dict && kind == HD_LBL_ATTR &&
-                    !strcmp(l, ".__dict__");
+                    (!strcmp(l, ".__dict__") || !strcmp(l, ".__globals__") ||
+                     !strcmp(l, ".f_globals") || !strcmp(l, ".f_locals") ||
+                     !strcmp(l, ".f_builtins") || !strcmp(l, ".__builtins__"));
         }
         uint64_t hv = sig_hash(parent_sig, label), slot = hv & m.mask;
         uint32_t id = 0;

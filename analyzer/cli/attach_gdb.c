@@ -460,15 +460,17 @@ main_holds_gil(gdb_session *s, int *threads, char *err, size_t n)
     return main;
 }
 
-/* Whether the selected thread's futex wait is a Python lock's
- * (threading.Lock.acquire and friends, which release the GIL), not the
- * GIL's own condition variable or a C library lock. */
+/* Whether the selected thread's futex wait is a Python lock's, which
+ * waits with the GIL released (threading.Lock.acquire and friends:
+ * PyThread_acquire_lock before 3.14, a PyMutex parked on a semaphore
+ * from 3.14), not the GIL's own condition variable or a C library lock. */
 static int
 waits_on_python_lock(gdb_session *s, char *err, size_t n)
 {
     if (session_cmd(s, READ_TIMEOUT, err, n, "bt 12") < 0)
         return -1;
-    return strstr(s->reply, "PyThread_acquire_lock") != NULL &&
+    return (strstr(s->reply, "PyThread_acquire_lock") != NULL ||
+            strstr(s->reply, "_PySemaphore_Wait") != NULL) &&
            strstr(s->reply, "take_gil") == NULL;
 }
 

@@ -112,9 +112,11 @@ run(int argc, char **argv)
     }
     if (strcmp(by, "type")) {
 #define PATHS(db)                                                             \
-    "SELECT p.signature sig, t.name type, count(*) n, sum(o.size) s, "        \
-    "sum(o.retained) r FROM " db ".objects o JOIN " db ".paths p ON p.id = "  \
-    "o.path JOIN " db ".types t ON t.id = o.type GROUP BY o.path, o.type"
+    "SELECT coalesce(p.signature, '(garbage: gc.collect() would free it)') "  \
+    "sig, t.name type, count(*) n, sum(o.size) s, sum(o.retained) r FROM "     \
+    db ".objects o LEFT JOIN " db ".paths p ON p.id = o.path JOIN " db        \
+    ".types t ON t.id = o.type WHERE o.path IS NOT NULL OR o.reachable = 0 "  \
+    "GROUP BY sig, o.type"
         snprintf(sql, sizeof(sql),
                  "WITH x AS (" PATHS("main") "), y AS (" PATHS("b") ")%s, k AS"
                  " (SELECT sig, type FROM x UNION SELECT sig, type FROM y%s) "

@@ -136,12 +136,16 @@ cell(const char *s, int is_num, int size_col, long long v, int rendered)
     }
     if (is_num && strchr(s, '.') == NULL)
         return strdup(out_count(buf, sizeof(buf), v));
-    size_t n = strlen(s), cap = 4 * 60 + 8;
+    /* Values are cut at 60 characters; chains and signatures (rendered
+     * columns) are whole, up to the 400 a signature has: two different
+     * places must never print as the same text. */
+    size_t max = rendered ? 420 : 60;
+    size_t n = strlen(s), cap = 4 * max + 8;
     char *c = malloc(cap);
     if (c == NULL)
         return NULL;
     hd_text_escape(c, cap, s, n, rendered ? HD_TEXT_RENDERED : HD_TEXT_PLAIN,
-                   60);
+                   max);
     return c;
 }
 

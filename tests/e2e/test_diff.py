@@ -25,10 +25,22 @@ class Entry(object):
         self.blob = b"x" * 200 + str(i).encode()
 app._CACHE = {}
 app.once = []
+_ns = {}
+exec("CACHE = []\\ndef handler():\\n    return CACHE\\n", _ns)
+app.handler = _ns["handler"]  # its globals are in no module: __globals__
+del _ns
+import gc
+gc.disable()
+class Node(object):
+    pass
 def grow(n):
     start = len(app._CACHE)
     for i in range(start, start + n):
         app._CACHE["key-%d" % i] = Entry(i)
+    app.handler.__globals__["CACHE"].extend(object() for _ in range(n // 10))
+    for _ in range(n // 10):  # garbage: cycles nobody collects
+        a, b = Node(), Node()
+        a.other, b.other = b, a
 grow(1000); heapdig.dump(sys.argv[1] + "/d1.hdig")
 grow(1000); app.once.extend(object() for _ in range(3000))
 heapdig.dump(sys.argv[1] + "/d2.hdig")
@@ -66,6 +78,17 @@ def main(cli, outdir):
     entry = [t for t in types if t["type"] == "Entry"]
     check("types: Entry grew steadily", entry and entry[0]["trend"] ==
           "steady" and entry[0]["count_growth"] == 2000, repr(entry))
+    held = "sys.modules['leakyapp'].__dict__['handler'].__globals__['CACHE'][*]"
+    check("a namespace reached through __globals__ keeps its keys",
+          any(p["held_at"] == held and p["count_growth"] == 200
+              for p in paths), repr([p["held_at"] for p in paths[:8]]))
+    check("grown garbage has a row of its own",
+          any(p["held_at"].startswith("(garbage") and p["type"] == "Node" and
+              p["count_growth"] == 400 for p in paths),
+          repr([(p["held_at"], p["type"]) for p in paths[:10]]))
+    rc, out, err = run(cli, "diff", dbs[0], dbs[2], "--by", "path", "-n", "50")
+    check("the table prints where it is held whole, never cut", held in out,
+          out[:1500])
     rc, out, err = run(cli, "diff", dbs[0], dbs[2], "--by", "type",
                        "--format", "json")
     ranked = json.loads(out) if rc == 0 else []
