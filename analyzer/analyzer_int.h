@@ -123,6 +123,7 @@ typedef struct hd_heap {
     uint32_t *flags;
     int64_t *length;
     uint64_t *value_off; /* into val_data, UINT64_MAX if none */
+    uint32_t *value_n;   /* its length in bytes (a str may hold NULs) */
     uint32_t *traceback;
     uint64_t *edge_start; /* CSR: edges of o are [edge_start[o], edge_start[o+1]) */
     uint64_t n_objects;

@@ -62,6 +62,7 @@ typedef struct load_state {
     uint64_t n_frames;
     hd_size_rec *sizes;   /* SIZE records, applied once addresses resolve */
     uint64_t n_sizes, cap_sizes;
+    uint32_t last_value_n; /* length of the value render_value wrote */
 } load_state;
 
 /* ---- Value rendering --------------------------------------------------------- */
@@ -161,6 +162,7 @@ render_value(load_state *st, const hd_obj_rec *o, uint64_t *off)
     }
     if (err < 0)
         return err;
+    st->last_value_n = (uint32_t)(h->val_len - *off);
     h->val_data[h->val_len++] = 0;
     return 0;
 }
@@ -259,6 +261,7 @@ reserve_objects(load_state *st, uint64_t n)
     GROW(flags);
     GROW(length);
     GROW(value_off);
+    GROW(value_n);
     GROW(traceback);
     GROW(edge_start);
 #undef GROW
@@ -318,6 +321,7 @@ on_object(const hd_obj_rec *o, void *payload)
     h->traceback[id] = o->traceback;
     if (render_value(st, o, &h->value_off[id]) < 0)
         return HD_ENOMEM;
+    h->value_n[id] = st->last_value_n;
     h->edge_start[id] = h->n_edges;
     h->n_objects = id + 1;
     return add_edges(st, o->edges, o->n_edges);
@@ -518,6 +522,7 @@ hd_heap__free(hd_heap *h)
     free(h->flags);
     free(h->length);
     free(h->value_off);
+    free(h->value_n);
     free(h->traceback);
     free(h->edge_start);
     free(h->edge_dst);

@@ -95,8 +95,8 @@ hd_obj_describe(char *buf, size_t cap, hd_db *db, int64_t id)
         if (val) {
             v[0] = ' ';
             v[1] = '\'';
-            size_t k = hd_text_escape(v + 2, sizeof(v) - 4, val, strlen(val),
-                                      HD_TEXT_PLAIN, 38);
+            size_t k = hd_text_escape(v + 2, sizeof(v) - 4, val,
+                                      hd_rows_len(r, 2), HD_TEXT_PLAIN, 38);
             v[2 + k] = '\'';
             v[3 + k] = 0;
         }

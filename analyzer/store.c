@@ -238,8 +238,8 @@ write_objects(sqlite3 *db, const hd_heap *h)
                                                            HD_OBJ_HAS_VALUE |
                                                            HD_OBJ_HAS_TRACEBACK));
         if (h->value_off[i] != UINT64_MAX)
-            sqlite3_bind_text(st, 8, h->val_data + h->value_off[i], -1,
-                              SQLITE_STATIC);
+            sqlite3_bind_text(st, 8, h->val_data + h->value_off[i],
+                              (int)h->value_n[i], SQLITE_STATIC);
         else
             sqlite3_bind_null(st, 8);
         if (h->traceback[i])
@@ -551,6 +551,13 @@ const char *
 hd_rows_text(hd_rows *r, int col)
 {
     return (const char *)sqlite3_column_text(r->st, col);
+}
+
+size_t
+hd_rows_len(hd_rows *r, int col)
+{
+    sqlite3_column_text(r->st, col); /* bytes of the text form */
+    return (size_t)sqlite3_column_bytes(r->st, col);
 }
 
 int64_t

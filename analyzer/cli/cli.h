@@ -100,12 +100,15 @@ const char *out_bytes(char *buf, size_t cap, double bytes);
 const char *out_count(char *buf, size_t cap, long long n);
 /* A JSON string literal of s (NULL prints null). */
 void out_json_str(FILE *fp, const char *s);
+/* The same for n bytes that may hold NULs. */
+void out_json_strn(FILE *fp, const char *s, size_t n);
 /* Whether s may stand in JSON as it is: a number (not inf/nan), or (argv
  * meta) an array of strings. */
 int out_is_json_number(const char *s);
 int out_is_json_string_array(const char *s);
 /* A CSV field (RFC 4180 quoting), heap text escaped for a reader. */
 void out_csv_field(FILE *fp, const char *s);
+void out_csv_fieldn(FILE *fp, const char *s, size_t n);
 /* A label (text heapdig rendered) made safe for a terminal, into buf. */
 const char *out_label(char *buf, size_t cap, const char *label);
 

@@ -59,11 +59,17 @@ out_count(char *buf, size_t cap, long long n)
 void
 out_json_str(FILE *fp, const char *s)
 {
+    out_json_strn(fp, s, s ? strlen(s) : 0);
+}
+
+void
+out_json_strn(FILE *fp, const char *s, size_t n)
+{
     if (s == NULL) {
         fputs("null", fp);
         return;
     }
-    size_t n = strlen(s), cap = 6 * n + 8;
+    size_t cap = 6 * n + 8;
     char stack[512], *buf = cap <= sizeof(stack) ? stack : malloc(cap);
     if (buf == NULL) {
         fputs("null", fp);
@@ -80,9 +86,15 @@ out_json_str(FILE *fp, const char *s)
 void
 out_csv_field(FILE *fp, const char *s)
 {
+    out_csv_fieldn(fp, s, s ? strlen(s) : 0);
+}
+
+void
+out_csv_fieldn(FILE *fp, const char *s, size_t n)
+{
     if (s == NULL)
         return;
-    size_t n = strlen(s), cap = 4 * n + 8;
+    size_t cap = 4 * n + 8;
     char stack[512], *buf = cap <= sizeof(stack) ? stack : malloc(cap);
     if (buf == NULL)
         return;
@@ -121,7 +133,8 @@ is_rendered_col(const char *name)
 /* Cuts a table cell to something a terminal row can hold, replacing control
  * characters (values come from the heap and are untrusted). */
 static char *
-cell(const char *s, int is_num, int size_col, long long v, int rendered)
+cell(const char *s, size_t n, int is_num, int size_col, long long v,
+     int rendered)
 {
     char buf[128];
     if (s == NULL)
@@ -140,7 +153,7 @@ cell(const char *s, int is_num, int size_col, long long v, int rendered)
      * columns) are whole, up to the 400 a signature has: two different
      * places must never print as the same text. */
     size_t max = rendered ? 420 : 60;
-    size_t n = strlen(s), cap = 4 * max + 8;
+    size_t cap = 4 * max + 8;
     char *c = malloc(cap);
     if (c == NULL)
         return NULL;
@@ -192,14 +205,15 @@ out_rows(FILE *fp, hd_rows *rows, out_format f)
                     out_is_json_number(hd_rows_text(rows, c)))
                     fputs(hd_rows_text(rows, c), fp);
                 else /* text, and inf/nan, which JSON has no number for */
-                    out_json_str(fp, hd_rows_text(rows, c));
+                    out_json_strn(fp, hd_rows_text(rows, c),
+                                  hd_rows_len(rows, c));
             }
             fputs("}", fp);
         } else if (f == OUT_CSV) {
             for (int c = 0; c < ncol; c++) {
                 if (c)
                     fputc(',', fp);
-                out_csv_field(fp, hd_rows_text(rows, c));
+                out_csv_fieldn(fp, hd_rows_text(rows, c), hd_rows_len(rows, c));
             }
             fputc('\n', fp);
         } else {
@@ -220,7 +234,8 @@ out_rows(FILE *fp, hd_rows *rows, out_format f)
             for (int c = 0; c < ncol; c++) {
                 int num = hd_rows_is_number(rows, c);
                 numeric[c] |= num;
-                cells[nrow][c] = cell(hd_rows_text(rows, c), num,
+                cells[nrow][c] = cell(hd_rows_text(rows, c),
+                                      hd_rows_len(rows, c), num,
                                       is_size_col(hd_rows_name(rows, c)),
                                       hd_rows_int(rows, c),
                                       is_rendered_col(hd_rows_name(rows, c)));

@@ -113,6 +113,8 @@ const char *hd_rows_name(const hd_rows *rows, int col);
 /** The column as text, or NULL for SQL NULL.  Valid until the next step. */
 const char *hd_rows_text(hd_rows *rows, int col);
 /** The column as an integer (0 for NULL). */
+/** Bytes in column col's text, which may hold NULs (a str value's). */
+size_t hd_rows_len(hd_rows *rows, int col);
 int64_t hd_rows_int(hd_rows *rows, int col);
 /** 1 if the column is an INTEGER or REAL in this row. */
 int hd_rows_is_number(hd_rows *rows, int col);

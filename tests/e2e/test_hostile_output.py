@@ -80,6 +80,15 @@ def main(cli, outdir):
     check("load", r.returncode == 0, r.stderr.decode(errors="replace"))
     obj = hex(id(holder))
     evil_str = hex(id(holder.values[0]))
+    nul = holder.values[EVIL.index("nul\x00byte")]
+    r = subprocess.run([cli, "show", db, hex(id(nul)), "--format", "json"],
+                       capture_output=True)
+    shown = json.loads(r.stdout)[0]["value"] if r.returncode == 0 else None
+    check("a NUL inside a str value is kept: JSON gives the exact string",
+          shown == "nul\x00byte", repr(shown))
+    r = subprocess.run([cli, "show", db, hex(id(nul))], capture_output=True)
+    check("... and a table escapes it as Python does",
+          b"nul\\x00byte" in r.stdout, r.stdout[:200])
     runs = [("show", obj), ("show", evil_str), ("path", evil_str),
             ("referrers", evil_str), ("referents", obj), ("top", "-n", "50"),
             ("types", "-n", "60"), ("summary",), ("suspects",),
