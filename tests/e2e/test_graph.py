@@ -71,6 +71,14 @@ def svg_graph(path):
 
 def main(cli, outdir):
     os.makedirs(outdir, exist_ok=True)
+    # Pictures draw heap text: a key in Chinese or with an emoji needs a
+    # font that has its glyphs (scripts/setup.sh installs Noto CJK and
+    # Noto Color Emoji), else Graphviz draws boxes.
+    for ch in ("\u7f13", "\U0001f600"):
+        r = subprocess.run(["fc-list", ":charset=%x" % ord(ch)],
+                           capture_output=True, text=True)
+        check("a font draws %r (U+%04X) in pictures" % (ch, ord(ch)),
+              r.returncode == 0 and r.stdout.strip() != "", r.stderr)
     gc.disable()
     victim_id, ring_id, payload_id = build()
     dump = os.path.join(outdir, "graph.hdig")
