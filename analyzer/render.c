@@ -17,6 +17,7 @@
 #include "analyzer_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,14 @@
 #include <unistd.h>
 
 #include <gvc.h> /* cgraph + gvc: the whole Graphviz fence */
+#include <graphviz_version.h>
+
+/* gvRenderData's length: unsigned int up to Graphviz 2.x, size_t since. */
+#ifdef GRAPHVIZ_VERSION_MAJOR
+typedef size_t gv_len;
+#else
+typedef unsigned int gv_len;
+#endif
 
 #define MAX_TEXT 40 /* characters of a value or label shown */
 
@@ -129,8 +138,37 @@ format_of(const char *path, const char *format)
 {
     if (format)
         return format;
-    const char *dot = strrchr(path, '.');
+    /* the file name's extension, not a dot in a directory's name */
+    const char *base = strrchr(path, '/');
+    const char *dot = strrchr(base ? base + 1 : path, '.');
     return dot ? dot + 1 : "svg";
+}
+
+/* Writes n bytes to a new file (0600, as the dump it shows), every error
+ * an error (a full disk included). */
+static int
+write_file(const char *path, const char *data, size_t n)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return hd_error_set(HD_EIO, "cannot create %s: %s", path,
+                            strerror(errno));
+    for (size_t done = 0; done < n;) {
+        ssize_t k = write(fd, data + done, n - done);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            int e = k < 0 ? errno : ENOSPC;
+            close(fd);
+            return hd_error_set(HD_EIO, "cannot write %s: %s", path,
+                                strerror(e));
+        }
+        done += (size_t)k;
+    }
+    if (close(fd) < 0)
+        return hd_error_set(HD_EIO, "cannot write %s: %s", path,
+                            strerror(errno));
+    return 0;
 }
 
 int
@@ -139,7 +177,8 @@ hd_render__draw(const hd_picture *pic, const char *format, const char *path)
     GVC_t *gvc = NULL;
     Agraph_t *g = NULL;
     Agnode_t **nodes = NULL;
-    char *tmp = NULL, label[1024], name[32];
+    char *tmp = NULL, *data = NULL, label[1024], name[32];
+    gv_len data_len = 0;
     const char *fmt = format_of(path, format);
     int err = 0, laid_out = 0;
 
@@ -215,19 +254,24 @@ hd_render__draw(const hd_picture *pic, const char *format, const char *path)
         goto done;
     }
     snprintf(tmp, n, "%s.tmp-%d", path, (int)getpid());
-    if (gvRenderFilename(gvc, g, fmt, tmp) != 0) {
+    /* Rendered into memory and written here: Graphviz's own file output
+     * exits the process when the disk is full. */
+    if (gvRenderData(gvc, g, fmt, &data, &data_len) != 0 || data == NULL) {
         err = hd_error_set(HD_EGRAPH, "Graphviz cannot render %s: %s", fmt,
                            gv_messages[0] ? gv_messages
                                           : "renderer not installed");
-        unlink(tmp);
         goto done;
     }
-    if (rename(tmp, path) < 0) {
-        err = hd_error_set(HD_EIO, "cannot write %s: %s", path,
-                           strerror(errno));
+    if ((err = write_file(tmp, data, (size_t)data_len)) < 0 ||
+        rename(tmp, path) < 0) {
+        if (err == 0)
+            err = hd_error_set(HD_EIO, "cannot write %s: %s", path,
+                               strerror(errno));
         unlink(tmp);
     }
 done:
+    if (data)
+        gvFreeRenderData(data);
     if (laid_out)
         gvFreeLayout(gvc, g);
     if (g)

@@ -13,6 +13,7 @@ dot); each mode draws what it should; errors are clean.
 """
 import gc
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -187,6 +188,32 @@ def main(cli, outdir):
     check("-o required", rc == 2 and "-o" in err, err)
     check("no temporary files left", not [
         f for f in os.listdir(outdir) if ".tmp-" in f])
+    # The format comes from the file name, never from a dot in a folder.
+    dotted = os.path.join(outdir, "v1.2")
+    os.makedirs(dotted, exist_ok=True)
+    pic = os.path.join(dotted, "picture")
+    if os.path.exists(pic):
+        os.unlink(pic)
+    rc, out, err = run(cli, "graph", db, vid, "-o", pic)
+    head = open(pic, "rb").read(4000) if os.path.exists(pic) else b""
+    check("a dot in a folder's name is no format: svg", rc == 0 and
+          b"<svg" in head, err)
+    check("the picture is 0600, as the dump it shows",
+          os.path.exists(pic) and os.stat(pic).st_mode & 0o777 == 0o600)
+    # A full disk is an error that leaves no file (Graphviz's own writer
+    # exits the process there): a 16 KiB tmpfs in a private mount namespace.
+    if os.getuid() == 0 and shutil.which("unshare"):
+        full = os.path.join(outdir, "full")
+        os.makedirs(full, exist_ok=True)
+        r = subprocess.run(
+            ["unshare", "-m", "--propagation", "private", "sh", "-c",
+             'mount -t tmpfs -o size=16k tmpfs "$1" && "$2" graph "$3" "$4" '
+             '--max-nodes 200 -o "$1/big.svg"; rc=$?; ls -A "$1"; exit $rc',
+             "sh", full, cli, db, vid], capture_output=True, text=True)
+        check("a full disk: exit 1, says so, leaves no file",
+              r.returncode == 1 and "No space" in r.stderr and
+              r.stdout.strip() == "", "%d %r %r" % (r.returncode, r.stdout,
+                                                   r.stderr))
     return finish()
 
 

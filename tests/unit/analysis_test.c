@@ -12,6 +12,8 @@
 #include "heapdig/format.h"
 
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #define MAXN 48
 
@@ -394,6 +396,41 @@ test_analysis__real_dump_sampled(void)
     hd_heap__free(h);
 }
 
+/* Two pictures in one process (a library user draws many): each must work
+ * and the second must not touch what the first freed (run under ASan). */
+static void
+test_analysis__render_twice(void)
+{
+    const char *path = getenv("HD_TEST_DUMP");
+    char db_path[4096], pic[4200];
+    hd_db *db = NULL;
+    if (path == NULL) {
+        printf("  (HD_TEST_DUMP not set; skipped)\n");
+        return;
+    }
+    snprintf(db_path, sizeof(db_path), "%s.twice.db", path);
+    unlink(db_path);
+    CHECK_EQ(hd_load_file(NULL, path, db_path, NULL, NULL), 0);
+    CHECK_EQ(hd_db_open(&db, db_path), 0);
+    if (db == NULL)
+        return;
+    for (int i = 0; i < 3; i++) {
+        hd_graph_opts go;
+        size_t nodes = 0;
+        memset(&go, 0, sizeof(go));
+        go.mode = i == 1 ? HD_GRAPH_REFS : HD_GRAPH_BACKREFS;
+        snprintf(pic, sizeof(pic), "%s.twice-%d.%s", path, i,
+                 i == 2 ? "dot" : "svg");
+        unlink(pic);
+        CHECK_EQ(hd_graph_render(db, 1, &go, pic, &nodes), 0);
+        CHECK(nodes > 0);
+        CHECK(access(pic, F_OK) == 0);
+        unlink(pic);
+    }
+    hd_db_close(db);
+    unlink(db_path);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -402,6 +439,7 @@ main(int argc, char **argv)
         TEST(test_analysis__dense_graphs),
         TEST(test_analysis__long_chain),
         TEST(test_analysis__real_dump_sampled),
+        TEST(test_analysis__render_twice),
     };
     return hd_test_main(cases, sizeof(cases) / sizeof(cases[0]), argc, argv);
 }
