@@ -156,6 +156,8 @@ target_minor(long pid, char *exe, size_t n)
     snprintf(path, sizeof(path), "/proc/%ld/exe", pid);
     ssize_t k = readlink(path, exe, n - 1);
     exe[k > 0 ? k : 0] = 0;
+    if (k < 0 && (errno == EACCES || errno == EPERM))
+        return -2; /* reading it takes the right to trace it */
     const char *base = strrchr(exe, '/');
     if ((minor = minor_in(base ? base : exe)) >= 0)
         return minor;
@@ -529,7 +531,15 @@ run(int argc, char **argv)
     if (stat(out, &st) == 0)
         return attach_fail(o.pid, "%s exists; heapdig never overwrites a "
                            "file: choose another with -o", out);
-    if ((minor = target_minor(o.pid, exe, sizeof(exe))) < 0)
+    if ((minor = target_minor(o.pid, exe, sizeof(exe))) == -2)
+        return attach_fail(o.pid, "permission denied by ptrace: heapdig may "
+                           "not look into the process (reading /proc/%ld/exe "
+                           "needs the right to trace it): run heapdig attach "
+                           "as its user; in a container without "
+                           "CAP_SYS_PTRACE add it (docker: "
+                           "--cap-add=SYS_PTRACE); with kernel.yama."
+                           "ptrace_scope above 0, as root", o.pid);
+    if (minor < 0)
         return attach_fail(o.pid, "not a Python process (it runs %s)",
                            exe[0] ? exe : "an executable heapdig cannot "
                            "read: try as its user or root");

@@ -276,6 +276,25 @@ def main(cli, outdir, *args):
     old = [py for py in pythons if version(py) < (3, 14)]
     if gdb_arg is None and old and os.path.exists("/usr/bin/gdb"):
         gdb_ok = check_probe_refusal(cli, old[0], outdir, "/usr/bin/gdb")
+    if gdb_ok and os.getuid() == 0 and shutil.which("setpriv"):
+        # As in a container without CAP_SYS_PTRACE: root that may signal
+        # another user's process but not trace it.
+        victim = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534",
+                                   "--clear-groups", "/usr/bin/python3", "-c",
+                                   "import time; time.sleep(60)"])
+        time.sleep(0.3)
+        dump = os.path.join(outdir, "noptrace.hdig")
+        r = subprocess.run(["setpriv", "--bounding-set=-sys_ptrace",
+                            "--inh-caps=-sys_ptrace", cli, "attach",
+                            str(victim.pid), "-o", dump],
+                           capture_output=True, text=True)
+        check("no CAP_SYS_PTRACE: permission denied, says why and the fix",
+              r.returncode == 1 and "permission denied by ptrace" in r.stderr
+              and "CAP_SYS_PTRACE" in r.stderr and not os.path.exists(dump),
+              r.stderr)
+        check("... and the target goes on", victim.poll() is None)
+        victim.kill()
+        victim.wait()
     rc, out, err = run(cli, "attach", os.getpid(), "--gdb", "/nonexistent/gdb")
     if version(sys.executable) < (3, 14):
         check("gdb missing: says so and how to get it", rc == 1 and
