@@ -23,7 +23,8 @@ MIRROR=${HD_SID_MIRROR:-http://deb.debian.org/debian}
 # root on its next use.
 PKGS=(python3.14-dev python3.15-dev python3-dev python3.14-venv python3.15-venv gcc make cmake pkg-config git
       libsqlite3-dev zlib1g-dev libdeflate-dev libgraphviz-dev graphviz gdb
-      python3-networkx python3-numpy sqlite3 procps)
+      python3-networkx python3-numpy sqlite3 procps util-linux
+      fonts-noto-cjk fonts-noto-color-emoji)
 STAMP="$ROOT/.heapdig-packages"
 
 skip() { echo "sid-root: SKIPPED: $*" >&2; exit 77; }

@@ -210,10 +210,15 @@ def main(cli, outdir):
              'mount -t tmpfs -o size=16k tmpfs "$1" && "$2" graph "$3" "$4" '
              '--max-nodes 200 -o "$1/big.svg"; rc=$?; ls -A "$1"; exit $rc',
              "sh", full, cli, db, vid], capture_output=True, text=True)
-        check("a full disk: exit 1, says so, leaves no file",
-              r.returncode == 1 and "No space" in r.stderr and
-              r.stdout.strip() == "", "%d %r %r" % (r.returncode, r.stdout,
-                                                   r.stderr))
+        if r.stderr.startswith(("unshare:", "mount:")):
+            # a chroot (the sid root) cannot make a private namespace; the
+            # host's run of this test checks it
+            print("     full disk not checked here: %s" % r.stderr.strip())
+        else:
+            check("a full disk: exit 1, says so, leaves no file",
+                  r.returncode == 1 and "No space" in r.stderr and
+                  r.stdout.strip() == "", "%d %r %r" % (
+                      r.returncode, r.stdout, r.stderr))
     return finish()
 
 
