@@ -72,6 +72,9 @@ try:
         time.sleep(120)
     elif mode == "nap":  # ends by itself: a signal is not let in
         time.sleep(4)
+    elif mode == "cblock":  # asleep in C while holding the GIL: no way in
+        import ctypes
+        ctypes.PyDLL(None).sleep(60)
     elif mode == "lock":
         lock = threading.Lock()
         lock.acquire()
@@ -192,6 +195,20 @@ def check_attach(cli, python, outdir):
               err and not os.path.exists(dump), err)
         ended(p)
 
+    # The target dies while heapdig waits for it (asleep in C holding the
+    # GIL, so no way in can run): said so, no file left.
+    p = start(python, outdir, "cblock")
+    dump = os.path.join(outdir, "died-%s.hdig" % tag)
+    a = subprocess.Popen([cli, "attach", str(p.pid), "-o", dump],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    time.sleep(3)
+    p.kill()
+    p.wait()
+    out, err = a.communicate(timeout=60)
+    check("%s the target dies during the attach: says so, leaves no file" %
+          tag, a.returncode == 1 and "exited during the attach" in err and
+          not os.path.exists(dump), err)
     # --pythonpath without the extension for this version
     p = start(python, outdir, "busy")
     empty = os.path.join(outdir, "empty")
