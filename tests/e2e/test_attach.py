@@ -278,6 +278,21 @@ def main(cli, outdir, *args):
               "uid 0" in r.stderr, r.stderr)
         victim.kill()
         victim.wait()
+    if os.getuid() == 0 and shutil.which("unshare"):
+        # From inside another PID namespace the target is not there to see.
+        victim = subprocess.Popen([sys.executable, "-c",
+                                   "import time; time.sleep(30)"])
+        r = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", cli,
+                            "attach", str(victim.pid)], capture_output=True,
+                           text=True)
+        if r.stderr.startswith("unshare:"):
+            print("     PID namespace not checked here: %s" % r.stderr.strip())
+        else:
+            check("from another PID namespace: no such process, says why",
+                  r.returncode == 1 and "no such process" in r.stderr and
+                  "PID namespace" in r.stderr, r.stderr)
+        victim.kill()
+        victim.wait()
     rc, out, err = run(cli, "attach", "12x")
     check("a pid that is not a number: usage, exit 2",
           rc == 2 and "not a process id" in err, err)
