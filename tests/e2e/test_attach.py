@@ -293,6 +293,17 @@ def main(cli, outdir, *args):
                   "PID namespace" in r.stderr, r.stderr)
         victim.kill()
         victim.wait()
+    py38 = sorted(__import__("glob").glob(os.path.expanduser(
+        "~/.pyenv/versions/3.8.*/bin/python3.8")))
+    if py38:  # older than heapdig supports: said before anything is done
+        victim = subprocess.Popen([py38[-1], "-c", "import time; time.sleep(30)"])
+        time.sleep(0.2)
+        rc, out, err = run(cli, "attach", victim.pid)
+        check("Python 3.8: not supported, says which are",
+              rc == 1 and "Python 3.8 is not supported" in err and
+              "3.9 to 3.15" in err, err)
+        victim.kill()
+        victim.wait()
     rc, out, err = run(cli, "attach", "12x")
     check("a pid that is not a number: usage, exit 2",
           rc == 2 and "not a process id" in err, err)
