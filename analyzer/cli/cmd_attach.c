@@ -477,6 +477,25 @@ via_gdb(attach_run *a, int may_queue, char *err, size_t n)
     return r == GDB_FAILED ? -1 : 0;
 }
 
+/* Whether the process has gone (a zombie counts: it runs nothing more). */
+static int
+gone(long pid)
+{
+    char path[64], line[256];
+    int zombie = 0;
+    if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+        return 1;
+    snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 1;
+    while (fgets(line, sizeof(line), f))
+        if (!strncmp(line, "State:", 6))
+            zombie = strchr(line, 'Z') != NULL || strchr(line, 'X') != NULL;
+    fclose(f);
+    return zombie;
+}
+
 static int
 exists(const char *dir, const char *name)
 {
@@ -605,6 +624,8 @@ run(int argc, char **argv)
     }
     if (a.async_ways == 0 && via_gdb(&a, 1, err, sizeof(err)) < 0) {
         finish_dir(dir, 0);
+        if (gone(o.pid))
+            return attach_fail(o.pid, "the process exited during the attach");
         return attach_fail(o.pid, "%s", err);
     }
     /* A way in that waits for the main thread's next bytecode may wait for
@@ -623,7 +644,7 @@ run(int argc, char **argv)
             return attach_fail(o.pid, "the dump failed in the target: %s",
                                safe);
         }
-        if (kill((pid_t)o.pid, 0) < 0 && errno == ESRCH) {
+        if (gone(o.pid)) {
             finish_dir(dir, 0);
             return attach_fail(o.pid, "the process exited during the attach");
         }
@@ -651,6 +672,9 @@ run(int argc, char **argv)
             (a.gdb_state > 0 || (a.gdb_state == 0 && gdb_usable(&a)))) {
             if (via_gdb(&a, 0, err, sizeof(err)) < 0) {
                 finish_dir(dir, a.async_ways > 0);
+                if (gone(o.pid))
+                    return attach_fail(o.pid, "the process exited during "
+                                       "the attach");
                 return attach_fail(o.pid, "%s", err);
             }
             /* each look stops the target for a moment: look less often */
