@@ -306,9 +306,11 @@ key_label(hd_dumpctx *ctx, PyObject *key, uint32_t *word, uint64_t *payload)
         *w.p = 0;
         *payload = hd_emit_cstr(ctx, text, strlen(text), NULL);
     } else {
-        const char *tn = Py_TYPE(key)->tp_name;
-        snprintf(text, sizeof(text), "<%.*s>", KEY_REPR_MAX, tn);
-        *payload = hd_emit_cstr(ctx, text, strlen(text), NULL);
+        /* one string per type, however many such keys: keyed by the
+         * type's tp_name field (type names are keyed by the name itself) */
+        PyTypeObject *tp = Py_TYPE(key);
+        snprintf(text, sizeof(text), "<%.*s>", KEY_REPR_MAX, tp->tp_name);
+        *payload = hd_emit_cstr(ctx, text, strlen(text), &tp->tp_name);
     }
     return *payload ? 0 : -1;
 }
