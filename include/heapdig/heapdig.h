@@ -201,6 +201,47 @@ int hd_refchain_all(hd_chain ***out, size_t *n, hd_db *db, int64_t id,
 const char *hd_chain_python(char *buf, size_t cap, hd_db *db,
                             const hd_chain *chain);
 
+/* ---- Leak suspects ------------------------------------------------------------ */
+
+/** A meta value (meta table) as an integer; 0 if it is absent. */
+int64_t hd_meta_int(hd_db *db, const char *key);
+
+#define HD_SUSPECT_HOLDS 4
+/** One group of what a suspect holds directly: its children in the
+ *  dominator tree of one type, held under one label. */
+typedef struct hd_suspect_hold {
+    char *type;       /**< type name */
+    char *where;      /**< "_CACHE[*]" (any item), "_CACHE.payload", the
+                           suspect's name for keys (as_keys), or NULL when
+                           they hang below it rather than from it */
+    int as_keys;      /**< held as a dict's keys */
+    int64_t count, retained;
+} hd_suspect_hold;
+
+/** A leak suspect: an accumulation point of the dominator tree. */
+typedef struct hd_suspect {
+    int64_t id;        /**< objects.id */
+    int64_t retained;  /**< bytes */
+    double percent;    /**< of the heap's total shallow size */
+    char name[256];    /**< what holds it, as rendered: the chain's last
+                            variable, attribute or key ("_CACHE"); "" if none */
+    hd_chain *chain;   /**< shortest chain from a root (NULL if none) */
+    char *python;      /**< the chain as Python, or NULL (hd_chain_python) */
+    hd_suspect_hold holds[HD_SUSPECT_HOLDS]; /**< largest first */
+    size_t n_holds;
+} hd_suspect;
+
+/**
+ * The leak suspects, largest first, after Eclipse MAT: every dominator
+ * subtree retaining at least min_pct percent of the heap, followed down to
+ * its accumulation point (through the largest child while it keeps 80% of
+ * its parent, and through namespaces: modules, classes, their and
+ * instances' __dict__s).  At most max; free with hd_suspects_free.
+ */
+int hd_suspects_find(hd_suspect **out, size_t *n, hd_db *db, double min_pct,
+                     size_t max);
+void hd_suspects_free(hd_suspect *suspects, size_t n);
+
 /* ---- Pictures (Graphviz) --------------------------------------------------- */
 
 /** What a picture shows around an object. */
