@@ -32,6 +32,40 @@ int hd_error_set_offset(int code, uint64_t offset, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void hd_error_clear(void);
 
+/* ---- file.c ----------------------------------------------------------------- */
+
+/* Writes data to path atomically (a temporary name, then rename), mode
+ * 0600; a full disk is an error and leaves nothing behind. */
+int hd__write_file_atomic(const char *path, const char *data, size_t n);
+
+/* ---- html.c: a growing buffer; text escaped for HTML and inline JSON ---- */
+
+typedef struct hd_buf {
+    char *p;       /* NUL-terminated */
+    size_t n, cap;
+    int oom;       /* a growth failed: the content is incomplete */
+} hd_buf;
+void hd_buf_put(hd_buf *b, const char *s, size_t n);
+void hd_buf_puts(hd_buf *b, const char *s);
+void hd_buf_printf(hd_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void hd_buf_free(hd_buf *b);
+/* s (n bytes; mode HD_TEXT_PLAIN or HD_TEXT_RENDERED) as HTML text, safe in
+ * element content and in quoted attributes. */
+void hd_html_text(hd_buf *b, const char *s, size_t n, int mode,
+                  size_t max_chars);
+/* s as a JSON string literal safe inside a <script> element; NULL: null. */
+void hd_json_str(hd_buf *b, const char *s, size_t n, int mode,
+                 size_t max_chars);
+
+/* ---- report_tree.c: the report's bounded dominator tree ---------------------- */
+
+/* Appends the tree as nested <details> to html and as "nodes" and "objects"
+ * members to json; the suspects' subtrees are opened first. */
+int hd__report_tree(hd_buf *html, hd_buf *json, hd_db *db, int64_t total,
+                    int max_nodes, int max_children, const int64_t *suspects,
+                    size_t n_suspects);
+
 /* ---- reader.c: inflate + bounded record decoding ------------------------ */
 
 typedef struct hd_header {

@@ -144,40 +144,13 @@ format_of(const char *path, const char *format)
     return dot ? dot + 1 : "svg";
 }
 
-/* Writes n bytes to a new file (0600, as the dump it shows), every error
- * an error (a full disk included). */
-static int
-write_file(const char *path, const char *data, size_t n)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return hd_error_set(HD_EIO, "cannot create %s: %s", path,
-                            strerror(errno));
-    for (size_t done = 0; done < n;) {
-        ssize_t k = write(fd, data + done, n - done);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0) {
-            int e = k < 0 ? errno : ENOSPC;
-            close(fd);
-            return hd_error_set(HD_EIO, "cannot write %s: %s", path,
-                                strerror(e));
-        }
-        done += (size_t)k;
-    }
-    if (close(fd) < 0)
-        return hd_error_set(HD_EIO, "cannot write %s: %s", path,
-                            strerror(errno));
-    return 0;
-}
-
 int
 hd_render__draw(const hd_picture *pic, const char *format, const char *path)
 {
     GVC_t *gvc = NULL;
     Agraph_t *g = NULL;
     Agnode_t **nodes = NULL;
-    char *tmp = NULL, *data = NULL, label[1024], name[32];
+    char *data = NULL, label[1024], name[32];
     gv_len data_len = 0;
     const char *fmt = format_of(path, format);
     int err = 0, laid_out = 0;
@@ -248,12 +221,6 @@ hd_render__draw(const hd_picture *pic, const char *format, const char *path)
         goto done;
     }
     laid_out = 1;
-    size_t n = strlen(path) + 32;
-    if ((tmp = malloc(n)) == NULL) {
-        err = hd_error_set(HD_ENOMEM, "out of memory");
-        goto done;
-    }
-    snprintf(tmp, n, "%s.tmp-%d", path, (int)getpid());
     /* Rendered into memory and written here: Graphviz's own file output
      * exits the process when the disk is full. */
     if (gvRenderData(gvc, g, fmt, &data, &data_len) != 0 || data == NULL) {
@@ -262,13 +229,7 @@ hd_render__draw(const hd_picture *pic, const char *format, const char *path)
                                           : "renderer not installed");
         goto done;
     }
-    if ((err = write_file(tmp, data, (size_t)data_len)) < 0 ||
-        rename(tmp, path) < 0) {
-        if (err == 0)
-            err = hd_error_set(HD_EIO, "cannot write %s: %s", path,
-                               strerror(errno));
-        unlink(tmp);
-    }
+    err = hd__write_file_atomic(path, data, (size_t)data_len);
 done:
     if (data)
         gvFreeRenderData(data);
@@ -279,7 +240,6 @@ done:
     if (gvc)
         gvFreeContext(gvc);
     free(nodes);
-    free(tmp);
     return err;
 }
 

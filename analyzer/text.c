@@ -160,3 +160,37 @@ hd_text_width(const char *s)
     }
     return w;
 }
+
+const char *
+hd_bytes_str(char *buf, size_t cap, double b)
+{
+    static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    while (b >= 1024 && u < 4) {
+        b /= 1024;
+        u++;
+    }
+    if (u == 0)
+        snprintf(buf, cap, "%.0f B", b);
+    else
+        snprintf(buf, cap, "%.1f %s", b, units[u]);
+    return buf;
+}
+
+const char *
+hd_count_str(char *buf, size_t cap, long long n)
+{
+    char tmp[32];
+    int len = snprintf(tmp, sizeof(tmp), "%lld", n < 0 ? -n : n), k = 0;
+    size_t o = 0;
+    if (n < 0 && o + 1 < cap)
+        buf[o++] = '-';
+    for (int i = 0; i < len && o + 2 < cap; i++) {
+        buf[o++] = tmp[i];
+        k = len - i - 1;
+        if (k > 0 && k % 3 == 0)
+            buf[o++] = ',';
+    }
+    buf[o] = 0;
+    return buf;
+}

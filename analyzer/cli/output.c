@@ -25,35 +25,13 @@ out_parse_format(const char *s, out_format *f)
 const char *
 out_bytes(char *buf, size_t cap, double b)
 {
-    static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    int u = 0;
-    while (b >= 1024 && u < 4) {
-        b /= 1024;
-        u++;
-    }
-    if (u == 0)
-        snprintf(buf, cap, "%.0f B", b);
-    else
-        snprintf(buf, cap, "%.1f %s", b, units[u]);
-    return buf;
+    return hd_bytes_str(buf, cap, b);
 }
 
 const char *
 out_count(char *buf, size_t cap, long long n)
 {
-    char tmp[32];
-    int len = snprintf(tmp, sizeof(tmp), "%lld", n < 0 ? -n : n), k = 0;
-    size_t o = 0;
-    if (n < 0 && o + 1 < cap)
-        buf[o++] = '-';
-    for (int i = 0; i < len && o + 2 < cap; i++) {
-        buf[o++] = tmp[i];
-        k = len - i - 1;
-        if (k > 0 && k % 3 == 0)
-            buf[o++] = ',';
-    }
-    buf[o] = 0;
-    return buf;
+    return hd_count_str(buf, cap, n);
 }
 
 void

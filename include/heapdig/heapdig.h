@@ -147,6 +147,11 @@ size_t hd_text_escape(char *out, size_t cap, const char *s, size_t n,
 /** Columns a terminal gives the text (wide CJK and emoji count two). */
 size_t hd_text_width(const char *s);
 
+/** "12.3 MiB": bytes in binary units, into buf. */
+const char *hd_bytes_str(char *buf, size_t cap, double bytes);
+/** "20,000": a count with thousands separators, into buf. */
+const char *hd_count_str(char *buf, size_t cap, long long n);
+
 /** "<User 0x7f3a12 'alice'>": type, address and a short value, into buf. */
 const char *hd_obj_describe(char *buf, size_t cap, hd_db *db, int64_t id);
 
@@ -241,6 +246,23 @@ typedef struct hd_suspect {
 int hd_suspects_find(hd_suspect **out, size_t *n, hd_db *db, double min_pct,
                      size_t max);
 void hd_suspects_free(hd_suspect *suspects, size_t n);
+
+/* ---- The HTML report ------------------------------------------------------------- */
+
+typedef struct hd_report_opts {
+    double min_pct;     /**< a suspect's share of the heap (0: 10) */
+    int max_nodes;      /**< dominator tree rows embedded (0: 2000) */
+    int max_children;   /**< children shown per tree row (0: 25) */
+    const char *source; /**< the dump or database shown, for the page */
+} hd_report_opts;
+
+/**
+ * Writes one self-contained HTML page about the heap in db to path
+ * (atomically, mode 0600): overview, leak suspects with their chains,
+ * the dominator tree, a picture of retained sizes, types, garbage and
+ * cycles.  It needs no network and reads with scripts off.
+ */
+int hd_report_write(hd_db *db, const hd_report_opts *opts, const char *path);
 
 /* ---- Pictures (Graphviz) --------------------------------------------------- */
 

@@ -1,0 +1,124 @@
+/* heapdig — MIT licence.
+ *
+ * cmd_report.c: `heapdig report DB|DUMP [-o FILE.html]`: the HTML report
+ * (analyzer/report.c writes it).  A dump is loaded first, into DUMP.db as
+ * `heapdig load` would, unless that database is newer than the dump.  The
+ * page goes beside the input by default: app.hdig and app.hdig.db both
+ * give app.html.
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* Whether path starts as a gzip file does: a dump, not a database. */
+static int
+is_dump(const char *path)
+{
+    unsigned char m[2] = {0};
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return 0;
+    size_t n = fread(m, 1, 2, f);
+    fclose(f);
+    return n == 2 && m[0] == 0x1f && m[1] == 0x8b;
+}
+
+static int
+newer(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 &&
+           (sa.st_mtim.tv_sec > sb.st_mtim.tv_sec ||
+            (sa.st_mtim.tv_sec == sb.st_mtim.tv_sec &&
+             sa.st_mtim.tv_nsec >= sb.st_mtim.tv_nsec));
+}
+
+/* app.hdig.db, app.hdig, app.db -> app.html */
+static char *
+default_output(const char *in)
+{
+    size_t n = strlen(in);
+    char *out = malloc(n + 8);
+    if (out == NULL)
+        return NULL;
+    memcpy(out, in, n + 1);
+    static const char *const ext[] = {".db", ".hdig"};
+    for (size_t i = 0; i < 2; i++) {
+        size_t k = strlen(out), e = strlen(ext[i]);
+        const char *slash = strrchr(out, '/');
+        if (k > e && !strcmp(out + k - e, ext[i]) &&
+            (slash == NULL || out + k - e > slash + 1))
+            out[k - e] = 0;
+    }
+    strcat(out, ".html");
+    return out;
+}
+
+static int
+run(int argc, char **argv)
+{
+    cli_opts o;
+    hd_db *db = NULL;
+    hd_load_stats st;
+    char *db_path = NULL, *out = NULL;
+    int err, rc = cli_parse(&hd_cmd_report, &o, argc, argv,
+                            OPT_OUTPUT | OPT_BY);
+    if (rc)
+        return rc;
+    double min_pct = o.by ? atof(o.by) : 10.0;
+    if (o.n_pos < 1)
+        return cli_usage(&hd_cmd_report, "which dump or database?");
+    if (o.n_pos > 1)
+        return cli_usage(&hd_cmd_report, "one dump or database (a growth "
+                         "report across dumps is not built yet)");
+    if (min_pct <= 0 || min_pct > 100)
+        return cli_usage(&hd_cmd_report, "--by takes a percentage (0-100]");
+    const char *in = o.pos[0];
+    if (is_dump(in)) {
+        size_t n = strlen(in) + 4;
+        if ((db_path = malloc(n)) == NULL)
+            return cli_fail("report", HD_ENOMEM);
+        snprintf(db_path, n, "%s.db", in);
+        if (!newer(db_path, in)) {
+            fprintf(stderr, "heapdig: loading %s into %s\n", in, db_path);
+            err = hd_load_file(&st, in, db_path, NULL, NULL);
+            if (err < 0 && !(err == HD_ETRUNCATED && st.truncated)) {
+                rc = cli_fail("report", err);
+                goto done;
+            }
+        }
+    }
+    if ((err = hd_db_open(&db, db_path ? db_path : in)) < 0) {
+        rc = cli_fail("report", err);
+        goto done;
+    }
+    if ((out = o.output ? strdup(o.output) : default_output(in)) == NULL) {
+        rc = cli_fail("report", HD_ENOMEM);
+        goto done;
+    }
+    hd_report_opts ro = {.min_pct = min_pct, .source = in};
+    if ((err = hd_report_write(db, &ro, out)) < 0) {
+        rc = cli_fail("report", err);
+        goto done;
+    }
+    printf("%s\n", out);
+    rc = HD_EXIT_OK;
+done:
+    hd_db_close(db);
+    free(db_path);
+    free(out);
+    return rc;
+}
+
+const hd_cmd hd_cmd_report = {
+    "report", "one HTML page that shows the leak: suspects, chains, the "
+    "dominator tree",
+    "DB|DUMP [-o FILE.html] [--by PERCENT]\n\n"
+    "A dump is loaded into DUMP.db first (unless that is newer).  The page\n"
+    "is written beside the input (app.hdig -> app.html) unless -o says\n"
+    "where; it is one file, needs no network and reads with scripts off.\n"
+    "--by PERCENT: the share of the heap a suspect must retain (default 10).",
+    run};

@@ -1,0 +1,59 @@
+/* heapdig — MIT licence.
+ *
+ * file.c: how the analyzer writes what it renders (pictures, reports): a
+ * new file of mode 0600, as private as the dump it shows, written under a
+ * temporary name and renamed only when every byte is on disk, so a reader
+ * never sees half a file and a full disk is an error, not a short file.
+ */
+#include "analyzer_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int
+write_new(const char *path, const char *data, size_t n)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return hd_error_set(HD_EIO, "cannot create %s: %s", path,
+                            strerror(errno));
+    for (size_t done = 0; done < n;) {
+        ssize_t k = write(fd, data + done, n - done);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            int e = k < 0 ? errno : ENOSPC;
+            close(fd);
+            return hd_error_set(HD_EIO, "cannot write %s: %s", path,
+                                strerror(e));
+        }
+        done += (size_t)k;
+    }
+    if (close(fd) < 0)
+        return hd_error_set(HD_EIO, "cannot write %s: %s", path,
+                            strerror(errno));
+    return 0;
+}
+
+int
+hd__write_file_atomic(const char *path, const char *data, size_t n)
+{
+    size_t len = strlen(path) + 32;
+    char *tmp = malloc(len);
+    int err;
+    if (tmp == NULL)
+        return hd_error_set(HD_ENOMEM, "out of memory");
+    snprintf(tmp, len, "%s.tmp-%d", path, (int)getpid());
+    if ((err = write_new(tmp, data, n)) < 0 || rename(tmp, path) < 0) {
+        if (err == 0)
+            err = hd_error_set(HD_EIO, "cannot write %s: %s", path,
+                               strerror(errno));
+        unlink(tmp);
+    }
+    free(tmp);
+    return err;
+}

@@ -1,0 +1,552 @@
+/* heapdig — MIT licence.
+ *
+ * report.c: `heapdig report`: one self-contained HTML page that shows the
+ * leak (heapdig.h: hd_report_write).
+ *
+ * The facts are in the HTML itself, so the page reads with scripts off and
+ * in a mail client's preview: the overview, the suspects (the library's
+ * rule, hd_suspects_find, the same as `heapdig suspects`) with their chains
+ * drawn as boxes, the dominator tree as nested <details>, the types and
+ * the garbage.  The script (report/report.js, inline) adds the picture of
+ * retained sizes, the retainers of a selected object and sorting, from the
+ * JSON the page carries.  Nothing is fetched: no CDN, no font, no image;
+ * the page's Content-Security-Policy forbids every request.  Every string
+ * from the heap goes through html.c's escaping.
+ */
+#include "analyzer_int.h"
+#include "heapdig/format.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern const char hd_report_css[], hd_report_js[]; /* generated */
+
+typedef struct page {
+    hd_db *db;
+    hd_buf h;    /* the HTML */
+    hd_buf j;    /* the JSON data */
+    int64_t total;
+    const hd_report_opts *o;
+    int64_t suspect_ids[8];
+    size_t n_suspects;
+} page;
+
+static void
+text(hd_buf *b, const char *s, size_t max_chars)
+{
+    hd_html_text(b, s, s ? strlen(s) : 0, HD_TEXT_PLAIN, max_chars);
+}
+
+static void
+label(hd_buf *b, const char *s)
+{
+    hd_html_text(b, s, s ? strlen(s) : 0, HD_TEXT_RENDERED, 200);
+}
+
+/* A one-row query's text column (NULL if none), copied into buf. */
+static const char *
+meta_text(page *p, const char *key, char *buf, size_t cap)
+{
+    hd_rows *r = NULL;
+    const char *a[1] = {key};
+    const char *v = NULL;
+    if (hd_query(&r, p->db, "SELECT value FROM meta WHERE key = ?1", 1, a) == 0
+        && hd_rows_next(r) == 1 && hd_rows_text(r, 0)) {
+        snprintf(buf, cap, "%s", hd_rows_text(r, 0));
+        v = buf;
+    }
+    hd_rows_free(r);
+    return v;
+}
+
+/* The dump's argv (a JSON list of strings) as a command line, each word
+ * quoted as a shell would need it; the JSON itself if it is anything else. */
+static const char *
+command_line(char *out, size_t cap, const char *json)
+{
+    const char *q = json;
+    size_t k = 0;
+    if (*q++ != '[')
+        return json;
+    while (*q == ' ')
+        q++;
+    while (*q == '"' && k + 8 < cap) {
+        char word[512];
+        size_t w = 0;
+        int plain = 1;
+        for (q++; *q && *q != '"' && w + 2 < sizeof(word); q++) {
+            char c = *q;
+            if (c == '\\') {
+                c = *++q;
+                if (c == 'n')
+                    c = '\n';
+                else if (c == 't')
+                    c = '\t';
+                else if (c != '"' && c != '\\' && c != '/')
+                    return json; /* \uXXXX and the like: show the JSON */
+            }
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                  (c >= '0' && c <= '9') || strchr("/._-=:,+@%", c)))
+                plain = 0;
+            word[w++] = c;
+        }
+        if (*q++ != '"')
+            return json;
+        word[w] = 0;
+        k += (size_t)snprintf(out + k, cap - k, "%s%s%s%s", k ? " " : "",
+                              plain && w ? "" : "'", word,
+                              plain && w ? "" : "'");
+        if (k >= cap || (!plain && strchr(word, '\'')))
+            return json;
+        while (*q == ',' || *q == ' ')
+            q++;
+    }
+    return *q == ']' ? out : json;
+}
+
+static const char *
+bytes(char *buf, size_t cap, int64_t n)
+{
+    return hd_bytes_str(buf, cap, (double)n);
+}
+
+static double
+share(const page *p, int64_t n)
+{
+    return 100.0 * (double)n / (double)(p->total ? p->total : 1);
+}
+
+/* ---- Overview ---------------------------------------------------------------- */
+
+static int
+overview(page *p)
+{
+    hd_buf *b = &p->h;
+    hd_rows *r = NULL;
+    char v[1024], s1[32], s2[32], c1[32], c2[32];
+    int64_t live_n = 0, live_b = 0, junk_n = 0, junk_b = 0;
+    int err;
+    if ((err = hd_query(&r, p->db, "SELECT reachable, count(*), sum(size) "
+                        "FROM objects GROUP BY reachable", 0, NULL)) < 0)
+        return err;
+    while ((err = hd_rows_next(r)) == 1) {
+        if (hd_rows_int(r, 0)) {
+            live_n = hd_rows_int(r, 1);
+            live_b = hd_rows_int(r, 2);
+        } else {
+            junk_n = hd_rows_int(r, 1);
+            junk_b = hd_rows_int(r, 2);
+        }
+    }
+    hd_rows_free(r);
+    if (err < 0)
+        return err;
+    hd_buf_puts(b, "<section id=\"overview\"><h2>Overview</h2><dl class=\"facts\">");
+    static const struct { const char *key, *name; } facts[] = {
+        {"argv", "Command"}, {"python_version", "Python"}, {"pid", "Process"},
+        {"time", "Dumped at"}, {"executable", "Executable"}};
+    for (size_t i = 0; i < sizeof(facts) / sizeof(facts[0]); i++) {
+        if (!meta_text(p, facts[i].key, v, sizeof(v)))
+            continue;
+        char cmd[1024];
+        hd_buf_printf(b, "<dt>%s</dt><dd class=\"m-%s\">", facts[i].name,
+                      facts[i].key);
+        text(b, i == 0 ? command_line(cmd, sizeof(cmd), v) : v, 300);
+        hd_buf_puts(b, "</dd>");
+    }
+    hd_buf_printf(b, "<dt>Objects</dt><dd>%s objects, %s references, %s in "
+                  "all (their <code>sys.getsizeof</code> sizes)</dd>",
+                  hd_count_str(c1, sizeof(c1), live_n + junk_n),
+                  hd_count_str(c2, sizeof(c2), hd_meta_int(p->db, "refs")),
+                  bytes(s1, sizeof(s1), p->total));
+    hd_buf_printf(b, "<dt>Alive</dt><dd>%s objects, %s (%.1f%%): reachable "
+                  "from a root</dd>",
+                  hd_count_str(c1, sizeof(c1), live_n),
+                  bytes(s1, sizeof(s1), live_b), share(p, live_b));
+    hd_buf_printf(b, "<dt>Garbage</dt><dd>%s objects, %s (%.1f%%): what "
+                  "<code>gc.collect()</code> would free "
+                  "(<a href=\"#garbage\">below</a>)</dd>",
+                  hd_count_str(c1, sizeof(c1), junk_n),
+                  bytes(s2, sizeof(s2), junk_b), share(p, junk_b));
+    if (hd_meta_int(p->db, "truncated"))
+        hd_buf_puts(b, "<dt>Warning</dt><dd class=\"warn\">the dump was cut "
+                    "short: it shows only what was written before it ended"
+                    "</dd>");
+    hd_buf_printf(b, "</dl><div class=\"split\" title=\"alive vs garbage\">"
+                  "<span class=\"alive\" style=\"width:%.1f%%\"></span>"
+                  "<span class=\"junk\" style=\"width:%.1f%%\"></span></div>"
+                  "</section>\n", share(p, live_b), share(p, junk_b));
+    return 0;
+}
+
+/* ---- Suspects ------------------------------------------------------------------ */
+
+/* A chain drawn as boxes: each object (type and short value), the label it
+ * is reached by on the arrow into it. */
+static int
+chain_boxes(page *p, hd_rows *desc, const hd_chain *c)
+{
+    hd_buf *b = &p->h;
+    int err;
+    hd_buf_puts(b, "<ol class=\"chain\">");
+    for (size_t i = 0; i < c->n; i++) {
+        int64_t a[1] = {c->ids[i]};
+        if ((err = hd_rows_rerun(desc, 1, a)) < 0 ||
+            (err = hd_rows_next(desc)) < 0)
+            return err;
+        hd_buf_puts(b, "<li>");
+        if (i == 0 && c->labels[0] && c->labels[0][0]) {
+            hd_buf_puts(b, "<span class=\"root\">root ");
+            label(b, c->labels[0]);
+            hd_buf_puts(b, "</span>");
+        } else if (i > 0) {
+            hd_buf_printf(b, "<span class=\"arrow%s\">", c->weak && c->weak[i]
+                                                            ? " weak" : "");
+            if (c->labels[i])
+                label(b, c->labels[i]);
+            else
+                hd_buf_puts(b, "(no name)");
+            hd_buf_puts(b, "</span>");
+        }
+        hd_buf_puts(b, "<span class=\"box\"><span class=\"ty\">");
+        if (err == 1)
+            text(b, hd_rows_text(desc, 0), 80);
+        hd_buf_puts(b, "</span>");
+        if (err == 1 && hd_rows_text(desc, 1)) {
+            hd_buf_puts(b, " <span class=\"val\">");
+            hd_html_text(b, hd_rows_text(desc, 1), hd_rows_len(desc, 1),
+                         HD_TEXT_PLAIN, 50);
+            hd_buf_puts(b, "</span>");
+        }
+        hd_buf_puts(b, "</span></li>");
+    }
+    hd_buf_puts(b, "</ol>");
+    return 0;
+}
+
+static int
+suspect_html(page *p, hd_rows *desc, const hd_suspect *x, size_t k)
+{
+    hd_buf *b = &p->h;
+    hd_chain **more = NULL;
+    size_t n_more = 0;
+    char s1[32], s2[32], c1[32];
+    int err = 0;
+    int64_t a[1] = {x->id};
+    const char *ty = "?";
+    if (hd_rows_rerun(desc, 1, a) == 0 && hd_rows_next(desc) == 1 &&
+        hd_rows_text(desc, 0))
+        ty = hd_rows_text(desc, 0);
+    hd_buf_printf(b, "<article class=\"suspect\" id=\"suspect-%zu\" "
+                  "data-id=\"%" PRId64 "\"><h3>Suspect %zu: ", k + 1, x->id,
+                  k + 1);
+    if (x->name[0]) {
+        hd_buf_puts(b, "<code class=\"name\">");
+        label(b, x->name);
+        hd_buf_puts(b, "</code>, ");
+    }
+    hd_buf_puts(b, "a <span class=\"ty\">");
+    text(b, ty, 80);
+    hd_buf_printf(b, "</span>, retains %s (%.1f%% of the heap)</h3>",
+                  bytes(s1, sizeof(s1), x->retained), x->percent);
+    hd_buf_printf(b, "<div class=\"split\"><span class=\"hot\" style=\"width:"
+                  "%.1f%%\"></span></div>", x->percent);
+    if (x->python) {
+        hd_buf_puts(b, "<p>In the process it is <code class=\"python\">");
+        label(b, x->python);
+        hd_buf_puts(b, "</code></p>");
+    }
+    if (x->chain) {
+        hd_buf_puts(b, "<p>Why it is alive, the shortest chain from a root:"
+                    "</p>");
+        if ((err = chain_boxes(p, desc, x->chain)) < 0)
+            return err;
+    } else
+        hd_buf_puts(b, "<p>No root reaches it.</p>");
+    if (x->n_holds) {
+        hd_buf_puts(b, "<table class=\"holds\"><thead><tr><th>It holds</th>"
+                    "<th>type</th><th>as</th><th>retaining</th></tr></thead>"
+                    "<tbody>");
+        for (size_t i = 0; i < x->n_holds; i++) {
+            const hd_suspect_hold *h = &x->holds[i];
+            hd_buf_printf(b, "<tr><td class=\"n\">%s</td><td class=\"ty\">",
+                          hd_count_str(c1, sizeof(c1), h->count));
+            text(b, h->type, 80);
+            hd_buf_puts(b, "</td><td>");
+            if (h->as_keys) {
+                hd_buf_puts(b, "keys of <code>");
+                label(b, h->where);
+                hd_buf_puts(b, "</code>");
+            } else if (h->where) {
+                hd_buf_puts(b, "<code>");
+                label(b, h->where);
+                hd_buf_puts(b, "</code>");
+            } else
+                hd_buf_puts(b, "(below it)");
+            hd_buf_printf(b, "</td><td class=\"n\">%s</td></tr>",
+                          bytes(s2, sizeof(s2), h->retained));
+        }
+        hd_buf_puts(b, "</tbody></table>");
+    }
+    /* the other ways it is held: a cache may be reachable twice */
+    if (hd_refchain_all(&more, &n_more, p->db, x->id, 4, NULL) == 0 &&
+        n_more > 1) {
+        hd_buf_printf(b, "<details class=\"others\"><summary>%zu holders in "
+                      "all: the shortest chain through each</summary>",
+                      n_more);
+        for (size_t i = 0; i < n_more && err == 0; i++)
+            err = chain_boxes(p, desc, more[i]);
+        hd_buf_puts(b, "</details>");
+    }
+    for (size_t i = 0; i < n_more; i++)
+        hd_chain_free(more[i]);
+    free(more);
+    hd_buf_puts(b, "</article>\n");
+    return err;
+}
+
+static int
+suspects(page *p, hd_rows *desc)
+{
+    hd_suspect *s = NULL;
+    size_t n = 0;
+    int err;
+    if ((err = hd_suspects_find(&s, &n, p->db, p->o->min_pct, 8)) < 0)
+        return err;
+    hd_buf_printf(&p->h, "<section id=\"suspects\"><h2>Leak suspects</h2><p "
+                  "class=\"hint\">Objects that keep %.0f%% or more of the heap "
+                  "alive, followed down to where the memory piles up (as "
+                  "Eclipse MAT does).</p>\n", p->o->min_pct);
+    if (n == 0)
+        hd_buf_printf(&p->h, "<p class=\"none\">No object retains %.0f%% or "
+                      "more of the heap: nothing stands out.</p>",
+                      p->o->min_pct);
+    for (size_t i = 0; i < n && err == 0; i++) {
+        err = suspect_html(p, desc, &s[i], i);
+        p->suspect_ids[p->n_suspects++] = s[i].id;
+    }
+    hd_buf_puts(&p->h, "</section>\n");
+    hd_suspects_free(s, n);
+    return err;
+}
+
+/* ---- Types ---------------------------------------------------------------------- */
+
+static int
+types(page *p)
+{
+    hd_buf *b = &p->h;
+    hd_rows *r = NULL;
+    char s1[32], s2[32], c1[32];
+    int err;
+    if ((err = hd_query(&r, p->db, "SELECT name, module, count, size, "
+                        "retained FROM types WHERE count > 0 ORDER BY retained"
+                        " DESC, size DESC LIMIT 40", 0, NULL)) < 0)
+        return err;
+    hd_buf_puts(b, "<section id=\"types\"><h2>Types</h2><p class=\"hint\">"
+                "retained: what would be freed if every instance were "
+                "freed (instances inside others count once).</p>"
+                "<table class=\"types sortable\"><thead><tr><th>type</th>"
+                "<th>module</th><th class=\"n\">count</th><th class=\"n\">"
+                "shallow</th><th class=\"n\">retained</th><th>share</th>"
+                "</tr></thead><tbody>\n");
+    while ((err = hd_rows_next(r)) == 1) {
+        int64_t cnt = hd_rows_int(r, 2), sz = hd_rows_int(r, 3),
+                rt = hd_rows_int(r, 4);
+        hd_buf_puts(b, "<tr><td class=\"ty\">");
+        text(b, hd_rows_text(r, 0), 80);
+        hd_buf_puts(b, "</td><td>");
+        text(b, hd_rows_text(r, 1), 80);
+        hd_buf_printf(b, "</td><td class=\"n\" data-v=\"%" PRId64 "\">%s</td>"
+                      "<td class=\"n\" data-v=\"%" PRId64 "\">%s</td><td "
+                      "class=\"n\" data-v=\"%" PRId64 "\">%s</td><td><span "
+                      "class=\"hbar\" style=\"width:%.1f%%\"></span></td>"
+                      "</tr>\n", cnt, hd_count_str(c1, sizeof(c1), cnt), sz,
+                      bytes(s1, sizeof(s1), sz), rt,
+                      bytes(s2, sizeof(s2), rt), share(p, rt));
+    }
+    hd_rows_free(r);
+    hd_buf_puts(b, "</tbody></table></section>\n");
+    return err < 0 ? err : 0;
+}
+
+/* ---- Garbage and cycles ------------------------------------------------------------ */
+
+static int
+garbage(page *p)
+{
+    hd_buf *b = &p->h;
+    hd_rows *r = NULL;
+    char s1[32], c1[32];
+    int err, any = 0;
+    hd_buf_puts(b, "<section id=\"garbage\"><h2>Cycles and garbage</h2>");
+    if ((err = hd_query(&r, p->db, "SELECT t.name, count(*), sum(o.size), "
+                        "sum(o.flags & 2 != 0), sum(o.flags & 4 != 0) FROM "
+                        "objects o JOIN types t ON t.id = o.type WHERE "
+                        "o.reachable = 0 GROUP BY t.name ORDER BY 3 DESC "
+                        "LIMIT 15", 0, NULL)) < 0)
+        return err;
+    while ((err = hd_rows_next(r)) == 1) {
+        if (!any++)
+            hd_buf_puts(b, "<p>No root reaches these objects: they live only "
+                        "because they refer to each other, and "
+                        "<code>gc.collect()</code> would free them.</p><table "
+                        "class=\"garbage\"><thead><tr><th>type</th><th "
+                        "class=\"n\">count</th><th class=\"n\">size</th><th>"
+                        "finalisers</th></tr></thead><tbody>");
+        int64_t fin = hd_rows_int(r, 3), legacy = hd_rows_int(r, 4);
+        hd_buf_puts(b, "<tr><td class=\"ty\">");
+        text(b, hd_rows_text(r, 0), 80);
+        hd_buf_printf(b, "</td><td class=\"n\">%s</td><td class=\"n\">%s</td>"
+                      "<td>", hd_count_str(c1, sizeof(c1), hd_rows_int(r, 1)),
+                      bytes(s1, sizeof(s1), hd_rows_int(r, 2)));
+        if (legacy)
+            hd_buf_printf(b, "<span class=\"warn\">%" PRId64 " with tp_del: "
+                          "uncollectable, they go to gc.garbage</span>",
+                          legacy);
+        else if (fin)
+            hd_buf_printf(b, "<span class=\"fin\">%" PRId64 " with __del__: "
+                          "it runs when they are collected</span>", fin);
+        hd_buf_puts(b, "</td></tr>");
+    }
+    hd_rows_free(r);
+    if (err < 0)
+        return err;
+    if (any)
+        hd_buf_puts(b, "</tbody></table>");
+    else
+        hd_buf_puts(b, "<p class=\"none\">No garbage: every object is "
+                    "reachable from a root.</p>");
+    /* cycles people can act on: garbage, then live ones with finalisers;
+     * not the module/class backbone every program has */
+    if ((err = hd_query(&r, p->db, "SELECT c.id, c.reachable, c.members, "
+                        "c.size, c.retained, c.finalizers, (SELECT "
+                        "group_concat(n, ', ') FROM (SELECT t.name || ' x' || "
+                        "count(*) AS n FROM objects m JOIN types t ON t.id = "
+                        "m.type WHERE m.scc = c.id GROUP BY t.name ORDER BY "
+                        "count(*) DESC, t.name LIMIT 4)) FROM cycles c WHERE "
+                        "NOT EXISTS (SELECT 1 FROM objects m WHERE m.scc = "
+                        "c.id AND (m.flags & 24) != 0) ORDER BY c.reachable, "
+                        "c.finalizers > 0 DESC, c.retained DESC LIMIT 12", 0,
+                        NULL)) < 0)
+        return err;
+    any = 0;
+    while ((err = hd_rows_next(r)) == 1) {
+        if (!any++)
+            hd_buf_puts(b, "<h3>Reference cycles</h3><table class=\"cycles\">"
+                        "<thead><tr><th>cycle</th><th>state</th><th class="
+                        "\"n\">members</th><th class=\"n\">retained</th><th>"
+                        "of types</th><th>finalisers</th></tr></thead><tbody>");
+        int64_t fin = hd_rows_int(r, 5);
+        hd_buf_printf(b, "<tr><td>#%" PRId64 "</td><td>%s</td><td class=\"n\">"
+                      "%s</td><td class=\"n\">%s</td><td class=\"ty\">",
+                      hd_rows_int(r, 0), hd_rows_int(r, 1) ? "alive"
+                                                          : "garbage",
+                      hd_count_str(c1, sizeof(c1), hd_rows_int(r, 2)),
+                      bytes(s1, sizeof(s1), hd_rows_int(r, 4)));
+        text(b, hd_rows_text(r, 6), 200);
+        hd_buf_puts(b, "</td><td>");
+        if (fin)
+            hd_buf_printf(b, "<span class=\"fin\">%" PRId64 " __del__</span>",
+                          fin);
+        hd_buf_puts(b, "</td></tr>");
+    }
+    hd_rows_free(r);
+    if (any)
+        hd_buf_puts(b, "</tbody></table>");
+    hd_buf_puts(b, "</section>\n");
+    return err < 0 ? err : 0;
+}
+
+/* ---- The page ---------------------------------------------------------------------- */
+
+static void
+head(page *p)
+{
+    char argv[512];
+    hd_buf *b = &p->h;
+    hd_buf_puts(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset="
+                "\"utf-8\">\n<meta http-equiv=\"Content-Security-Policy\" "
+                "content=\"default-src 'none'; style-src 'unsafe-inline'; "
+                "script-src 'unsafe-inline'; img-src data:\">\n<meta name="
+                "\"viewport\" content=\"width=device-width, initial-scale=1\">"
+                "\n<title>heapdig: ");
+    text(b, meta_text(p, "argv", argv, sizeof(argv)) ? argv : p->o->source,
+         80);
+    hd_buf_puts(b, "</title>\n<style>\n");
+    hd_buf_puts(b, hd_report_css);
+    hd_buf_puts(b, "</style></head>\n<body class=\"noscript\">\n<header><h1>"
+                "heapdig report</h1><p class=\"source\">");
+    text(b, p->o->source, 300);
+    hd_buf_puts(b, "</p><nav><a href=\"#suspects\">Suspects</a> <a href=\""
+                "#tree\">Dominator tree</a> <a href=\"#picture\">Picture</a> "
+                "<a href=\"#types\">Types</a> <a href=\"#garbage\">Garbage"
+                "</a></nav></header>\n<main>\n");
+}
+
+int
+hd_report_write(hd_db *db, const hd_report_opts *opts, const char *path)
+{
+    hd_report_opts o = opts ? *opts : (hd_report_opts){0};
+    page p = {.db = db, .o = &o};
+    hd_rows *desc = NULL;
+    int err;
+    if (o.min_pct <= 0)
+        o.min_pct = 10;
+    if (o.max_nodes <= 0)
+        o.max_nodes = 2000;
+    if (o.max_children <= 0)
+        o.max_children = 25;
+    if (o.source == NULL)
+        o.source = "";
+    p.total = hd_meta_int(db, "total_size");
+    if ((err = hd_query(&desc, db, "SELECT t.name, o.value FROM objects o "
+                        "JOIN types t ON t.id = o.type WHERE o.id = ?1", 0,
+                        NULL)) < 0)
+        goto done;
+    head(&p);
+    hd_buf_printf(&p.j, "{\"total\": %" PRId64 ",\n", p.total);
+    if ((err = overview(&p)) < 0 || (err = suspects(&p, desc)) < 0)
+        goto done;
+    hd_buf_puts(&p.h, "<section id=\"tree\"><h2>Dominator tree</h2><p class="
+                "\"hint\">Each object holds what is listed under it: "
+                "what would be freed with it.  Largest first; select a row "
+                "to see why it is alive.</p><div class=\"cols\"><span>"
+                "object</span><span class=\"num\"><span class=\"sh\">shallow"
+                "</span><span class=\"rt\">retained</span><span class=\"pc\">"
+                "share</span></span></div><div class=\"domtree\">\n");
+    if ((err = hd__report_tree(&p.h, &p.j, db, p.total, o.max_nodes,
+                               o.max_children, p.suspect_ids,
+                               p.n_suspects)) < 0)
+        goto done;
+    hd_buf_puts(&p.h, "</div><aside id=\"retainers\" hidden><h3>Retainers"
+                "</h3><div class=\"body\"></div></aside></section>\n"
+                "<section id=\"picture\"><h2>Where the memory is</h2><p class="
+                "\"hint\">The dominator tree by retained size: click a block "
+                "to zoom in, the top bar to zoom out.</p><div id=\"icicle\">"
+                "</div><noscript><p>The picture needs scripts; the tree above"
+                " has the same facts.</p></noscript></section>\n");
+    if ((err = types(&p)) < 0 || (err = garbage(&p)) < 0)
+        goto done;
+    hd_buf_puts(&p.j, "}");
+    hd_buf_printf(&p.h, "</main>\n<footer>heapdig %d.%d: everything on this "
+                  "page is in this file; it fetches nothing.</footer>\n"
+                  "<script type=\"application/json\" id=\"hd-data\">",
+                  HD_FORMAT_MAJOR, HD_FORMAT_MINOR);
+    hd_buf_put(&p.h, p.j.p, p.j.n);
+    hd_buf_puts(&p.h, "</script>\n<script>\n");
+    hd_buf_puts(&p.h, hd_report_js);
+    hd_buf_puts(&p.h, "</script>\n</body></html>\n");
+    if (p.h.oom || p.j.oom) {
+        err = hd_error_set(HD_ENOMEM, "report: out of memory");
+        goto done;
+    }
+    err = hd__write_file_atomic(path, p.h.p, p.h.n);
+done:
+    hd_rows_free(desc);
+    hd_buf_free(&p.h);
+    hd_buf_free(&p.j);
+    return err;
+}
