@@ -14,7 +14,8 @@ static const hd_cmd *const commands[] = {
     &hd_cmd_load,      &hd_cmd_summary,   &hd_cmd_types,    &hd_cmd_top,
     &hd_cmd_suspects,  &hd_cmd_path,      &hd_cmd_show,     &hd_cmd_referrers,
     &hd_cmd_referents, &hd_cmd_cycles,    &hd_cmd_external, &hd_cmd_graph,
-    &hd_cmd_diff,      &hd_cmd_attach,    &hd_cmd_report};
+    &hd_cmd_diff,      &hd_cmd_attach,    &hd_cmd_report,
+    &hd_cmd_tree};
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
 int

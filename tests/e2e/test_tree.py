@@ -1,0 +1,116 @@
+"""`heapdig tree`: the grouped dominator tree, and its folded stacks.
+
+    python test_tree.py HEAPDIG_CLI OUTDIR
+
+Folded stacks must add up to the heap exactly (every byte is in one line),
+be well formed for flamegraph.pl (frames joined by ';', the weight after
+the last space, no ';' inside a frame even when a key holds one), and group
+what a person would: the 20,000 cached requests are one frame.  The table
+shows the same groups with their counts; `tree DB OBJ` is one subtree.
+"""
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from hdtest import check, finish, run  # noqa: E402
+
+APP = r'''
+import gc, sys, heapdig
+class Request:
+    def __init__(self, i):
+        self.body = bytearray(300 + i % 7)
+        self.headers = {"id": str(i)}
+_CACHE = {"/a;b/%d" % i: Request(i) for i in range(5000)}
+class Node:
+    pass
+def garbage():
+    for i in range(200):
+        a, b = Node(), Node()
+        a.other, b.other = b, a
+gc.disable()
+garbage()
+heapdig.dump(sys.argv[1])
+'''
+
+
+def main(cli, outdir):
+    os.makedirs(outdir, exist_ok=True)
+    dump = os.path.join(outdir, "tree.hdig")
+    for f in (dump, dump + ".db"):
+        if os.path.exists(f):
+            os.unlink(f)
+    app = os.path.join(outdir, "tree_app.py")
+    with open(app, "w") as f:
+        f.write(APP)
+    subprocess.check_call([sys.executable, app, dump])
+    rc, out, err = run(cli, "load", "-q", dump)
+    check("loads", rc == 0, err)
+    db = dump + ".db"
+    con = sqlite3.connect(db)
+    total = con.execute("SELECT value FROM meta WHERE key = 'total_size'"
+                        ).fetchone()[0]
+
+    rc, out, err = run(cli, "tree", db, "--format", "folded")
+    lines = out.splitlines()
+    check("folded: runs", rc == 0 and lines, err)
+    bad = [l for l in lines if not re.fullmatch(r"[^\n]+ [1-9][0-9]*", l)]
+    check("folded: every line is 'frames WEIGHT'", not bad, repr(bad[:3]))
+    weights = sum(int(l.rsplit(" ", 1)[1]) for l in lines if l not in bad)
+    check("folded: the lines add up to the heap, byte for byte",
+          weights == total, "%d vs %d" % (weights, total))
+    stacks = {l.rsplit(" ", 1)[0]: int(l.rsplit(" ", 1)[1]) for l in lines}
+    req = [s for s in stacks if s.endswith(";dict ['_CACHE'];Request [*]")]
+    check("folded: the 5,000 requests are one frame under the cache",
+          len(req) == 1, repr(req))
+    shallow = con.execute("SELECT sum(o.size) FROM objects o JOIN types t ON "
+                          "t.id = o.type WHERE t.name = 'Request'"
+                          ).fetchone()[0]
+    if req:
+        check("folded: that frame's own weight is the requests' own size",
+              stacks[req[0]] == shallow, "%d vs %d" % (stacks[req[0]],
+                                                      shallow))
+        body = req[0] + ";bytearray .body"
+        bodies = con.execute("SELECT sum(o.size) FROM objects o JOIN types t"
+                             " ON t.id = o.type WHERE t.name = 'bytearray' "
+                             "AND o.size > 300").fetchone()[0]
+        check("folded: below it, their bodies, all 5,000 in one frame",
+              stacks.get(body) == bodies, "%r vs %d" % (stacks.get(body),
+                                                        bodies))
+    check("folded: a key with ';' does not split a frame",
+          not any("['/a" in s for s in stacks), "")
+    garbage = con.execute("SELECT sum(size) FROM objects WHERE reachable = 0"
+                          ).fetchone()[0]
+    check("folded: garbage is a frame of its own",
+          stacks.get("garbage (unreachable)") == garbage,
+          "%r vs %r" % (stacks.get("garbage (unreachable)"), garbage))
+
+    rc, out, err = run(cli, "tree", db, "-n", "5")
+    row = [l for l in out.splitlines() if "5,000 × Request [*]" in l]
+    check("table: the requests are one row with their count", len(row) == 1,
+          out[:600])
+    cache_ret = con.execute("SELECT retained FROM objects WHERE id = (SELECT "
+                            "dst FROM refs WHERE label = '[''_CACHE'']')"
+                            ).fetchone()[0]
+    cache_row = [l for l in out.splitlines() if "dict ['_CACHE']" in l]
+    check("table: the cache row shows its retained share",
+          cache_row and ("%.1f%%" % (100.0 * cache_ret / total)) in
+          cache_row[0], repr(cache_row))
+
+    cache = con.execute("SELECT dst FROM refs WHERE label = '[''_CACHE'']'"
+                        ).fetchone()[0]
+    rc, out, err = run(cli, "tree", db, "#%d" % cache, "--format", "folded")
+    sub = sum(int(l.rsplit(" ", 1)[1]) for l in out.splitlines())
+    check("tree DB OBJ: one subtree, adding up to what it retains",
+          rc == 0 and sub == cache_ret and
+          all(l.startswith("dict") for l in out.splitlines()),
+          "%d vs %d" % (sub, cache_ret))
+    rc, out, err = run(cli, "tree", db, "--format", "json")
+    check("an unknown format is a usage error", rc == 2, err)
+    return finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:]))
