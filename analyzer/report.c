@@ -462,10 +462,18 @@ garbage(page *p)
 
 /* ---- The page ---------------------------------------------------------------------- */
 
+static const char NAV_DUMP[] =
+    "<a href=\"#suspects\">Suspects</a> <a href=\"#tree\">Dominator tree</a> "
+    "<a href=\"#picture\">Picture</a> <a href=\"#types\">Types</a> <a href="
+    "\"#garbage\">Garbage</a>";
+static const char NAV_GROWTH[] =
+    "<a href=\"#growth-paths\">Where it grew</a> <a href=\"#growth-types\">"
+    "Types that grew</a> <a href=\"#suspects\">Suspects now</a>";
+
 static void
-head(page *p)
+head(page *p, const char *title, const char *nav)
 {
-    char argv[512];
+    char argv[512], cmd[512];
     hd_buf *b = &p->h;
     hd_buf_puts(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset="
                 "\"utf-8\">\n<meta http-equiv=\"Content-Security-Policy\" "
@@ -473,17 +481,44 @@ head(page *p)
                 "script-src 'unsafe-inline'; img-src data:\">\n<meta name="
                 "\"viewport\" content=\"width=device-width, initial-scale=1\">"
                 "\n<title>heapdig: ");
-    text(b, meta_text(p, "argv", argv, sizeof(argv)) ? argv : p->o->source,
-         80);
+    text(b, meta_text(p, "argv", argv, sizeof(argv)) ? command_line(cmd,
+         sizeof(cmd), argv) : p->o->source, 80);
     hd_buf_puts(b, "</title>\n<style>\n");
     hd_buf_puts(b, hd_report_css);
-    hd_buf_puts(b, "</style></head>\n<body class=\"noscript\">\n<header><h1>"
-                "heapdig report</h1><p class=\"source\">");
+    hd_buf_printf(b, "</style></head>\n<body class=\"noscript\">\n<header>"
+                  "<h1>%s</h1><p class=\"source\">", title);
     text(b, p->o->source, 300);
-    hd_buf_puts(b, "</p><nav><a href=\"#suspects\">Suspects</a> <a href=\""
-                "#tree\">Dominator tree</a> <a href=\"#picture\">Picture</a> "
-                "<a href=\"#types\">Types</a> <a href=\"#garbage\">Garbage"
-                "</a></nav></header>\n<main>\n");
+    hd_buf_printf(b, "</p><nav>%s</nav></header>\n<main>\n", nav);
+}
+
+/* The script and its data, and the end of the page; then the file. */
+static int
+finish_page(page *p, const char *path)
+{
+    hd_buf_printf(&p->h, "</main>\n<footer>heapdig %d.%d: everything on this "
+                  "page is in this file; it fetches nothing.</footer>\n"
+                  "<script type=\"application/json\" id=\"hd-data\">",
+                  HD_FORMAT_MAJOR, HD_FORMAT_MINOR);
+    hd_buf_put(&p->h, p->j.p, p->j.n);
+    hd_buf_puts(&p->h, "</script>\n<script>\n");
+    hd_buf_puts(&p->h, hd_report_js);
+    hd_buf_puts(&p->h, "</script>\n</body></html>\n");
+    if (p->h.oom || p->j.oom)
+        return hd_error_set(HD_ENOMEM, "report: out of memory");
+    return hd__write_file_atomic(path, p->h.p, p->h.n);
+}
+
+static void
+defaults(hd_report_opts *o)
+{
+    if (o->min_pct <= 0)
+        o->min_pct = 10;
+    if (o->max_nodes <= 0)
+        o->max_nodes = 2000;
+    if (o->max_children <= 0)
+        o->max_children = 25;
+    if (o->source == NULL)
+        o->source = "";
 }
 
 int
@@ -493,20 +528,13 @@ hd_report_write(hd_db *db, const hd_report_opts *opts, const char *path)
     page p = {.db = db, .o = &o};
     hd_rows *desc = NULL;
     int err;
-    if (o.min_pct <= 0)
-        o.min_pct = 10;
-    if (o.max_nodes <= 0)
-        o.max_nodes = 2000;
-    if (o.max_children <= 0)
-        o.max_children = 25;
-    if (o.source == NULL)
-        o.source = "";
+    defaults(&o);
     p.total = hd_meta_int(db, "total_size");
     if ((err = hd_query(&desc, db, "SELECT t.name, o.value FROM objects o "
                         "JOIN types t ON t.id = o.type WHERE o.id = ?1", 0,
                         NULL)) < 0)
         goto done;
-    head(&p);
+    head(&p, "heapdig report", NAV_DUMP);
     hd_buf_printf(&p.j, "{\"total\": %" PRId64 ",\n", p.total);
     if ((err = overview(&p)) < 0 || (err = suspects(&p, desc)) < 0)
         goto done;
@@ -531,21 +559,176 @@ hd_report_write(hd_db *db, const hd_report_opts *opts, const char *path)
     if ((err = types(&p)) < 0 || (err = garbage(&p)) < 0)
         goto done;
     hd_buf_puts(&p.j, "}");
-    hd_buf_printf(&p.h, "</main>\n<footer>heapdig %d.%d: everything on this "
-                  "page is in this file; it fetches nothing.</footer>\n"
-                  "<script type=\"application/json\" id=\"hd-data\">",
-                  HD_FORMAT_MAJOR, HD_FORMAT_MINOR);
-    hd_buf_put(&p.h, p.j.p, p.j.n);
-    hd_buf_puts(&p.h, "</script>\n<script>\n");
-    hd_buf_puts(&p.h, hd_report_js);
-    hd_buf_puts(&p.h, "</script>\n</body></html>\n");
-    if (p.h.oom || p.j.oom) {
-        err = hd_error_set(HD_ENOMEM, "report: out of memory");
-        goto done;
-    }
-    err = hd__write_file_atomic(path, p.h.p, p.h.n);
+    err = finish_page(&p, path);
 done:
     hd_rows_free(desc);
+    hd_buf_free(&p.h);
+    hd_buf_free(&p.j);
+    return err;
+}
+
+/* ---- The growth report ------------------------------------------------------------ */
+
+/* A small bar chart of a row's counts across the dumps (numbers only). */
+static void
+sparkline(hd_buf *b, const int64_t *v, int n)
+{
+    int64_t top = 1;
+    for (int i = 0; i < n; i++)
+        top = v[i] > top ? v[i] : top;
+    hd_buf_printf(b, "<svg class=\"spark\" width=\"%d\" height=\"22\" "
+                  "role=\"img\"><title>", 16 * n);
+    for (int i = 0; i < n; i++)
+        hd_buf_printf(b, "%s%" PRId64, i ? " → " : "", v[i]);
+    hd_buf_puts(b, "</title>");
+    for (int i = 0; i < n; i++) {
+        int h = (int)(20.0 * (double)v[i] / (double)top + 0.5);
+        hd_buf_printf(b, "<rect x=\"%d\" y=\"%d\" width=\"12\" height="
+                      "\"%d\"></rect>", 16 * i, 21 - h, h ? h : 1);
+    }
+    hd_buf_puts(b, "</svg>");
+}
+
+static int
+growth_table(page *p, int n, int by_path)
+{
+    hd_buf *b = &p->h;
+    hd_rows *r = NULL;
+    char s1[32], s2[32], c1[32];
+    int err, rows = 0;
+    if ((err = hd_diff_query(&r, p->db, n, by_path, 25)) < 0)
+        return err;
+    hd_buf_printf(b, "<section id=\"growth-%s\"><h2>%s</h2><p class=\"hint"
+                  "\">%s</p><table class=\"growth\"><thead><tr><th>%s</th>"
+                  "<th>%s</th><th>count in each dump</th><th></th><th "
+                  "class=\"n\">count growth</th><th class=\"n\">size growth"
+                  "</th><th class=\"n\">retained growth</th></tr></thead>"
+                  "<tbody>\n", by_path ? "paths" : "types",
+                  by_path ? "What grew, by where it is held" : "What grew, "
+                  "by type", by_path ? "Indices and keys are generalised to "
+                  "[*], so a cache that gained 10,000 entries is one row. "
+                  "Rows that grew in every interval (steady) come first: a "
+                  "steady leak." : "Types whose instances grew; retained: "
+                  "what they keep alive.", by_path ? "held at" : "type",
+                  by_path ? "type" : "module");
+    int base = 2; /* held_at or type, type or module, then count_1.. */
+    while ((err = hd_rows_next(r)) == 1) {
+        int64_t counts[3];
+        for (int i = 0; i < n; i++)
+            counts[i] = hd_rows_int(r, base + i);
+        int steady = n == 3 && hd_rows_text(r, base + 3) &&
+                     hd_rows_text(r, base + 3)[0];
+        int g = base + n + (n == 3);
+        rows++;
+        hd_buf_printf(b, "<tr%s><td>", steady ? " class=\"steady\"" : "");
+        if (by_path) {
+            hd_buf_puts(b, "<code>");
+            label(b, hd_rows_text(r, 0));
+            hd_buf_puts(b, "</code></td><td class=\"ty\">");
+            text(b, hd_rows_text(r, 1), 80);
+        } else {
+            hd_buf_puts(b, "<span class=\"ty\">");
+            text(b, hd_rows_text(r, 0), 80);
+            hd_buf_puts(b, "</span></td><td>");
+            text(b, hd_rows_text(r, 1), 80);
+        }
+        hd_buf_puts(b, "</td><td class=\"n\">");
+        for (int i = 0; i < n; i++)
+            hd_buf_printf(b, "%s%s", i ? " → " : "",
+                          hd_count_str(c1, sizeof(c1), counts[i]));
+        hd_buf_puts(b, "</td><td>");
+        sparkline(b, counts, n);
+        if (steady)
+            hd_buf_puts(b, " <span class=\"badge\">steady</span>");
+        hd_buf_printf(b, "</td><td class=\"n\">%s%s</td><td class="
+                      "\"n\">+%s</td><td class=\"n\">+%s</td></tr>\n",
+                      hd_rows_int(r, g) >= 0 ? "+" : "",
+                      hd_count_str(c1, sizeof(c1), hd_rows_int(r, g)),
+                      bytes(s1, sizeof(s1), hd_rows_int(r, g + 1)),
+                      bytes(s2, sizeof(s2), hd_rows_int(r, g + 2)));
+    }
+    hd_rows_free(r);
+    hd_buf_puts(b, "</tbody></table>");
+    if (rows == 0)
+        hd_buf_puts(b, "<p class=\"none\">Nothing grew.</p>");
+    hd_buf_puts(b, "</section>\n");
+    return err < 0 ? err : 0;
+}
+
+/* The dumps side by side: when, how many objects, how big. */
+static int
+growth_overview(page *p, const char *const *dbs, int n)
+{
+    hd_buf *b = &p->h;
+    char v[512], s1[32], s2[32], c1[32];
+    int64_t first = 0, last = 0;
+    hd_buf_puts(b, "<section id=\"overview\"><h2>The dumps</h2><table>"
+                "<thead><tr><th></th><th>database</th><th>dumped at</th><th "
+                "class=\"n\">objects</th><th class=\"n\">size</th></tr>"
+                "</thead><tbody>");
+    for (int i = 0; i < n; i++) {
+        hd_db *db = NULL;
+        int err = hd_db_open(&db, dbs[i]);
+        if (err < 0)
+            return err;
+        page q = {.db = db};
+        int64_t total = hd_meta_int(db, "total_size");
+        if (i == 0)
+            first = total;
+        last = total;
+        hd_buf_printf(b, "<tr><td>%d</td><td><code>", i + 1);
+        text(b, dbs[i], 200);
+        hd_buf_puts(b, "</code></td><td>");
+        text(b, meta_text(&q, "time", v, sizeof(v)), 80);
+        hd_buf_printf(b, "</td><td class=\"n\">%s</td><td class=\"n\">%s"
+                      "</td></tr>", hd_count_str(c1, sizeof(c1),
+                                                 hd_meta_int(db, "objects")),
+                      bytes(s1, sizeof(s1), total));
+        hd_db_close(db);
+    }
+    hd_buf_printf(b, "</tbody></table><p class=\"headline\">The heap grew by "
+                  "%s%s from the first dump to the last.</p></section>\n",
+                  last >= first ? "" : "−",
+                  bytes(s2, sizeof(s2), last >= first ? last - first
+                                                      : first - last));
+    return 0;
+}
+
+int
+hd_report_growth_write(const char *const *dbs, int n,
+                       const hd_report_opts *opts, const char *path)
+{
+    hd_report_opts o = opts ? *opts : (hd_report_opts){0};
+    page p = {.o = &o};
+    hd_db *newest = NULL;
+    hd_rows *desc = NULL;
+    int err;
+    defaults(&o);
+    if ((err = hd_diff_open(&p.db, dbs, n)) < 0 ||
+        (err = hd_db_open(&newest, dbs[n - 1])) < 0)
+        goto done;
+    head(&p, "heapdig growth report", NAV_GROWTH);
+    hd_buf_puts(&p.j, "{\"total\": 0, \"nodes\": [], \"objects\": []}");
+    if ((err = growth_overview(&p, dbs, n)) < 0 ||
+        (err = growth_table(&p, n, 1)) < 0 ||
+        (err = growth_table(&p, n, 0)) < 0)
+        goto done;
+    /* the suspects of the newest dump: where the memory is now */
+    hd_db *diff_db = p.db;
+    p.db = newest;
+    p.total = hd_meta_int(newest, "total_size");
+    if ((err = hd_query(&desc, newest, "SELECT t.name, o.value FROM objects o"
+                        " JOIN types t ON t.id = o.type WHERE o.id = ?1", 0,
+                        NULL)) == 0)
+        err = suspects(&p, desc);
+    p.db = diff_db;
+    if (err < 0)
+        goto done;
+    err = finish_page(&p, path);
+done:
+    hd_rows_free(desc);
+    hd_db_close(p.db);
+    hd_db_close(newest);
     hd_buf_free(&p.h);
     hd_buf_free(&p.j);
     return err;

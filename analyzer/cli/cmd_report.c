@@ -1,10 +1,12 @@
 /* heapdig — MIT licence.
  *
- * cmd_report.c: `heapdig report DB|DUMP [-o FILE.html]`: the HTML report
- * (analyzer/report.c writes it).  A dump is loaded first, into DUMP.db as
+ * cmd_report.c: `heapdig report DB|DUMP [-o FILE.html]` and `heapdig
+ * report A B [C]`: the HTML report, or the growth report across dumps
+ * (analyzer/report.c writes them).  A dump is loaded first, into DUMP.db as
  * `heapdig load` would, unless that database is newer than the dump.  The
  * page goes beside the input by default: app.hdig and app.hdig.db both
- * give app.html.
+ * give app.html; a growth report goes beside the newest, as
+ * NEWEST.growth.html.
  */
 #include "cli.h"
 
@@ -36,12 +38,12 @@ newer(const char *a, const char *b)
              sa.st_mtim.tv_nsec >= sb.st_mtim.tv_nsec));
 }
 
-/* app.hdig.db, app.hdig, app.db -> app.html */
+/* app.hdig.db, app.hdig, app.db -> app.html (app.growth.html) */
 static char *
-default_output(const char *in)
+default_output(const char *in, int growth)
 {
     size_t n = strlen(in);
-    char *out = malloc(n + 8);
+    char *out = malloc(n + 16);
     if (out == NULL)
         return NULL;
     memcpy(out, in, n + 1);
@@ -53,8 +55,30 @@ default_output(const char *in)
             (slash == NULL || out + k - e > slash + 1))
             out[k - e] = 0;
     }
-    strcat(out, ".html");
+    strcat(out, growth ? ".growth.html" : ".html");
     return out;
+}
+
+/* The database for an input: itself, or a dump's DUMP.db, loaded now if
+ * it is older than the dump.  *db_path is the caller's to free. */
+static int
+database_for(const char *in, char **db_path)
+{
+    hd_load_stats st;
+    *db_path = NULL;
+    if (!is_dump(in))
+        return (*db_path = strdup(in)) ? 0 : cli_fail("report", HD_ENOMEM);
+    size_t n = strlen(in) + 4;
+    if ((*db_path = malloc(n)) == NULL)
+        return cli_fail("report", HD_ENOMEM);
+    snprintf(*db_path, n, "%s.db", in);
+    if (newer(*db_path, in))
+        return 0;
+    fprintf(stderr, "heapdig: loading %s into %s\n", in, *db_path);
+    int err = hd_load_file(&st, in, *db_path, NULL, NULL);
+    if (err < 0 && !(err == HD_ETRUNCATED && st.truncated))
+        return cli_fail("report", err);
+    return 0;
 }
 
 static int
@@ -62,8 +86,7 @@ run(int argc, char **argv)
 {
     cli_opts o;
     hd_db *db = NULL;
-    hd_load_stats st;
-    char *db_path = NULL, *out = NULL;
+    char *dbs[3] = {NULL, NULL, NULL}, *out = NULL;
     int err, rc = cli_parse(&hd_cmd_report, &o, argc, argv,
                             OPT_OUTPUT | OPT_BY);
     if (rc)
@@ -71,36 +94,29 @@ run(int argc, char **argv)
     double min_pct = o.by ? atof(o.by) : 10.0;
     if (o.n_pos < 1)
         return cli_usage(&hd_cmd_report, "which dump or database?");
-    if (o.n_pos > 1)
-        return cli_usage(&hd_cmd_report, "one dump or database (a growth "
-                         "report across dumps is not built yet)");
     if (min_pct <= 0 || min_pct > 100)
         return cli_usage(&hd_cmd_report, "--by takes a percentage (0-100]");
-    const char *in = o.pos[0];
-    if (is_dump(in)) {
-        size_t n = strlen(in) + 4;
-        if ((db_path = malloc(n)) == NULL)
-            return cli_fail("report", HD_ENOMEM);
-        snprintf(db_path, n, "%s.db", in);
-        if (!newer(db_path, in)) {
-            fprintf(stderr, "heapdig: loading %s into %s\n", in, db_path);
-            err = hd_load_file(&st, in, db_path, NULL, NULL);
-            if (err < 0 && !(err == HD_ETRUNCATED && st.truncated)) {
-                rc = cli_fail("report", err);
-                goto done;
-            }
-        }
-    }
-    if ((err = hd_db_open(&db, db_path ? db_path : in)) < 0) {
-        rc = cli_fail("report", err);
-        goto done;
-    }
-    if ((out = o.output ? strdup(o.output) : default_output(in)) == NULL) {
+    for (int i = 0; i < o.n_pos; i++)
+        if ((rc = database_for(o.pos[i], &dbs[i])))
+            goto done;
+    const char *in = o.pos[o.n_pos - 1];
+    if ((out = o.output ? strdup(o.output)
+                        : default_output(in, o.n_pos > 1)) == NULL) {
         rc = cli_fail("report", HD_ENOMEM);
         goto done;
     }
     hd_report_opts ro = {.min_pct = min_pct, .source = in};
-    if ((err = hd_report_write(db, &ro, out)) < 0) {
+    if (o.n_pos > 1) {
+        char src[1024];
+        snprintf(src, sizeof(src), "%s → %s%s%s", o.pos[0],
+                 o.n_pos == 3 ? o.pos[1] : "", o.n_pos == 3 ? " → " : "",
+                 in);
+        ro.source = src;
+        err = hd_report_growth_write((const char *const *)dbs, o.n_pos, &ro,
+                                     out);
+    } else if ((err = hd_db_open(&db, dbs[0])) == 0)
+        err = hd_report_write(db, &ro, out);
+    if (err < 0) {
         rc = cli_fail("report", err);
         goto done;
     }
@@ -108,17 +124,20 @@ run(int argc, char **argv)
     rc = HD_EXIT_OK;
 done:
     hd_db_close(db);
-    free(db_path);
+    for (int i = 0; i < 3; i++)
+        free(dbs[i]);
     free(out);
     return rc;
 }
 
 const hd_cmd hd_cmd_report = {
-    "report", "one HTML page that shows the leak: suspects, chains, the "
-    "dominator tree",
-    "DB|DUMP [-o FILE.html] [--by PERCENT]\n\n"
+    "report", "one HTML page that shows the leak (or, given 2-3 dumps, what "
+    "grew)",
+    "DB|DUMP [-o FILE.html] [--by PERCENT]\n"
+    "       heapdig report A B [C] [-o FILE.html]\n\n"
     "A dump is loaded into DUMP.db first (unless that is newer).  The page\n"
-    "is written beside the input (app.hdig -> app.html) unless -o says\n"
-    "where; it is one file, needs no network and reads with scripts off.\n"
+    "is written beside the input (app.hdig -> app.html; with 2-3 inputs,\n"
+    "oldest first, beside the newest as NEWEST.growth.html) unless -o says\n"
+    "where.  It is one file, needs no network and reads with scripts off.\n"
     "--by PERCENT: the share of the heap a suspect must retain (default 10).",
     run};

@@ -28,6 +28,7 @@
 
   // ---- retainers of the selected row ----
   var panel = document.getElementById("retainers");
+  var tree = document.querySelector(".domtree");
   function chainOf(objIndex) {
     var steps = [];
     for (var k = objIndex; k >= 0; k = O[k][3]) steps.unshift(O[k]);
@@ -71,7 +72,7 @@
     if (selected) selected.classList.add("selected");
     if (i > 0) showRetainers(i); else panel.hidden = true;
   }
-  document.querySelector(".domtree").addEventListener("click", function (ev) {
+  if (tree) tree.addEventListener("click", function (ev) {
     var row = ev.target.closest(".row");
     if (row) select(+row.getAttribute("data-node"));
   });
@@ -84,6 +85,7 @@
     return h % 360;
   }
   function draw() {
+    if (!ice || !N.length) return;
     ice.textContent = "";
     var width = ice.clientWidth || 1000, rows = 0;
     function place(i, x, w, depth) {
@@ -107,7 +109,7 @@
     place(focus, 0, width, 0);
     ice.style.height = rows * ROWH + 2 + "px";
   }
-  ice.addEventListener("click", function (ev) {
+  if (ice) ice.addEventListener("click", function (ev) {
     var b = ev.target.closest(".blk");
     if (!b) return;
     var i = +b.getAttribute("data-node");

@@ -247,6 +247,20 @@ int hd_suspects_find(hd_suspect **out, size_t *n, hd_db *db, double min_pct,
                      size_t max);
 void hd_suspects_free(hd_suspect *suspects, size_t n);
 
+/* ---- Growth between dumps --------------------------------------------------- */
+
+/** Opens the oldest of 2 or 3 databases and attaches the others. */
+int hd_diff_open(hd_db **out, const char *const *paths, int n);
+/**
+ * What grew from the first dump to the last, best first: by type (columns
+ * type, module) or by_path, by where it is held (held_at, type: the chain
+ * from a root with indices and keys generalised to [*]); then count_1..n,
+ * trend ('steady' if it grew in both intervals, 3 dumps only),
+ * count_growth, size_growth, retained_growth.  Steady rows come first,
+ * then by retained growth.
+ */
+int hd_diff_query(hd_rows **out, hd_db *db, int n, int by_path, long limit);
+
 /* ---- The HTML report ------------------------------------------------------------- */
 
 typedef struct hd_report_opts {
@@ -263,6 +277,15 @@ typedef struct hd_report_opts {
  * cycles.  It needs no network and reads with scripts off.
  */
 int hd_report_write(hd_db *db, const hd_report_opts *opts, const char *path);
+
+/**
+ * The growth report across 2 or 3 databases, oldest first: the dumps side
+ * by side, what grew by where it is held and by type (hd_diff_query's
+ * rows, steady growth first, a chart of each row's counts), and the
+ * newest dump's suspects.
+ */
+int hd_report_growth_write(const char *const *dbs, int n,
+                           const hd_report_opts *opts, const char *path);
 
 /* ---- Pictures (Graphviz) --------------------------------------------------- */
 

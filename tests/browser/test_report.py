@@ -249,6 +249,59 @@ def hostile(cli, outdir, b):
           repr((b.problems(), b.requests())))
 
 
+GROWING = r'''
+import sys, heapdig
+class Session:
+    def __init__(self, n):
+        self.cart = [("item-%d" % i, i * 0.5) for i in range(10)]
+_SESSIONS = {}
+STABLE = [bytearray(100) for i in range(500)]
+for k, out in enumerate(sys.argv[1:]):
+    for n in range(1500):
+        _SESSIONS["sess-%d-%d" % (k, n)] = Session(n)
+    heapdig.dump(out)
+'''
+
+
+def growth(cli, outdir, b):
+    app = os.path.join(outdir, "growing_app.py")
+    dumps = [os.path.join(outdir, "grow%d.hdig" % i) for i in (1, 2, 3)]
+    html = os.path.join(outdir, "grow3.growth.html")
+    fresh(html, *[d + ext for d in dumps for ext in ("", ".db")])
+    with open(app, "w") as f:
+        f.write(GROWING)
+    subprocess.check_call([sys.executable, app] + dumps)
+    rc, out, err = run(cli, "report", *dumps)
+    check("report A B C: the growth report, beside the newest dump",
+          rc == 0 and out.strip() == html and os.path.exists(html),
+          "rc %d %r %r" % (rc, out, err))
+    if rc:
+        return
+    b.open(html)
+    first = b.eval(r'''(function () {
+      var tr = document.querySelector("#growth-paths tbody tr");
+      return tr && {text: tr.innerText, steady: tr.classList.contains("steady"),
+                    bars: tr.querySelectorAll("svg.spark rect").length};
+    })()''')
+    check("what grew most, by where it is held: the sessions, steady",
+          first and "['_SESSIONS'][*]" in first["text"] and "Session" in
+          first["text"] and first["steady"], repr(first))
+    check("with the count in each dump and a chart of them",
+          first and "1,500 → 3,000 → 4,500" in first["text"] and
+          first["bars"] == 3, repr(first))
+    types = b.eval("document.querySelector('#growth-types tbody').innerText")
+    check("by type: Session grew", "Session" in types, types[:200])
+    stable = b.eval("document.querySelector('#growth-paths').innerText")
+    check("what did not grow is not listed (STABLE)", "STABLE" not in stable)
+    name = b.eval("(document.querySelector('#suspect-1 code.name') || {})"
+                  ".textContent")
+    check("the newest dump's suspect is the sessions dict",
+          name == "_SESSIONS", repr(name))
+    check("growth report: no console error, no request",
+          not b.problems() and not b.requests(),
+          repr((b.problems(), b.requests())))
+
+
 def errors(cli, outdir):
     rc, out, err = run(cli, "report", os.path.join(outdir, "missing.hdig"))
     check("a missing input is an error", rc == 1 and "missing.hdig" in err,
@@ -268,6 +321,7 @@ def main(cli, outdir, screenshot=None):
     with Browser() as b:
         leaky_cache(cli, outdir, b, screenshot)
         hostile(cli, outdir, b)
+        growth(cli, outdir, b)
     errors(cli, outdir)
     return finish()
 

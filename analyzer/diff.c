@@ -1,0 +1,125 @@
+/* heapdig — MIT licence.
+ *
+ * diff.c: what grew between two or three dumps (heapdig.h: hd_diff_open,
+ * hd_diff_query), for `heapdig diff` and the growth report.
+ *
+ * Addresses are reused between dumps, so objects are not matched one by
+ * one: they are counted by type, and by where they are held (paths: the
+ * generalised chain from a root, "sys.modules['app'].__dict__['_CACHE'][*]"),
+ * and the counts compared.  With three dumps, what grew in both intervals is
+ * a steady leak and ranks first.
+ */
+#include "analyzer_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int
+attach(hd_db *db, const char *path, const char *alias)
+{
+    hd_rows *r = NULL;
+    char sql[64];
+    const char *p[1] = {path};
+    snprintf(sql, sizeof(sql), "ATTACH DATABASE ?1 AS %s", alias);
+    int err = hd_query(&r, db, sql, 1, p);
+    if (err == 0 && (err = hd_rows_next(r)) > 0)
+        err = 0;
+    hd_rows_free(r);
+    if (err < 0)
+        return err;
+    /* prove it is a heapdig database */
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s.paths", alias);
+    if ((err = hd_query(&r, db, sql, 0, NULL)) == 0)
+        err = hd_rows_next(r) < 0 ? -1 : 0;
+    hd_rows_free(r);
+    if (err < 0)
+        return hd_error_set(HD_EINVAL, "%s is not a heapdig database of this "
+                            "version (load the dump again)", path);
+    return 0;
+}
+
+int
+hd_diff_open(hd_db **out, const char *const *paths, int n)
+{
+    static const char *const alias[] = {"b", "c"};
+    int err;
+    *out = NULL;
+    if (n < 2 || n > 3)
+        return hd_error_set(HD_EINVAL, "diff: two or three databases, not %d",
+                            n);
+    if ((err = hd_db_open(out, paths[0])) < 0)
+        return err;
+    for (int i = 1; i < n; i++)
+        if ((err = attach(*out, paths[i], alias[i - 1])) < 0) {
+            hd_db_close(*out);
+            *out = NULL;
+            return err;
+        }
+    return 0;
+}
+
+int
+hd_diff_query(hd_rows **out, hd_db *db, int n, int by_path, long limit)
+{
+    char sql[4096], steady[300], cols[600];
+    /* growth: last - first; steady: grew in both intervals */
+    if (n == 3) {
+        snprintf(steady, sizeof(steady),
+                 "(coalesce(y.n,0) > coalesce(x.n,0) AND coalesce(z.n,0) > "
+                 "coalesce(y.n,0))");
+        snprintf(cols, sizeof(cols),
+                 "coalesce(x.n,0) AS count_1, coalesce(y.n,0) AS count_2, "
+                 "coalesce(z.n,0) AS count_3, CASE WHEN %s THEN 'steady' "
+                 "ELSE '' END AS trend, ", steady);
+    } else {
+        snprintf(steady, sizeof(steady), "(1 = 0)"); /* not a column number */
+        snprintf(cols, sizeof(cols),
+                 "coalesce(x.n,0) AS count_1, coalesce(y.n,0) AS count_2, ");
+    }
+    const char *z = n == 3 ? "z" : "y";
+    if (!by_path) {
+        snprintf(sql, sizeof(sql),
+                 "WITH x AS (SELECT name, module, count n, size s, retained r"
+                 " FROM main.types), y AS (SELECT name, module, count n, size"
+                 " s, retained r FROM b.types)%s, k AS (SELECT name, module "
+                 "FROM x UNION SELECT name, module FROM y%s) "
+                 "SELECT k.name AS type, k.module, %s"
+                 "coalesce(%s.n,0) - coalesce(x.n,0) AS count_growth, "
+                 "coalesce(%s.s,0) - coalesce(x.s,0) AS size_growth, "
+                 "coalesce(%s.r,0) - coalesce(x.r,0) AS retained_growth "
+                 "FROM k LEFT JOIN x USING (name, module) LEFT JOIN y USING "
+                 "(name, module)%s WHERE coalesce(%s.s,0) > coalesce(x.s,0) "
+                 "OR retained_growth > 0 "
+                 "ORDER BY %s DESC, retained_growth DESC, size_growth DESC "
+                 "LIMIT %ld",
+                 n == 3 ? ", z AS (SELECT name, module, count n, size s, "
+                          "retained r FROM c.types)" : "",
+                 n == 3 ? " UNION SELECT name, module FROM z" : "", cols, z, z,
+                 z, n == 3 ? " LEFT JOIN z USING (name, module)" : "", z,
+                 steady, limit);
+    } else {
+#define PATHS(db)                                                             \
+    "SELECT coalesce(p.signature, '(garbage: gc.collect() would free it)') "  \
+    "sig, t.name type, count(*) n, sum(o.size) s, sum(o.retained) r FROM "     \
+    db ".objects o LEFT JOIN " db ".paths p ON p.id = o.path JOIN " db        \
+    ".types t ON t.id = o.type WHERE o.path IS NOT NULL OR o.reachable = 0 "  \
+    "GROUP BY sig, o.type"
+        snprintf(sql, sizeof(sql),
+                 "WITH x AS (" PATHS("main") "), y AS (" PATHS("b") ")%s, k AS"
+                 " (SELECT sig, type FROM x UNION SELECT sig, type FROM y%s) "
+                 "SELECT k.sig AS held_at, k.type, %s"
+                 "coalesce(%s.n,0) - coalesce(x.n,0) AS count_growth, "
+                 "coalesce(%s.s,0) - coalesce(x.s,0) AS size_growth, "
+                 "coalesce(%s.r,0) - coalesce(x.r,0) AS retained_growth "
+                 "FROM k LEFT JOIN x USING (sig, type) LEFT JOIN y USING "
+                 "(sig, type)%s WHERE coalesce(%s.n,0) > coalesce(x.n,0) "
+                 "ORDER BY %s DESC, retained_growth DESC, size_growth DESC "
+                 "LIMIT %ld",
+                 n == 3 ? ", z AS (" PATHS("c") ")" : "",
+                 n == 3 ? " UNION SELECT sig, type FROM z" : "", cols, z, z, z,
+                 n == 3 ? " LEFT JOIN z USING (sig, type)" : "", z, steady,
+                 limit);
+#undef PATHS
+    }
+    return hd_query(out, db, sql, 0, NULL);
+}
