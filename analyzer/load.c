@@ -791,8 +791,12 @@ hd_load_file(hd_load_stats *stats, const char *dump, const char *db_path,
     stats->seconds_scc = h->t_scc;
     stats->seconds_dom = h->t_dom;
     stats->n_unreachable = 0;
+    stats->unreachable_size = 0;
     for (uint64_t i = 0; i < h->n_objects; i++)
-        stats->n_unreachable += !h->reachable[i];
+        if (!h->reachable[i]) {
+            stats->n_unreachable++;
+            stats->unreachable_size += h->size[i];
+        }
     stats->n_cycles = h->n_cycles;
     err = hd_store__write(h, db_path, stats);
     hd_heap__free(h);

@@ -112,6 +112,16 @@ bytes(char *buf, size_t cap, int64_t n)
     return hd_bytes_str(buf, cap, (double)n);
 }
 
+/* "+1.5 MiB", "−320 B": a growth. */
+static const char *
+signed_bytes(char *buf, size_t cap, int64_t n)
+{
+    char tmp[32];
+    snprintf(buf, cap, "%s%s", n < 0 ? "−" : "+",
+             hd_bytes_str(tmp, sizeof(tmp), (double)(n < 0 ? -n : n)));
+    return buf;
+}
+
 static double
 share(const page *p, int64_t n)
 {
@@ -128,8 +138,17 @@ overview(page *p)
     char v[1024], s1[32], s2[32], c1[32], c2[32];
     int64_t live_n = 0, live_b = 0, junk_n = 0, junk_b = 0;
     int err;
-    if ((err = hd_query(&r, p->db, "SELECT reachable, count(*), sum(size) "
-                        "FROM objects GROUP BY reachable", 0, NULL)) < 0)
+    /* the load counted the garbage; a scan only for older databases */
+    const char *sql = meta_text(p, "unreachable_size", v, sizeof(v))
+        ? "SELECT 0, (SELECT value FROM meta WHERE key = 'unreachable'), "
+          "(SELECT value FROM meta WHERE key = 'unreachable_size') UNION ALL "
+          "SELECT 1, (SELECT value FROM meta WHERE key = 'objects') - (SELECT "
+          "value FROM meta WHERE key = 'unreachable'), (SELECT value FROM meta"
+          " WHERE key = 'total_size') - (SELECT value FROM meta WHERE key = "
+          "'unreachable_size')"
+        : "SELECT reachable, count(*), sum(size) FROM objects GROUP BY "
+          "reachable";
+    if ((err = hd_query(&r, p->db, sql, 0, NULL)) < 0)
         return err;
     while ((err = hd_rows_next(r)) == 1) {
         if (hd_rows_int(r, 0)) {
@@ -334,38 +353,57 @@ suspects(page *p, hd_rows *desc)
 
 /* ---- Types ---------------------------------------------------------------------- */
 
+/* A bar under a number: its share of the column's largest. */
+static void
+cell_bar(hd_buf *b, int64_t v, int64_t max)
+{
+    hd_buf_printf(b, "<span class=\"cbar\" style=\"width:%.1f%%\"></span>",
+                  100.0 * (double)v / (double)(max > 0 ? max : 1));
+}
+
+/* The types chart: a row per type, each number with a bar. */
 static int
 types(page *p)
 {
     hd_buf *b = &p->h;
     hd_rows *r = NULL;
-    char s1[32], s2[32], c1[32];
+    char s1[32], c1[32];
+    int64_t max[3] = {1, 1, 1};
     int err;
+    if ((err = hd_query(&r, p->db, "SELECT max(count), max(size), "
+                        "max(retained) FROM types", 0, NULL)) < 0)
+        return err;
+    if (hd_rows_next(r) == 1)
+        for (int i = 0; i < 3; i++)
+            max[i] = hd_rows_int(r, i);
+    hd_rows_free(r);
     if ((err = hd_query(&r, p->db, "SELECT name, module, count, size, "
                         "retained FROM types WHERE count > 0 ORDER BY retained"
                         " DESC, size DESC LIMIT 40", 0, NULL)) < 0)
         return err;
     hd_buf_puts(b, "<section id=\"types\"><h2>Types</h2><p class=\"hint\">"
-                "retained: what would be freed if every instance were "
-                "freed (instances inside others count once).</p>"
+                "count, shallow size (their own bytes) and retained size "
+                "(what freeing every instance would free; instances inside "
+                "others count once); click a heading to sort.</p>"
                 "<table class=\"types sortable\"><thead><tr><th>type</th>"
                 "<th>module</th><th class=\"n\">count</th><th class=\"n\">"
-                "shallow</th><th class=\"n\">retained</th><th>share</th>"
-                "</tr></thead><tbody>\n");
+                "shallow</th><th class=\"n\">retained</th><th class=\"n\">"
+                "of the heap</th></tr></thead><tbody>\n");
     while ((err = hd_rows_next(r)) == 1) {
-        int64_t cnt = hd_rows_int(r, 2), sz = hd_rows_int(r, 3),
-                rt = hd_rows_int(r, 4);
+        int64_t v[3] = {hd_rows_int(r, 2), hd_rows_int(r, 3),
+                        hd_rows_int(r, 4)};
         hd_buf_puts(b, "<tr><td class=\"ty\">");
         text(b, hd_rows_text(r, 0), 80);
         hd_buf_puts(b, "</td><td>");
         text(b, hd_rows_text(r, 1), 80);
-        hd_buf_printf(b, "</td><td class=\"n\" data-v=\"%" PRId64 "\">%s</td>"
-                      "<td class=\"n\" data-v=\"%" PRId64 "\">%s</td><td "
-                      "class=\"n\" data-v=\"%" PRId64 "\">%s</td><td><span "
-                      "class=\"hbar\" style=\"width:%.1f%%\"></span></td>"
-                      "</tr>\n", cnt, hd_count_str(c1, sizeof(c1), cnt), sz,
-                      bytes(s1, sizeof(s1), sz), rt,
-                      bytes(s2, sizeof(s2), rt), share(p, rt));
+        for (int i = 0; i < 3; i++) {
+            hd_buf_printf(b, "</td><td class=\"n\" data-v=\"%" PRId64 "\">%s",
+                          v[i], i == 0 ? hd_count_str(c1, sizeof(c1), v[i])
+                                       : bytes(s1, sizeof(s1), v[i]));
+            cell_bar(b, v[i], max[i]);
+        }
+        hd_buf_printf(b, "</td><td class=\"n\" data-v=\"%" PRId64 "\">%.1f%%"
+                      "</td></tr>\n", v[2], share(p, v[2]));
     }
     hd_rows_free(r);
     hd_buf_puts(b, "</tbody></table></section>\n");
@@ -382,12 +420,18 @@ garbage(page *p)
     char s1[32], c1[32];
     int err, any = 0;
     hd_buf_puts(b, "<section id=\"garbage\"><h2>Cycles and garbage</h2>");
+    /* the load counted the garbage: no scan of every object for none */
+    int none = hd_meta_int(p->db, "unreachable") == 0 &&
+               meta_text(p, "unreachable_size", s1, sizeof(s1));
     if ((err = hd_query(&r, p->db, "SELECT t.name, count(*), sum(o.size), "
                         "sum(o.flags & 2 != 0), sum(o.flags & 4 != 0) FROM "
                         "objects o JOIN types t ON t.id = o.type WHERE "
-                        "o.reachable = 0 GROUP BY t.name ORDER BY 3 DESC "
-                        "LIMIT 15", 0, NULL)) < 0)
+                        "o.reachable = 0 AND ?1 = 0 GROUP BY t.name ORDER BY 3"
+                        " DESC LIMIT 15", 0, NULL)) < 0 ||
+        (err = hd_rows_rerun(r, 1, (int64_t[1]){none})) < 0) {
+        hd_rows_free(r);
         return err;
+    }
     while ((err = hd_rows_next(r)) == 1) {
         if (!any++)
             hd_buf_puts(b, "<p>No root reaches these objects: they live only "
@@ -641,11 +685,11 @@ growth_table(page *p, int n, int by_path)
         if (steady)
             hd_buf_puts(b, " <span class=\"badge\">steady</span>");
         hd_buf_printf(b, "</td><td class=\"n\">%s%s</td><td class="
-                      "\"n\">+%s</td><td class=\"n\">+%s</td></tr>\n",
+                      "\"n\">%s</td><td class=\"n\">%s</td></tr>\n",
                       hd_rows_int(r, g) >= 0 ? "+" : "",
                       hd_count_str(c1, sizeof(c1), hd_rows_int(r, g)),
-                      bytes(s1, sizeof(s1), hd_rows_int(r, g + 1)),
-                      bytes(s2, sizeof(s2), hd_rows_int(r, g + 2)));
+                      signed_bytes(s1, sizeof(s1), hd_rows_int(r, g + 1)),
+                      signed_bytes(s2, sizeof(s2), hd_rows_int(r, g + 2)));
     }
     hd_rows_free(r);
     hd_buf_puts(b, "</tbody></table>");
@@ -686,11 +730,9 @@ growth_overview(page *p, const char *const *dbs, int n)
                       bytes(s1, sizeof(s1), total));
         hd_db_close(db);
     }
-    hd_buf_printf(b, "</tbody></table><p class=\"headline\">The heap grew by "
-                  "%s%s from the first dump to the last.</p></section>\n",
-                  last >= first ? "" : "−",
-                  bytes(s2, sizeof(s2), last >= first ? last - first
-                                                      : first - last));
+    hd_buf_printf(b, "</tbody></table><p class=\"headline\">From the first "
+                  "dump to the last the heap changed by %s.</p></section>\n",
+                  signed_bytes(s2, sizeof(s2), last - first));
     return 0;
 }
 

@@ -116,11 +116,14 @@ next_to_open(const tree *t)
     return best;
 }
 
+/* The largest children first, then their names: naming every child of a
+ * dict with a million items before sorting would cost a query each. */
 #define CHILD_COLS                                                            \
     "SELECT o.id, o.retained, o.size, t.name, o.value, "                      \
     "%s, EXISTS (SELECT 1 FROM objects k WHERE k.idom = o.id) "               \
-    "FROM objects o JOIN types t ON t.id = o.type WHERE %s "                  \
-    "ORDER BY o.retained DESC, o.id LIMIT ?2"
+    "FROM (SELECT id, idom, parent, retained, size, type, value FROM objects "\
+    "WHERE %s ORDER BY retained DESC, id DESC LIMIT ?2) o JOIN types t ON t.id = " \
+    "o.type ORDER BY o.retained DESC, o.id DESC"
 /* The label its dominator holds it under, when it holds it directly. */
 #define LABEL_FROM_IDOM                                                       \
     "(SELECT label FROM refs WHERE src = o.idom AND dst = o.id AND kind = "   \
@@ -201,22 +204,22 @@ grow(tree *t, hd_db *db, int max_nodes, int max_children,
         return root;
     t->n[root].has_children = 1;
     snprintf(sql, sizeof(sql), CHILD_COLS,
-             "coalesce(" LABEL_FROM_IDOM ", " VIA_PARENT ")", "o.idom = ?1");
+             "coalesce(" LABEL_FROM_IDOM ", " VIA_PARENT ")", "idom = ?1");
     if ((err = hd_query(&kids, db, sql, 0, NULL)) < 0)
         goto done;
     snprintf(sql, sizeof(sql), CHILD_COLS,
              "coalesce(" ROOT_NAME ", " VIA_PARENT ")",
-             "o.idom IS NULL AND o.reachable = 1 AND ?1 = ?1");
+             "idom IS NULL AND reachable = 1 AND ?1 = ?1");
     if ((err = hd_query(&top, db, sql, 0, NULL)) < 0)
         goto done;
     if ((err = hd_query(&rest, db, "SELECT count(*), coalesce(sum(retained),"
                         " 0) FROM (SELECT retained FROM objects WHERE idom = "
-                        "?1 ORDER BY retained DESC, id LIMIT -1 OFFSET ?2)",
+                        "?1 ORDER BY retained DESC, id DESC LIMIT -1 OFFSET ?2)",
                         0, NULL)) < 0 ||
         (err = hd_query(&rest_top, db, "SELECT count(*), coalesce(sum("
                         "retained), 0) FROM (SELECT retained FROM objects "
                         "WHERE idom IS NULL AND reachable = 1 AND ?1 = ?1 "
-                        "ORDER BY retained DESC, id LIMIT -1 OFFSET ?2)", 0,
+                        "ORDER BY retained DESC, id DESC LIMIT -1 OFFSET ?2)", 0,
                         NULL)) < 0)
         goto done;
     if ((err = hd_query(&idom, db, "SELECT idom FROM objects WHERE id = ?1",

@@ -113,6 +113,7 @@ write_meta(sqlite3 *db, const hd_heap *h, const hd_load_stats *stats)
         {"dangling_refs", (int64_t)h->n_dangling},
         {"truncated", h->truncated},
         {"unreachable", (int64_t)stats->n_unreachable},
+        {"unreachable_size", (int64_t)stats->unreachable_size},
         {"cycles", (int64_t)h->n_cycles},
         {"external_roots", (int64_t)h->n_external_roots},
         {"negative_external", (int64_t)h->n_negative_external},
@@ -491,6 +492,8 @@ hd_db_open(hd_db **out, const char *path)
         return err;
     }
     sqlite3_finalize(st);
+    /* 64 MiB of page cache, not 2: chains and the report revisit pages */
+    sqlite3_exec(d->db, "PRAGMA cache_size = -65536", NULL, NULL, NULL);
     *out = d;
     return 0;
 }

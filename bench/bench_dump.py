@@ -100,6 +100,15 @@ def main(n, outdir, cli):
          str(st["objects"]), str(st["references"]), db + ".raw"],
         check=True, capture_output=True, text=True).stdout)
 
+    # the HTML report of the loaded heap: time against the load's own, size
+    html = path + ".html"
+    t0 = time.perf_counter()
+    subprocess.run([cli, "report", db, "-o", html], check=True,
+                   capture_output=True)
+    t_report = time.perf_counter() - t0
+    report_bytes = os.path.getsize(html)
+    os.unlink(html)
+
     objs = st["objects"]
     res = {
         "n": n, "python": sys.version.split()[0],
@@ -118,6 +127,8 @@ def main(n, outdir, cli):
         "sqlite_store_s": store_s, "sqlite_raw_insert_s": raw,
         "sqlite_ratio": round(store_s / raw, 2),
         "load_peak_rss_per_obj_edge": per_obj_edge,
+        "report_s": round(t_report, 2), "report_bytes": report_bytes,
+        "report_vs_load": round(t_report / t_load, 3),
     }
     print(json.dumps(res))
     print("  N=%d: dump %.2fs = %.2fM obj/s vs plain Python walk %.2fM obj/s "
@@ -138,6 +149,9 @@ def main(n, outdir, cli):
     print("  %s" % phases)
     print("  SQLite rows %.1fs vs raw insert of the same rows %.1fs -> %.2fx "
           "(target <= 1.5x)" % (store_s, raw, store_s / raw))
+    print("  heapdig report %.2fs = %.3fx the load, %.2f MB (goal: a few "
+          "seconds, a few MB)" % (t_report, t_report / t_load,
+                                  report_bytes / 1e6))
     os.unlink(path)
     os.unlink(db)
 

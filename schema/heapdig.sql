@@ -3,7 +3,8 @@
 -- this file at build time.  Statements after the "@post-load" marker run
 -- once the rows are in (building indexes afterwards is much faster).
 
--- Facts about the dump: python_version, pid, argv, time, counts, ...
+-- Facts about the dump: python_version, pid, argv, time, counts (objects,
+-- refs, total_size; unreachable and unreachable_size: the garbage), ...
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value
@@ -130,7 +131,7 @@ FROM objects WHERE external > 0 AND id NOT IN (SELECT object FROM roots);
 -- interactive commands (path, show, referrers, suspects) need.
 CREATE UNIQUE INDEX objects_address ON objects(address);
 CREATE INDEX refs_src ON refs(src);
-CREATE INDEX refs_dst ON refs(dst);
+CREATE INDEX refs_dst ON refs(dst, src);  -- (dst, src): one edge's label in one seek
 CREATE INDEX roots_object ON roots(object);
-CREATE INDEX objects_idom ON objects(idom);
+CREATE INDEX objects_idom ON objects(idom, retained);  -- children, largest first
 CREATE INDEX objects_scc ON objects(scc) WHERE scc IS NOT NULL;

@@ -22,3 +22,7 @@ build/heapdig path "$db" "#$req"
 echo "== heapdig graph: the picture of that chain, and of who holds the request"
 build/heapdig graph "$db" "#$req" --path -o "$out/leak-path.png"
 build/heapdig graph "$db" "#$req" -o "$out/leak-backrefs.svg"
+echo "== heapdig report: the page to open in a browser (one file, no network)"
+build/heapdig report "$out/leaky_cache.hdig"
+echo "== heapdig tree: the dominator tree, grouped (--format folded for flame graphs)"
+build/heapdig tree "$db" -n 3 --depth 3

@@ -63,6 +63,7 @@ typedef struct hd_load_stats {
     uint64_t total_size;    /**< sum of shallow sizes, bytes */
     int truncated;          /**< the dump ended early; what it held loaded */
     uint64_t n_unreachable; /**< objects no root reaches (garbage) */
+    uint64_t unreachable_size; /**< their shallow bytes */
     uint64_t n_cycles;      /**< strongly connected components on cycles */
     double seconds_read;    /**< decompress + decode + resolve */
     double seconds_analyze; /**< roots, BFS, SCCs, dominators */
