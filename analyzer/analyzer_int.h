@@ -8,6 +8,7 @@
 #define HEAPDIG_ANALYZER_INT_H
 
 #include "heapdig/heapdig.h"
+#include "heapdig/format.h"
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -123,6 +124,8 @@ typedef struct hd_reader_cb {
                      void *payload);
     /* 1.1: the measured size of an object whose OBJECT record came first */
     int (*size)(uint64_t address, uint64_t size, int approx, void *payload);
+    /* 1.3: one of the process's memory figures ("rss", ...; [a-z0-9_]) */
+    int (*memory)(const char *part, uint64_t bytes, void *payload);
 } hd_reader_cb;
 
 typedef struct hd_reader hd_reader;
@@ -139,6 +142,16 @@ uint64_t hd_reader_offset(const hd_reader *rd);
 void hd_reader_free(hd_reader *rd);
 
 /* ---- load.c: the heap in memory (structure of arrays, dense ids) -------- */
+
+/* One figure of a MEMORY record (FORMAT.md §7b) / a memory table row. */
+typedef struct hd_memory_part {
+    char part[HD_MEMORY_PART_MAX + 1];
+    uint64_t bytes;
+} hd_memory_part;
+typedef struct hd_memory_row {
+    char part[HD_MEMORY_PART_MAX + 1];
+    int64_t bytes;
+} hd_memory_row;
 
 typedef struct hd_heap {
     /* strings: id i (1-based) is str_data[str_off[i] .. str_off[i+1]) */
@@ -182,6 +195,8 @@ typedef struct hd_heap {
     hd_header hdr;
     char **meta;         /* 2 * n_meta NUL-terminated strings */
     size_t n_meta;
+    hd_memory_part *memory; /* the MEMORY record's parts, in dump order */
+    size_t n_memory;
     uint64_t n_dangling;
     int truncated;
 
@@ -316,5 +331,16 @@ void hd_picture__dispose(hd_picture *pic);
 /* Draws a selected picture with Graphviz (render.c). */
 int hd_render__draw(const hd_picture *pic, const char *format,
                     const char *path);
+
+/* ---- memory.c: the memory table ---------------------------------------------- */
+
+#define HD_MEMORY_ROWS 40
+/* The memory table's rows: the reconciliation (rss, objects, python_free,
+ * malloc_free, unaccounted, unaccounted_allocated), then the other parts
+ * the dumper measured.  None when the dump has no rss. */
+int hd__memory_account(const hd_heap *h, uint64_t objects_total,
+                       hd_memory_row *rows, size_t cap, size_t *n_out);
+/* The one-line note of a part, for the memory table. */
+const char *hd__memory_note(const char *part);
 
 #endif /* HEAPDIG_ANALYZER_INT_H */

@@ -355,6 +355,22 @@ on_root(uint64_t addr, int kind, uint32_t name, void *payload)
 }
 
 static int
+on_memory(const char *part, uint64_t bytes, void *payload)
+{
+    load_state *st = payload;
+    hd_heap *h = st->h;
+    void *p = realloc(h->memory, (h->n_memory + 1) * sizeof(*h->memory));
+    if (p == NULL)
+        return hd_error_set(HD_ENOMEM, "out of memory");
+    h->memory = p;
+    snprintf(h->memory[h->n_memory].part, sizeof(h->memory[0].part), "%s",
+             part);
+    h->memory[h->n_memory].bytes = bytes;
+    h->n_memory++;
+    return 0;
+}
+
+static int
 on_size(uint64_t address, uint64_t size, int approx, void *payload)
 {
     load_state *st = payload;
@@ -510,6 +526,7 @@ hd_heap__free(hd_heap *h)
     for (size_t i = 0; h->meta && i < 2 * h->n_meta; i++)
         free(h->meta[i]);
     free(h->meta);
+    free(h->memory);
     free(h->str_data);
     free(h->str_off);
     free(h->type_addr);
@@ -564,7 +581,7 @@ hd_heap__read(hd_heap **out, const char *path, hd_progress_cb progress,
 {
     static const hd_reader_cb cb = {on_header, on_string,    on_type,
                                     on_object, on_edges,     on_root,
-                                    on_traceback, on_size};
+                                    on_traceback, on_size, on_memory};
     load_state st;
     hd_reader *rd = NULL;
     FILE *f = NULL;

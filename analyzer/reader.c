@@ -35,6 +35,7 @@ struct hd_reader {
     uint32_t crc;        /* of all bytes before the current record */
     uint64_t n_strings, n_types, n_objects, n_edges, n_roots, n_tbs;
     int seen_header;
+    int seen_memory;
     int last_was_object;
     uint64_t prev_addr;  /* OBJECT addresses are deltas from the previous */
     hd_edge_rec *edges;  /* decode scratch */
@@ -375,13 +376,45 @@ rec_end(hd_reader *rd, cur *c)
     return 0;
 }
 
+/* §7b: n pairs of a part name and a byte count. */
+static int
+rec_memory(hd_reader *rd, cur *c)
+{
+    uint64_t n, bytes;
+    const uint8_t *name;
+    size_t len;
+    char part[HD_MEMORY_PART_MAX + 1];
+    int err;
+
+    GET(c, n);
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t at = c->off;
+        if ((err = get_bytes(c, &name, &len)) < 0)
+            return err;
+        GET(c, bytes);
+        if (len == 0 || len > HD_MEMORY_PART_MAX)
+            return HD_CORRUPT(rd, at, "MEMORY: a part name of %zu bytes "
+                              "(1-%d)", len, HD_MEMORY_PART_MAX);
+        for (size_t k = 0; k < len; k++)
+            if (!((name[k] >= 'a' && name[k] <= 'z') ||
+                  (name[k] >= '0' && name[k] <= '9') || name[k] == '_'))
+                return HD_CORRUPT(rd, at, "MEMORY: part name byte 0x%02x is "
+                                  "not [a-z0-9_]", name[k]);
+        memcpy(part, name, len);
+        part[len] = 0;
+        if (rd->cb.memory && (err = rd->cb.memory(part, bytes, rd->payload)))
+            return err;
+    }
+    return 0;
+}
+
 static int
 dispatch(hd_reader *rd, int tag, const uint8_t *p, size_t len, uint64_t off)
 {
     static const char *names[] = {"?",     "HEADER", "STRING",    "TYPE",
                                   "OBJECT", "EDGES", "ROOT", "TRACEBACK",
-                                  "SIZE"};
-    cur c = {p, p + len, rd, off, tag >= 1 && tag <= 8 ? names[tag] : "END"};
+                                  "SIZE", "MEMORY"};
+    cur c = {p, p + len, rd, off, tag >= 1 && tag <= 9 ? names[tag] : "END"};
     uint64_t v, a, b;
     const uint8_t *after;
     size_t n;
@@ -460,6 +493,11 @@ dispatch(hd_reader *rd, int tag, const uint8_t *p, size_t len, uint64_t off)
                               "%llu", (unsigned long long)b);
         if (rd->cb.size)
             err = rd->cb.size(v, a, (int)b, rd->payload);
+        break;
+    case HD_REC_MEMORY:
+        if (rd->seen_memory++)
+            return HD_CORRUPT(rd, off, "a second MEMORY record");
+        err = rec_memory(rd, &c);
         break;
     case HD_REC_END:
         err = rec_end(rd, &c);

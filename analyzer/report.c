@@ -130,6 +130,74 @@ share(const page *p, int64_t n)
 
 /* ---- Overview ---------------------------------------------------------------- */
 
+/* "Is it even Python objects?": the process's RSS split into what the
+ * objects, the allocators' free space and nothing explain (hd_memory). */
+static int
+memory(page *p)
+{
+    hd_buf *b = &p->h;
+    hd_memory m;
+    hd_rows *r = NULL;
+    char s1[32];
+    int err;
+    if ((err = hd_memory_read(p->db, &m)) < 0)
+        return err;
+    if (!m.present)
+        return 0;
+    struct {
+        const char *what, *cls;
+        int64_t bytes;
+    } parts[] = {{"Python objects", "m-objects", m.objects},
+                 {"free inside Python's allocator", "m-pyfree", m.python_free},
+                 {"free inside malloc", "m-mfree", m.malloc_free},
+                 {"not explained by any object (C extensions, native "
+                  "buffers, thread stacks, memory-mapped files)",
+                  "m-unaccounted", m.unaccounted}};
+    double rss = (double)(m.rss > 0 ? m.rss : 1);
+    hd_buf_printf(b, "<h3 id=\"memory\">The process's memory: RSS %s when "
+                  "the dump began</h3><div class=\"split mem\">",
+                  bytes(s1, sizeof(s1), m.rss));
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+        if (parts[i].bytes > 0)
+            hd_buf_printf(b, "<span class=\"%s\" style=\"width:%.1f%%\" "
+                          "title=\"%s\"></span>", parts[i].cls,
+                          100.0 * (double)parts[i].bytes / rss, parts[i].what);
+    hd_buf_puts(b, "</div><table class=\"memory\"><tbody>");
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+        if (parts[i].bytes >= 0)
+            hd_buf_printf(b, "<tr><td><span class=\"key %s\"></span>%s</td>"
+                          "<td class=\"n\">%s</td><td class=\"n\">"
+                          "%.0f%%</td></tr>", parts[i].cls, parts[i].what,
+                          bytes(s1, sizeof(s1), parts[i].bytes),
+                          100.0 * (double)parts[i].bytes / rss);
+    if (m.unaccounted_allocated > 0)
+        hd_buf_printf(b, "<tr><td class=\"sub\">of it, handed out by the "
+                      "allocators to C code</td><td class=\"n\">%s</td>"
+                      "<td></td></tr>",
+                      bytes(s1, sizeof(s1), m.unaccounted_allocated));
+    hd_buf_puts(b, "</tbody></table>");
+    if (hd_memory_advice(&m))
+        hd_buf_printf(b, "<p class=\"advice\">%s</p>", hd_memory_advice(&m));
+    /* every figure the dumper read, with what it is */
+    if ((err = hd_query(&r, p->db, "SELECT part, bytes, note FROM memory "
+                        "ORDER BY rowid", 0, NULL)) < 0)
+        return err;
+    hd_buf_puts(b, "<details class=\"allmem\"><summary>All the figures"
+                "</summary><table><thead><tr><th>part</th><th>bytes</th>"
+                "<th>what it is</th></tr></thead><tbody>");
+    while ((err = hd_rows_next(r)) == 1) {
+        hd_buf_puts(b, "<tr><td><code>");
+        text(b, hd_rows_text(r, 0), 64);
+        hd_buf_printf(b, "</code></td><td class=\"n\">%s</td><td>",
+                      bytes(s1, sizeof(s1), hd_rows_int(r, 1)));
+        text(b, hd_rows_text(r, 2), 200);
+        hd_buf_puts(b, "</td></tr>");
+    }
+    hd_rows_free(r);
+    hd_buf_puts(b, "</tbody></table></details>");
+    return err < 0 ? err : 0;
+}
+
 static int
 overview(page *p)
 {
@@ -195,8 +263,11 @@ overview(page *p)
                     "</dd>");
     hd_buf_printf(b, "</dl><div class=\"split\" title=\"alive vs garbage\">"
                   "<span class=\"alive\" style=\"width:%.1f%%\"></span>"
-                  "<span class=\"junk\" style=\"width:%.1f%%\"></span></div>"
-                  "</section>\n", share(p, live_b), share(p, junk_b));
+                  "<span class=\"junk\" style=\"width:%.1f%%\"></span></div>",
+                  share(p, live_b), share(p, junk_b));
+    if ((err = memory(p)) < 0)
+        return err;
+    hd_buf_puts(b, "</section>\n");
     return 0;
 }
 

@@ -77,6 +77,33 @@ put_meta(sqlite3 *db, sqlite3_stmt *st, const char *key, const char *text,
     return step_reset(db, st, "meta");
 }
 
+/* The memory table: the dump's figures reconciled with the objects. */
+static int
+write_memory(sqlite3 *db, const hd_heap *h, const hd_load_stats *stats)
+{
+    sqlite3_stmt *st = NULL;
+    hd_memory_row rows[HD_MEMORY_ROWS];
+    size_t n;
+    int err;
+
+    if ((err = hd__memory_account(h, stats->total_size, rows, HD_MEMORY_ROWS,
+                                  &n)) < 0 || n == 0 ||
+        (err = prepare(db, &st, "INSERT OR REPLACE INTO memory VALUES "
+                                "(?1, ?2, ?3)")) < 0)
+        goto done;
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_bind_text(st, 1, rows[i].part, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, rows[i].bytes);
+        sqlite3_bind_text(st, 3, hd__memory_note(rows[i].part), -1,
+                          SQLITE_STATIC);
+        if ((err = step_reset(db, st, "memory")) < 0)
+            goto done;
+    }
+done:
+    sqlite3_finalize(st);
+    return err;
+}
+
 static int
 write_meta(sqlite3 *db, const hd_heap *h, const hd_load_stats *stats)
 {
@@ -426,6 +453,7 @@ hd_store__write(const hd_heap *h, const char *db_path, hd_load_stats *stats)
         goto done;
     t0 = hd__now();
     if ((err = write_meta(db, h, stats)) < 0 ||
+        (err = write_memory(db, h, stats)) < 0 ||
         (err = write_types(db, h, type_obj)) < 0 ||
         (err = write_objects(db, h)) < 0 || (err = write_refs(db, h)) < 0 ||
         (err = write_cycles(db, h)) < 0 || (err = write_paths(db, h)) < 0 ||

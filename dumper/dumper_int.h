@@ -132,6 +132,19 @@ typedef struct hd_typeinfo {
     PyObject *descr;     /* the C __sizeof__ (HD_SZ_CALL/PROBE), borrowed */
 } hd_typeinfo;
 
+/* memstat.c: the process's memory figures (FORMAT.md §7b), by part name. */
+#define HD_MEMSTAT_MAX 24
+typedef struct hd_memstat {
+    int n;
+    struct {
+        const char *name; /* a static string: "rss", "pymalloc_free", ... */
+        uint64_t bytes;
+    } part[HD_MEMSTAT_MAX];
+} hd_memstat;
+
+/* Reads them now.  Call with the GIL held, before the walk. */
+void hd_memstat_take(hd_memstat *m);
+
 typedef struct hd_options {
     int values;         /* record short values */
     int max_value_len;  /* bytes */
@@ -218,6 +231,8 @@ uint32_t hd_emit_type(hd_dumpctx *ctx, PyTypeObject *tp);
  * returns 0 or -1. */
 int hd_emit_object(hd_dumpctx *ctx, PyObject *op, uint32_t tid);
 int hd_emit_root(hd_dumpctx *ctx, PyObject *op, int kind, uint32_t name);
+/* Writes the MEMORY record (§7b) if m has any part; returns 0 or -1. */
+int hd_emit_memory(hd_dumpctx *ctx, const hd_memstat *m);
 /* Measures the objects queued in ctx->probe and writes a SIZE record for
  * each one measured; returns 0 or -1. */
 int hd_emit_probed_sizes(hd_dumpctx *ctx);

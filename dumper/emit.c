@@ -105,6 +105,28 @@ hd_emit_header(hd_dumpctx *ctx, uint64_t time_ns, const char **meta,
     return 0;
 }
 
+/* ---- §7b Memory ------------------------------------------------------------ */
+
+int
+hd_emit_memory(hd_dumpctx *ctx, const hd_memstat *m)
+{
+    rec r;
+    size_t max = HD_VARINT_MAX;
+    if (m->n == 0)
+        return 0;
+    for (int i = 0; i < m->n; i++)
+        max += 2 * HD_VARINT_MAX + strlen(m->part[i].name);
+    if (rec_begin(ctx, &r, HD_REC_MEMORY, max) < 0)
+        return -1;
+    put_v(&r, (uint64_t)m->n);
+    for (int i = 0; i < m->n; i++) {
+        put_bytes(&r, m->part[i].name, strlen(m->part[i].name));
+        put_v(&r, m->part[i].bytes);
+    }
+    rec_end(ctx, &r);
+    return 0;
+}
+
 /* ---- §4 Strings, types, tracebacks ---------------------------------------- */
 
 /* Labels and names longer than this are cut (a dict key may be 1 MB). */

@@ -167,8 +167,10 @@ now(clockid_t clk)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* mem_at_fork: the memory figures read in the parent of a background dump, or
+ * NULL to read them now. */
 static PyObject *
-dump_impl(const char *path, hd_options *opt)
+dump_impl(const char *path, hd_options *opt, const hd_memstat *mem_at_fork)
 {
     hd_dumpctx ctx;
     char *argv = NULL, exe[1024];
@@ -178,8 +180,13 @@ dump_impl(const char *path, hd_options *opt)
     double t0 = now(CLOCK_MONOTONIC), t_walk;
     struct stat st;
     size_t mem;
+    hd_memstat process_mem;
 
     memset(&ctx, 0, sizeof(ctx));
+    if (mem_at_fork)
+        process_mem = *mem_at_fork;
+    else
+        hd_memstat_take(&process_mem);
     ctx.opt = *opt;
     if (find_known_sizeof(&ctx) < 0)
         return NULL;
@@ -210,6 +217,7 @@ dump_impl(const char *path, hd_options *opt)
     if (hd_emit_prelude(&ctx) == 0 &&
         hd_emit_header(&ctx, (uint64_t)(now(CLOCK_REALTIME) * 1e9), meta,
                        sizeof(meta) / sizeof(meta[0]) / 2) == 0 &&
+        hd_emit_memory(&ctx, &process_mem) == 0 &&
         hd_walk(&ctx) == 0 && !ctx.nomem &&
         hd_emit_probed_sizes(&ctx) == 0 && !ctx.nomem)
         walked = hd_emit_end(&ctx);
@@ -316,7 +324,7 @@ heapdig_dump(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
     (void)self;
     if (parse_dump_args(args, nargs, kwnames, &opt, &path_bytes) < 0)
         return NULL;
-    result = dump_impl(PyBytes_AS_STRING(path_bytes), &opt);
+    result = dump_impl(PyBytes_AS_STRING(path_bytes), &opt, NULL);
     Py_DECREF(path_bytes);
     return result;
 }
@@ -343,10 +351,11 @@ write_str(int fd, const char *s)
  * pipe and leaves with _exit: no atexit handlers, no flushing of the
  * parent's stdio buffers, no Python code. */
 static void
-background_child(const char *path, hd_options *opt, int fd)
+background_child(const char *path, hd_options *opt,
+                 const hd_memstat *mem_at_fork, int fd)
 {
     char msg[700];
-    PyObject *r = dump_impl(path, opt);
+    PyObject *r = dump_impl(path, opt, mem_at_fork);
     if (r != NULL) {
         PyObject *o = PyDict_GetItemString(r, "objects");
         PyObject *e = PyDict_GetItemString(r, "references");
@@ -390,7 +399,10 @@ heapdig_dump_fork(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
         Py_DECREF(path_bytes);
         return PyErr_SetFromErrno(PyExc_OSError);
     }
-    /* Everything the child needs is ready: it only reads memory. */
+    /* Everything the child needs is ready: it only reads memory.  The
+     * process's figures are the parent's, as they were at the fork. */
+    hd_memstat mem;
+    hd_memstat_take(&mem);
     fflush(NULL);
     pid = fork();
     if (pid < 0) {
@@ -403,7 +415,7 @@ heapdig_dump_fork(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
     }
     if (pid == 0) {
         close(fds[0]);
-        background_child(PyBytes_AS_STRING(path_bytes), &opt, fds[1]);
+        background_child(PyBytes_AS_STRING(path_bytes), &opt, &mem, fds[1]);
     }
     close(fds[1]);
     Py_DECREF(path_bytes);

@@ -10,6 +10,19 @@ CREATE TABLE meta (
     value
 ) WITHOUT ROWID;
 
+-- Where the process's memory went (dumps of format 1.3 on; empty before):
+-- rss, objects (the sizes added up), python_free (free and overhead inside
+-- Python's allocator), malloc_free, unaccounted (rss minus those three) and
+-- unaccounted_allocated (of it, what the allocators handed out beyond the
+-- objects), then every figure the dumper read (rss_peak, pss, rss_anon,
+-- rss_file, pymalloc_used, malloc_used, tracemalloc_traced, ...), each with
+-- a note saying what it is; in that order (ORDER BY rowid).
+CREATE TABLE memory (
+    part  TEXT PRIMARY KEY,
+    bytes INTEGER NOT NULL,
+    note  TEXT NOT NULL
+);
+
 CREATE TABLE types (
     id       INTEGER PRIMARY KEY,
     object   INTEGER,          -- objects.id of the type object itself

@@ -14,6 +14,59 @@ static const char *const meta_keys[] = {
 
 static const char *const by_sql[] = {"size", "count"};
 
+/* Prints text in lines of at most width columns, each after indent. */
+static void
+print_wrapped(const char *text, const char *indent, int width)
+{
+    while (*text) {
+        int n = (int)strlen(text), cut = n;
+        if (n > width) {
+            for (cut = width; cut > 0 && text[cut] != ' '; cut--)
+                ;
+            if (cut == 0)
+                cut = width;
+        }
+        printf("%s%.*s\n", indent, cut, text);
+        text += cut;
+        while (*text == ' ')
+            text++;
+    }
+}
+
+/* "Is it even Python objects?": the RSS split into what the objects, the
+ * allocators' free space and nothing explain. */
+static void
+print_memory(const hd_memory *m)
+{
+    char b[32];
+    const char *advice = hd_memory_advice(m);
+    double rss = (double)m->rss;
+    struct {
+        const char *what;
+        int64_t bytes;
+    } parts[] = {{"Python objects", m->objects},
+                 {"free inside Python's allocator", m->python_free},
+                 {"free inside malloc", m->malloc_free},
+                 {"not explained by any object", m->unaccounted}};
+    if (!m->present)
+        return;
+    printf("Memory: RSS %s when the dump began\n",
+           out_bytes(b, sizeof(b), rss));
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+        if (parts[i].bytes >= 0)
+            printf("  %-31s %12s %4.0f%%\n", parts[i].what,
+                   out_bytes(b, sizeof(b), (double)parts[i].bytes),
+                   rss > 0 ? 100.0 * (double)parts[i].bytes / rss : 0.0);
+    printf("    (C extensions, native buffers, thread stacks, memory-mapped "
+           "files)\n");
+    if (m->unaccounted_allocated > 0)
+        printf("    %s of it was handed out by the allocators to C code\n",
+               out_bytes(b, sizeof(b), (double)m->unaccounted_allocated));
+    if (advice)
+        print_wrapped(advice, "  ", 74);
+    printf("\n");
+}
+
 static int
 run(int argc, char **argv)
 {
@@ -24,6 +77,7 @@ run(int argc, char **argv)
     char *meta[N_META] = {0};
     char sql[512], b1[32], b2[32], b3[32];
     int err = 0, rc = HD_EXIT_ERROR;
+    hd_memory mem;
 
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--format") && i + 1 < argc) {
@@ -61,6 +115,8 @@ run(int argc, char **argv)
         hd_rows_free(rows);
         rows = NULL;
     }
+    if ((err = hd_memory_read(db, &mem)) < 0)
+        goto fail;
     snprintf(sql, sizeof(sql),
              "SELECT name AS type, module, count, size, "
              "round(100.0 * size / (SELECT sum(size) FROM objects), 1) "
@@ -88,6 +144,15 @@ run(int argc, char **argv)
         printf("\n  },\n  \"types\": ");
         if ((err = out_rows(stdout, rows, fmt)) < 0)
             goto fail;
+        hd_rows_free(rows);
+        rows = NULL;
+        printf(",\n  \"memory\": ");
+        if (!mem.present)
+            printf("[]\n");
+        else if ((err = hd_query(&rows, db, "SELECT part, bytes, note FROM "
+                                 "memory ORDER BY rowid", 0, NULL)) < 0 ||
+                 (err = out_rows(stdout, rows, fmt)) < 0)
+            goto fail;
         printf("}\n");
     } else if (fmt == OUT_CSV) {
         if ((err = out_rows(stdout, rows, fmt)) < 0)
@@ -98,6 +163,7 @@ run(int argc, char **argv)
         hd_text_escape(a, sizeof(a), M(3), strlen(M(3)), HD_TEXT_RENDERED, 0);
         printf("Python %s, pid %s, dumped %s\n", v, M(1), M(2));
         printf("argv: %s\n\n", a);
+        print_memory(&mem);
         printf("  objects     %14s\n",
                out_count(b1, sizeof(b1), atoll(M(5))));
         printf("  references  %14s\n",

@@ -20,7 +20,7 @@
 #define HD_MAGIC "\x89HDG\r\n\x1a\n"
 #define HD_MAGIC_LEN 8
 #define HD_FORMAT_MAJOR 1
-#define HD_FORMAT_MINOR 2
+#define HD_FORMAT_MINOR 3
 #define HD_PRELUDE_LEN (HD_MAGIC_LEN + 4) /* magic, u16 major, u16 minor */
 
 /* ---- FORMAT.md §2 Records --------------------------------------------- */
@@ -36,8 +36,12 @@ enum hd_rec_tag {
     HD_REC_ROOT = 0x06,
     HD_REC_TRACEBACK = 0x07,
     HD_REC_SIZE = 0x08, /* 1.1: measured size of an earlier OBJECT */
+    HD_REC_MEMORY = 0x09, /* 1.3: the process's memory figures */
     HD_REC_END = 0x7f
 };
+
+/* Longest part name in a MEMORY record (§7b). */
+#define HD_MEMORY_PART_MAX 48
 
 /* Largest record a writer may produce and a reader accepts (a cap applied
  * before any allocation).  Objects with many edges spill into EDGES records. */

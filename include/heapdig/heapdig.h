@@ -248,6 +248,25 @@ int hd_suspects_find(hd_suspect **out, size_t *n, hd_db *db, double min_pct,
                      size_t max);
 void hd_suspects_free(hd_suspect *suspects, size_t n);
 
+/* ---- The process's memory beside the objects --------------------------------- */
+
+/** The memory table's reconciliation (bytes; -1 where the dump has none). */
+typedef struct hd_memory {
+    int present;          /**< the dump recorded the process's memory */
+    int64_t rss;          /**< resident when the dump began */
+    int64_t objects;      /**< the objects' sizes, added up */
+    int64_t python_free;  /**< free and overhead inside Python's allocator */
+    int64_t malloc_free;  /**< free inside malloc's heap */
+    int64_t unaccounted;  /**< resident and explained by none of those */
+    int64_t unaccounted_allocated; /**< of it, what allocators handed out */
+} hd_memory;
+
+/** Reads the memory table; m->present is 0 for a dump without figures. */
+int hd_memory_read(hd_db *db, hd_memory *m);
+/** What to try next when one part dominates (native memory, free space
+ *  inside an allocator), or NULL. */
+const char *hd_memory_advice(const hd_memory *m);
+
 /* ---- Growth between dumps --------------------------------------------------- */
 
 /** Opens the oldest of 2 or 3 databases and attaches the others. */

@@ -1,6 +1,8 @@
-"""`heapdig report`, looked at in a real browser (Debian's chromium, headless).
+"""`heapdig report`, looked at in real browsers (Debian's chromium and
+firefox-esr, headless).
 
-    python test_report.py HEAPDIG_CLI OUTDIR [--screenshot PNG]
+    python test_report.py HEAPDIG_CLI OUTDIR [--browser chromium|firefox]
+                          [--screenshot PNG]
 
 The leaky_cache sample's report names its leak in the rendered page (the
 variable, its type, what it holds, the chain as labels and as Python, the
@@ -20,7 +22,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, HERE)
 from hdtest import check, finish, run  # noqa: E402
-from cdp import Browser  # noqa: E402
+import cdp  # noqa: E402
+import marionette  # noqa: E402
 
 SAMPLES = os.path.normpath(os.path.join(HERE, "..", "..", "samples"))
 
@@ -95,6 +98,17 @@ def leaky_cache(cli, outdir, b, screenshot):
     check("what it holds: 20,000 Request under _REQUEST_CACHE[*]",
           holds and "20,000" in holds[0] and "Request" in holds[0] and
           "_REQUEST_CACHE[*]" in holds[0], repr(holds[:2]))
+    rc, out, _ = run(cli, "summary", dump + ".db", "-n", "1")
+    rss_line = [l for l in out.splitlines() if l.startswith("Memory: RSS ")]
+    mem = b.eval("(document.getElementById('memory') || {}).textContent")
+    check("the overview has the process's memory, as `summary` gives it",
+          rss_line and mem and rss_line[0][len("Memory: "):] in mem,
+          repr((rss_line, mem)))
+    mem_rows = rows_of(b, "table.memory tbody tr")
+    check("split into objects, free space and what no object explains",
+          len(mem_rows) >= 3 and mem_rows[0].startswith("Python objects") and
+          any(r.startswith("not explained by any object") for r in mem_rows),
+          repr(mem_rows))
     types = rows_of(b, "table.types tbody tr td.ty")
     check("the types table lists Request", "Request" in types, repr(types[:5]))
 
@@ -317,9 +331,11 @@ def errors(cli, outdir):
     check("a bad --by is a usage error", rc == 2, repr(err))
 
 
-def main(cli, outdir, screenshot=None):
+def main(cli, outdir, browser="chromium", screenshot=None):
     os.makedirs(outdir, exist_ok=True)
-    with Browser() as b:
+    driver = {"chromium": cdp, "firefox": marionette}[browser]
+    print("browser:", driver.__name__, driver.__doc__.splitlines()[0])
+    with driver.Browser() as b:
         leaky_cache(cli, outdir, b, screenshot)
         hostile(cli, outdir, b)
         growth(cli, outdir, b)
@@ -329,9 +345,12 @@ def main(cli, outdir, screenshot=None):
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    shot = None
-    if "--screenshot" in args:
-        i = args.index("--screenshot")
-        shot = os.path.abspath(args[i + 1])
-        del args[i:i + 2]
-    sys.exit(main(*args, screenshot=shot))
+    opts = {}
+    for flag in ("--screenshot", "--browser"):
+        if flag in args:
+            i = args.index(flag)
+            opts[flag[2:]] = args[i + 1]
+            del args[i:i + 2]
+    if "screenshot" in opts:
+        opts["screenshot"] = os.path.abspath(opts["screenshot"])
+    sys.exit(main(*args, **opts))

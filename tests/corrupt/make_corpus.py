@@ -86,6 +86,21 @@ CASES["0018-size-bad-approx"] = (prelude(minor=1) + HEADER + STRINGS + TYPE +
 b3 = prelude(minor=1) + HEADER + STRINGS + TYPE + obj(0x2000) + \
     rec(8, v(0x9999) + v(64) + v(0))
 CASES["0019-size-of-unknown-object"] = b3 + end(b3)
+# 1.3: the MEMORY record
+def memory(*parts):
+    return rec(9, v(len(parts)) + b"".join(v(len(n)) + n + v(x)
+                                           for n, x in parts))
+
+
+b4 = prelude(minor=3) + HEADER + memory((b"rss", 1 << 20)) + \
+    memory((b"rss", 2 << 20)) + STRINGS + TYPE + obj(0x2000)
+CASES["0020-memory-twice"] = b4 + end(b4)
+b5 = prelude(minor=3) + HEADER + memory((b"rss\x1b[31m", 1)) + STRINGS + \
+    TYPE + obj(0x2000)
+CASES["0021-memory-part-name-not-a-name"] = b5 + end(b5)
+b6 = prelude(minor=3) + HEADER + rec(9, v(3) + v(3) + b"rss" + v(1)) + \
+    STRINGS + TYPE + obj(0x2000)
+CASES["0022-memory-parts-run-past-record"] = b6 + end(b6)
 b = good_body()
 CASES["0006-end-count-mismatch"] = b + end(b, counts=[2, 1, 5, 0, 0, 0])
 b2 = good_body() + obj(0)  # delta 0: the same address again

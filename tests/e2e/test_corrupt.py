@@ -35,7 +35,7 @@ def main(cli, good, corpus, outdir):
     db = os.path.join(outdir, "x.db")
 
     names = sorted(n for n in os.listdir(corpus) if n.endswith(".hdig"))
-    check("the crafted corpus is there", len(names) >= 19, repr(names))
+    check("the crafted corpus is there", len(names) >= 22, repr(names))
     for name in names:
         rc, err = load(cli, os.path.join(corpus, name), db)
         expect_rc = 3 if "truncated" in name else 1

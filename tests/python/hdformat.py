@@ -50,6 +50,7 @@ class Dump(object):
         self.tracebacks = [None]
         self.header = None
         self.end = None
+        self.memory = {}             # part -> bytes (MEMORY, 1.3)
         i = 12
         prev = 0
         last = None
@@ -138,6 +139,14 @@ class Dump(object):
                 if not approx:
                     o.flags &= ~0x40
                 self.n_sizes = getattr(self, "n_sizes", 0) + 1
+            elif tag == 0x09:  # MEMORY (1.3): the process's figures
+                n, p = _varint(data, p)
+                self.memory = {}
+                for _ in range(n):
+                    ln_, p = _varint(data, p)
+                    name = data[p:p + ln_].decode("ascii")
+                    p += ln_
+                    self.memory[name], p = _varint(data, p)
             elif tag == 0x7F:
                 counts = []
                 for _ in range(6):

@@ -242,8 +242,19 @@ d_size(uint64_t address, uint64_t size, int approx, void *p)
     return 0;
 }
 
-static const hd_reader_cb digest_cb = {d_header, d_string, d_type, d_object,
-                                       d_edges,  d_root,   d_tb,   d_size};
+static int
+d_memory(const char *part, uint64_t bytes, void *p)
+{
+    digest *d = p;
+    for (const char *c = part; *c; c++)
+        mix(d, (uint64_t)(unsigned char)*c);
+    mix(d, bytes);
+    return 0;
+}
+
+static const hd_reader_cb digest_cb = {d_header, d_string, d_type,
+                                       d_object, d_edges,  d_root,
+                                       d_tb,     d_size,   d_memory};
 
 /* Feeds `data` in pieces of `chunk` bytes (0: whole). */
 static int
@@ -413,15 +424,19 @@ static void
 test_reader__compressed_damage(void)
 {
     wbuf raw = craft(HD_FORMAT_MAJOR, 0), z = gz(raw.p, raw.n, 0);
-    digest d;
-    int accepted = 0;
+    digest good, d;
+    int changed = 0;
+    CHECK(decode(z.p, z.n, 0, &good) == 0);
     for (size_t i = 10; i < z.n; i++) { /* past the gzip header */
         z.p[i] ^= 0x5a;
-        if (decode(z.p, z.n, 0, &d) == 0)
-            accepted++;
+        /* Damage that changes what inflates is always caught (gzip's CRC,
+         * then ours); the last deflate byte's padding bits change nothing,
+         * and a dump read the same is the right answer there. */
+        if (decode(z.p, z.n, 0, &d) == 0 && d.h != good.h)
+            changed++;
         z.p[i] ^= 0x5a;
     }
-    CHECK_EQ(accepted, 0);
+    CHECK_EQ(changed, 0);
     free(raw.p);
     free(z.p);
 }
