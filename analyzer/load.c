@@ -316,7 +316,8 @@ on_object(const hd_obj_rec *o, void *payload)
     h->type[id] = o->type;
     h->size[id] = o->size;
     h->refcount[id] = o->refcount;
-    h->flags[id] = o->flags;
+    h->flags[id] = o->flags |
+                   (o->value_kind == HD_VAL_STR ? HD_DB_VALUE_STR : 0);
     h->length[id] = o->length;
     h->traceback[id] = o->traceback;
     if (render_value(st, o, &h->value_off[id]) < 0)

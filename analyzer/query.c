@@ -86,19 +86,17 @@ hd_obj_describe(char *buf, size_t cap, hd_db *db, int64_t id)
     snprintf(num, sizeof(num), "%" PRId64, id);
     const char *p[1] = {num};
     snprintf(buf, cap, "<#%" PRId64 ">", id);
-    if (hd_query(&r, db, "SELECT t.name, o.address, o.value FROM objects o "
-                 "JOIN types t ON t.id = o.type WHERE o.id = ?1", 1, p) < 0)
+    if (hd_query(&r, db, "SELECT t.name, o.address, o.value, o.flags FROM "
+                 "objects o JOIN types t ON t.id = o.type WHERE o.id = ?1", 1,
+                 p) < 0)
         return buf;
     if (hd_rows_next(r) == 1) {
         const char *val = hd_rows_text(r, 2);
         char v[160] = "", name[128];
         if (val) {
             v[0] = ' ';
-            v[1] = '\'';
-            size_t k = hd_text_escape(v + 2, sizeof(v) - 4, val,
-                                      hd_rows_len(r, 2), HD_TEXT_PLAIN, 38);
-            v[2 + k] = '\'';
-            v[3 + k] = 0;
+            hd_value_text(v + 1, sizeof(v) - 1, val, hd_rows_len(r, 2),
+                          hd_rows_int(r, 3), 38);
         }
         const char *tn = hd_rows_text(r, 0);
         hd_text_escape(name, sizeof(name), tn ? tn : "?", tn ? strlen(tn) : 1,

@@ -305,9 +305,11 @@ chain_boxes(page *p, hd_rows *desc, const hd_chain *c)
             text(b, hd_rows_text(desc, 0), 80);
         hd_buf_puts(b, "</span>");
         if (err == 1 && hd_rows_text(desc, 1)) {
+            char v[256];
+            hd_value_text(v, sizeof(v), hd_rows_text(desc, 1),
+                          hd_rows_len(desc, 1), hd_rows_int(desc, 2), 50);
             hd_buf_puts(b, " <span class=\"val\">");
-            hd_html_text(b, hd_rows_text(desc, 1), hd_rows_len(desc, 1),
-                         HD_TEXT_PLAIN, 50);
+            hd_html_text(b, v, strlen(v), HD_TEXT_RENDERED, 0);
             hd_buf_puts(b, "</span>");
         }
         hd_buf_puts(b, "</span></li>");
@@ -645,7 +647,7 @@ hd_report_write(hd_db *db, const hd_report_opts *opts, const char *path)
     int err;
     defaults(&o);
     p.total = hd_meta_int(db, "total_size");
-    if ((err = hd_query(&desc, db, "SELECT t.name, o.value FROM objects o "
+    if ((err = hd_query(&desc, db, "SELECT t.name, o.value, o.flags FROM objects o "
                         "JOIN types t ON t.id = o.type WHERE o.id = ?1", 0,
                         NULL)) < 0)
         goto done;
@@ -830,7 +832,7 @@ hd_report_growth_write(const char *const *dbs, int n,
     hd_db *diff_db = p.db;
     p.db = newest;
     p.total = hd_meta_int(newest, "total_size");
-    if ((err = hd_query(&desc, newest, "SELECT t.name, o.value FROM objects o"
+    if ((err = hd_query(&desc, newest, "SELECT t.name, o.value, o.flags FROM objects o"
                         " JOIN types t ON t.id = o.type WHERE o.id = ?1", 0,
                         NULL)) == 0)
         err = suspects(&p, desc);

@@ -85,7 +85,14 @@ open_node(tree *t, int i, hd_rows *kids, hd_rows *top, hd_rows *rest,
         c->retained = hd_rows_int(r, 1);
         c->shallow = hd_rows_int(r, 2);
         c->type = dup_col(r, 3, NULL);
-        c->value = dup_col(r, 4, NULL);
+        if (hd_rows_text(r, 4)) { /* kept as shown: 'text', b'\x00', 42 */
+            char v[256];
+            size_t len = hd_value_text(v, sizeof(v), hd_rows_text(r, 4),
+                                     hd_rows_len(r, 4), hd_rows_int(r, 7), 60);
+            c->value = malloc(len + 1);
+            if (c->value)
+                memcpy(c->value, v, len + 1);
+        }
         c->label = dup_col(r, 5, NULL);
         c->has_children = hd_rows_int(r, 6) != 0;
         count++;
@@ -120,8 +127,9 @@ next_to_open(const tree *t)
  * dict with a million items before sorting would cost a query each. */
 #define CHILD_COLS                                                            \
     "SELECT o.id, o.retained, o.size, t.name, o.value, "                      \
-    "%s, EXISTS (SELECT 1 FROM objects k WHERE k.idom = o.id) "               \
-    "FROM (SELECT id, idom, parent, retained, size, type, value FROM objects "\
+    "%s, EXISTS (SELECT 1 FROM objects k WHERE k.idom = o.id), o.flags "      \
+    "FROM (SELECT id, idom, parent, retained, size, type, value, flags FROM " \
+    "objects "                                                                \
     "WHERE %s ORDER BY retained DESC, id DESC LIMIT ?2) o JOIN types t ON t.id = " \
     "o.type ORDER BY o.retained DESC, o.id DESC"
 /* The label its dominator holds it under, when it holds it directly. */
@@ -279,7 +287,7 @@ row_html(hd_buf *b, const tnode *n, int idx, int64_t total)
     }
     if (n->value) {
         hd_buf_puts(b, " <span class=\"val\">");
-        hd_html_text(b, n->value, strlen(n->value), HD_TEXT_PLAIN, 60);
+        hd_html_text(b, n->value, strlen(n->value), HD_TEXT_RENDERED, 0);
         hd_buf_puts(b, "</span>");
     }
     hd_buf_printf(b, "<span class=\"num\"><span class=\"sh\">%s</span>"
@@ -395,17 +403,23 @@ chain_objs(hd_buf *objs, idmap *seen, int *n_objs, hd_rows *desc,
             return err;
         if ((err = hd_rows_next(desc)) < 0)
             return err;
+        char shown[256];
         if (err == 1) {
             ty = hd_rows_text(desc, 0);
-            val = hd_rows_text(desc, 1);
-            vlen = val ? hd_rows_len(desc, 1) : 0;
+            if (hd_rows_text(desc, 1)) {
+                vlen = hd_value_text(shown, sizeof(shown),
+                                     hd_rows_text(desc, 1),
+                                     hd_rows_len(desc, 1),
+                                     hd_rows_int(desc, 2), 60);
+                val = shown;
+            }
         }
         hd_buf_printf(objs, "%s[%" PRId64 ",", *n_objs ? ",\n" : "",
                       c->ids[k]);
         hd_json_str(objs, ty ? ty : "?", ty ? strlen(ty) : 1, HD_TEXT_PLAIN,
                     80);
         hd_buf_puts(objs, ",");
-        hd_json_str(objs, val, vlen, HD_TEXT_PLAIN, 60);
+        hd_json_str(objs, val, vlen, HD_TEXT_RENDERED, 0);
         hd_buf_printf(objs, ",%d,", prev);
         hd_json_str(objs, c->labels[k], c->labels[k] ? strlen(c->labels[k]) : 0,
                     HD_TEXT_RENDERED, 200);
@@ -425,7 +439,7 @@ tree_json(hd_buf *b, const tree *t, hd_db *db)
     hd_rows *desc = NULL;
     int n_objs = 0, err;
     char python[4096];
-    if ((err = hd_query(&desc, db, "SELECT t.name, o.value FROM objects o "
+    if ((err = hd_query(&desc, db, "SELECT t.name, o.value, o.flags FROM objects o "
                         "JOIN types t ON t.id = o.type WHERE o.id = ?1", 0,
                         NULL)) < 0)
         goto done;
@@ -455,7 +469,7 @@ tree_json(hd_buf *b, const tree *t, hd_db *db)
                     HD_TEXT_RENDERED, 200);
         hd_buf_puts(b, ",");
         hd_json_str(b, n->value, n->value ? strlen(n->value) : 0,
-                    HD_TEXT_PLAIN, 60);
+                    HD_TEXT_RENDERED, 0);
         hd_buf_printf(b, ",%" PRId64 ",%" PRId64 ",%d,%d,%" PRId64 ",%" PRId64
                       ",%d,%d,", n->shallow, n->retained, n->first_child,
                       n->n_children, n->below_n, n->below_retained, last,

@@ -497,6 +497,24 @@ struct hd_rows {
     sqlite3_stmt *st;
 };
 
+/* shown_value(value, flags): the value as a person reads it
+ * (hd_value_text), for the CLI's tables; heapdig's connections only. */
+static void
+sql_shown_value(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    char buf[1024];
+    const char *v = (const char *)sqlite3_value_text(argv[0]);
+    (void)argc;
+    if (v == NULL) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    size_t n = hd_value_text(buf, sizeof(buf), v,
+                             (size_t)sqlite3_value_bytes(argv[0]),
+                             sqlite3_value_int64(argv[1]), 0);
+    sqlite3_result_text(ctx, buf, (int)n, SQLITE_TRANSIENT);
+}
+
 int
 hd_db_open(hd_db **out, const char *path)
 {
@@ -520,6 +538,9 @@ hd_db_open(hd_db **out, const char *path)
         return err;
     }
     sqlite3_finalize(st);
+    sqlite3_create_function(d->db, "shown_value", 2,
+                            SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+                            sql_shown_value, NULL, NULL);
     /* 64 MiB of page cache, not 2: chains and the report revisit pages */
     sqlite3_exec(d->db, "PRAGMA cache_size = -65536", NULL, NULL, NULL);
     *out = d;

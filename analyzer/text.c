@@ -131,6 +131,33 @@ hd_text_escape(char *out, size_t cap, const char *s, size_t n, int mode,
 }
 
 size_t
+hd_value_text(char *out, size_t cap, const char *value, size_t n,
+              int64_t flags, size_t max_chars)
+{
+    static const char ellipsis[] = "\xe2\x80\xa6"; /* … */
+    size_t k;
+    if (cap < 8) {
+        if (cap)
+            out[0] = 0;
+        return 0;
+    }
+    if (!(flags & HD_DB_VALUE_STR)) /* the load wrote it as Python does */
+        return hd_text_escape(out, cap, value, n, HD_TEXT_RENDERED, max_chars);
+    out[0] = '\'';
+    k = 1 + hd_text_escape(out + 1, cap - 5, value, n, HD_TEXT_PLAIN,
+                           max_chars);
+    /* a prefix the dumper cut: say so, unless the escape just did */
+    if ((flags & HD_OBJ_VALUE_TRUNC) &&
+        !(k >= 4 && memcmp(out + k - 3, ellipsis, 3) == 0) && k + 5 <= cap) {
+        memcpy(out + k, ellipsis, 3);
+        k += 3;
+    }
+    out[k++] = '\'';
+    out[k] = 0;
+    return k;
+}
+
+size_t
 hd_text_width(const char *s)
 {
     /* Counts code points, and two columns for the wide East Asian ranges

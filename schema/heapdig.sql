@@ -110,7 +110,8 @@ CREATE TABLE object_flags (
 INSERT INTO object_flags VALUES
     (1, 'gc_tracked'), (2, 'finalizer'), (4, 'legacy_del'), (8, 'type'),
     (16, 'module'), (32, 'immortal'), (64, 'size_approx'),
-    (1024, 'value_truncated'), (2048, 'gc_type');
+    (1024, 'value_truncated'), (2048, 'gc_type'),
+    (4096, 'value_str');  -- set by the load: value is a str's text, unquoted
 
 -- Objects as people read them.
 CREATE VIEW object_view AS

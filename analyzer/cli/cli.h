@@ -112,4 +112,9 @@ void out_csv_fieldn(FILE *fp, const char *s, size_t n);
 /* A label (text heapdig rendered) made safe for a terminal, into buf. */
 const char *out_label(char *buf, size_t cap, const char *label);
 
+/* The value column of an object table: as a person reads it in a table
+ * ('text' quoted, b'\x00' as recorded), the stored text in json and csv. */
+#define CLI_VALUE_COL(fmt)                                                    \
+    ((fmt) == OUT_TABLE ? "shown_value(o.value, o.flags) AS value" : "o.value")
+
 #endif /* HEAPDIG_CLI_H */

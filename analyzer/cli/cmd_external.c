@@ -44,11 +44,12 @@ run(int argc, char **argv)
                  "AS type, o.external AS external_refs, o.refcount - "
                  "o.external AS heap_refs, CASE WHEN o.refcount = o.external "
                  "THEN 'orphan' WHEN o.flags & 8 THEN 'type' ELSE '' END AS "
-                 "note, o.size, o.retained, o.value FROM objects o JOIN types "
-                 "t ON t.id = o.type WHERE o.external > 0 AND NOT o.flags & 32"
+                 "note, o.size, o.retained, %s FROM objects o JOIN types t ON "
+                 "t.id = o.type WHERE o.external > 0 AND NOT o.flags & 32"
                  " %s AND o.id NOT IN (SELECT object FROM roots) ORDER BY "
                  "o.retained DESC, o.id LIMIT %ld",
-                 o.type ? "AND t.name = ?1" : "", o.limit);
+                 CLI_VALUE_COL(o.format), o.type ? "AND t.name = ?1" : "",
+                 o.limit);
     if (o.format == OUT_TABLE)
         printf("Held from outside the heap, not explained by a named root "
                "(orphan: no object in the heap refers to it):\n");

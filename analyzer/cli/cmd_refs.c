@@ -22,10 +22,10 @@ run_refs(const hd_cmd *cmd, int argc, char **argv, int referrers)
         return rc;
     snprintf(sql, sizeof(sql),
              "SELECT r.label, r.kind, o.id, printf('0x%%x', o.address) AS "
-             "address, t.name AS type, o.size, o.retained, o.value FROM refs "
-             "r JOIN objects o ON o.id = r.%s JOIN types t ON t.id = o.type "
+             "address, t.name AS type, o.size, o.retained, %s FROM refs r JOIN "
+             "objects o ON o.id = r.%s JOIN types t ON t.id = o.type "
              "WHERE r.%s = ?1 ORDER BY o.retained DESC, r.src, r.seq LIMIT %ld",
-             referrers ? "src" : "dst", referrers ? "dst" : "src", o.limit);
+             CLI_VALUE_COL(o.format), referrers ? "src" : "dst", referrers ? "dst" : "src", o.limit);
     snprintf(num, sizeof(num), "%" PRId64, obj);
     if (o.format == OUT_TABLE)
         printf("%s of %s:\n", referrers ? "Referrers" : "Referents",

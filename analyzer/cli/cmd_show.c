@@ -36,7 +36,8 @@ run(int argc, char **argv)
         "refs WHERE dst = o.id) AS referrers, (SELECT count(*) FROM refs "
         "WHERE src = o.id) AS referents, (SELECT group_concat(filename || ':'"
         " || lineno, ' < ') FROM tracebacks WHERE id = o.traceback) AS "
-        "allocated_at FROM objects o JOIN types t ON t.id = o.type WHERE "
+        "allocated_at, o.flags AS flag_bits FROM objects o JOIN types t ON "
+        "t.id = o.type WHERE "
         "o.id = ?1";
     if (o.format != OUT_TABLE) {
         rc = cli_print_query(&hd_cmd_show, db, sql, 1, p, o.format);
@@ -48,12 +49,17 @@ run(int argc, char **argv)
         for (int c = 0; c < hd_rows_ncol(r); c++) {
             const char *v = hd_rows_text(r, c), *name = hd_rows_name(r, c);
             char b[64], safe[1024];
-            if (v == NULL)
+            if (v == NULL || !strcmp(name, "flag_bits"))
                 continue;
             if ((!strcmp(name, "size") || !strcmp(name, "retained")))
                 v = out_bytes(b, sizeof(b), (double)hd_rows_int(r, c));
-            hd_text_escape(safe, sizeof(safe), v, strlen(v), HD_TEXT_PLAIN,
-                           0); /* heap text: never raw to a terminal */
+            /* heap text: never raw to a terminal */
+            if (!strcmp(name, "value"))
+                hd_value_text(safe, sizeof(safe), v, hd_rows_len(r, c),
+                              hd_rows_int(r, hd_rows_ncol(r) - 1), 0);
+            else
+                hd_text_escape(safe, sizeof(safe), v, strlen(v),
+                               HD_TEXT_PLAIN, 0);
             printf("  %-14s %s\n", name, safe);
         }
         if (hd_rows_text(r, 17)) /* idom */

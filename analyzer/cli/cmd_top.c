@@ -25,9 +25,10 @@ run_top(int argc, char **argv)
         return rc;
     snprintf(sql, sizeof(sql),
              "SELECT o.id, printf('0x%%x', o.address) AS address, t.name AS "
-             "type, o.size, o.retained, o.length AS len, o.value FROM objects "
-             "o JOIN types t ON t.id = o.type %s ORDER BY o.%s DESC LIMIT %ld",
-             o.type ? "WHERE t.name = ?1" : "", by, o.limit);
+             "type, o.size, o.retained, o.length AS len, %s FROM objects o JOIN "
+             "types t ON t.id = o.type %s ORDER BY o.%s DESC LIMIT %ld",
+             CLI_VALUE_COL(o.format), o.type ? "WHERE t.name = ?1" : "", by,
+             o.limit);
     const char *p[1] = {o.type};
     rc = cli_print_query(&hd_cmd_top, db, sql, o.type ? 1 : 0, p, o.format);
     hd_db_close(db);

@@ -99,11 +99,14 @@ is_size_col(const char *name)
     return strstr(name, "size") != NULL || strstr(name, "retained") != NULL;
 }
 
-/* Columns of text heapdig rendered itself (labels, chains, signatures):
- * their backslashes are escapes already. */
+/* Columns of text heapdig rendered itself: their backslashes are escapes
+ * already.  1 for labels, chains and signatures (printed whole), 2 for
+ * values as shown_value() writes them (cut like any value). */
 static int
 is_rendered_col(const char *name)
 {
+    if (!strcmp(name, "value"))
+        return 2;
     return strstr(name, "label") != NULL || strstr(name, "held_at") != NULL ||
            strstr(name, "chain") != NULL || strstr(name, "signature") != NULL;
 }
@@ -130,7 +133,7 @@ cell(const char *s, size_t n, int is_num, int size_col, long long v,
     /* Values are cut at 60 characters; chains and signatures (rendered
      * columns) are whole, up to the 400 a signature has: two different
      * places must never print as the same text. */
-    size_t max = rendered ? 420 : 60;
+    size_t max = rendered == 1 ? 420 : 60;
     size_t cap = 4 * max + 8;
     char *c = malloc(cap);
     if (c == NULL)

@@ -145,6 +145,16 @@ int hd_obj_resolve(int64_t *id_out, hd_db *db, const char *spec);
 #define HD_TEXT_RENDERED 2 /* already escaped by heapdig (labels): keep \ */
 size_t hd_text_escape(char *out, size_t cap, const char *s, size_t n,
                       int mode, size_t max_chars);
+/** objects.flags bit the load adds (object_flags 'value_str'): the value
+ *  is a str's text; every other value is already written as Python would
+ *  (b'\x00', 42, True, a name). */
+#define HD_DB_VALUE_STR 0x1000
+/**
+ * An object's value as a person reads it, escaped as hd_text_escape does:
+ * a str's text in quotes ('GET /'), any other value as recorded (b'\x00').
+ */
+size_t hd_value_text(char *out, size_t cap, const char *value, size_t n,
+                     int64_t flags, size_t max_chars);
 /** Columns a terminal gives the text (wide CJK and emoji count two). */
 size_t hd_text_width(const char *s);
 

@@ -38,6 +38,7 @@ def build():
                              10 ** 400]
     h.by_key = {s: i for i, s in enumerate(EVIL)}
     h.bytes_keys = {s.encode("utf-8", "surrogatepass"): s for s in EVIL}
+    h.raw = b"\x00\x01\\ok"
     for i, s in enumerate(EVIL):
         setattr(h, "attr_" + s, i)
     h.types = [type("Type" + s.replace("\x00", "").replace("\udcff", ""),
@@ -89,6 +90,28 @@ def main(cli, outdir):
     r = subprocess.run([cli, "show", db, hex(id(nul))], capture_output=True)
     check("... and a table escapes it as Python does",
           b"nul\\x00byte" in r.stdout, r.stdout[:200])
+    # Values read as Python writes them: a str quoted, bytes as their repr
+    # (never b'\\x00', escaped twice), a number bare; JSON keeps the text.
+    back = holder.values[EVIL.index("back\\slash")]
+    raw = holder.raw
+    r = subprocess.run([cli, "show", db, hex(id(back))], capture_output=True)
+    check("a str value with a backslash reads 'back\\\\slash' (Python's repr)",
+          b"<str 0x" in r.stdout and b"'back\\\\slash'>" in r.stdout.split(b"\n")[0],
+          r.stdout[:200])
+    r = subprocess.run([cli, "show", db, hex(id(raw))], capture_output=True)
+    line = r.stdout.split(b"\n")[0]
+    check("a bytes value reads b'\\x00\\x01\\\\' as Python writes it",
+          b"b'\\x00\\x01\\\\ok'" in line and b"'b'" not in line,
+          r.stdout[:300])
+    r = subprocess.run([cli, "referents", db, obj], capture_output=True)
+    rows = [l for l in r.stdout.split(b"\n") if b" bytes " in l]
+    check("... and so in a table's value column",
+          rows and b"b'\\x00\\x01\\\\ok'" in rows[0], repr(rows[:2]))
+    r = subprocess.run([cli, "referents", db, obj, "--format", "json"],
+                       capture_output=True)
+    vals = [x["value"] for x in json.loads(r.stdout) if x["type"] == "bytes"]
+    check("... while JSON keeps the stored text", vals == ["b'\\x00\\x01\\\\ok'"],
+          repr(vals))
     runs = [("show", obj), ("show", evil_str), ("path", evil_str),
             ("referrers", evil_str), ("referents", obj), ("top", "-n", "50"),
             ("types", "-n", "60"), ("summary",), ("suspects",),
