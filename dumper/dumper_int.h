@@ -11,6 +11,7 @@
 #include "compat.h"
 
 #include <stdint.h>
+#include <sys/types.h> /* pid_t */
 
 #include "heapdig/format.h"
 
@@ -142,8 +143,9 @@ typedef struct hd_memstat {
     } part[HD_MEMSTAT_MAX];
 } hd_memstat;
 
-/* Reads them now.  Call with the GIL held, before the walk. */
-void hd_memstat_take(hd_memstat *m);
+/* Reads them now, the kernel's figures of process proc (0: this one).  Call
+ * with the GIL held, before the walk. */
+void hd_memstat_take(hd_memstat *m, pid_t proc);
 
 typedef struct hd_options {
     int values;         /* record short values */

@@ -4,7 +4,12 @@
  * are not in it; for a background dump, in the parent before the fork.
  *
  * Everything here reads counters; nothing runs Python code but tracemalloc's
- * two C getters, and only when tracemalloc is already imported. */
+ * two C getters, and only when tracemalloc is already imported.
+ *
+ * A background dump's child reads them itself, so that the parent pauses
+ * for the fork alone: the allocators' state in the child is the parent's as
+ * it was at the fork (the memory is a copy), and the kernel's figures are
+ * read from the parent's /proc entry. */
 #include "dumper_int.h"
 
 #include <malloc.h>
@@ -178,7 +183,7 @@ done:
 }
 
 void
-hd_memstat_take(hd_memstat *m)
+hd_memstat_take(hd_memstat *m, pid_t proc)
 {
     static const char *const status_keys[] = {"VmRSS", "VmHWM", "RssAnon",
                                               "RssFile", "RssShmem", "VmSwap"};
@@ -187,10 +192,18 @@ hd_memstat_take(hd_memstat *m)
     static const char *const rollup_keys[] = {"Pss"};
     static const char *const rollup_parts[] = {"pss"};
 
+    char status[64], rollup[64];
+    if (proc > 0) {
+        snprintf(status, sizeof(status), "/proc/%d/status", (int)proc);
+        snprintf(rollup, sizeof(rollup), "/proc/%d/smaps_rollup", (int)proc);
+    } else {
+        snprintf(status, sizeof(status), "/proc/self/status");
+        snprintf(rollup, sizeof(rollup), "/proc/self/smaps_rollup");
+    }
     memset(m, 0, sizeof(*m));
     read_tracemalloc(m);  /* first: it makes and frees two small objects */
-    read_proc_kb(m, "/proc/self/status", status_keys, status_parts, 6);
-    read_proc_kb(m, "/proc/self/smaps_rollup", rollup_keys, rollup_parts, 1);
+    read_proc_kb(m, status, status_keys, status_parts, 6);
+    read_proc_kb(m, rollup, rollup_keys, rollup_parts, 1);
     read_pyalloc(m);
     read_malloc(m);
 }

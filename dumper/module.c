@@ -167,10 +167,10 @@ now(clockid_t clk)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* mem_at_fork: the memory figures read in the parent of a background dump, or
- * NULL to read them now. */
+/* mem_of: the process whose memory the dump records: 0 for this one, the
+ * parent's pid in a background dump's child. */
 static PyObject *
-dump_impl(const char *path, hd_options *opt, const hd_memstat *mem_at_fork)
+dump_impl(const char *path, hd_options *opt, pid_t mem_of)
 {
     hd_dumpctx ctx;
     char *argv = NULL, exe[1024];
@@ -183,10 +183,7 @@ dump_impl(const char *path, hd_options *opt, const hd_memstat *mem_at_fork)
     hd_memstat process_mem;
 
     memset(&ctx, 0, sizeof(ctx));
-    if (mem_at_fork)
-        process_mem = *mem_at_fork;
-    else
-        hd_memstat_take(&process_mem);
+    hd_memstat_take(&process_mem, mem_of);
     ctx.opt = *opt;
     if (find_known_sizeof(&ctx) < 0)
         return NULL;
@@ -324,7 +321,7 @@ heapdig_dump(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
     (void)self;
     if (parse_dump_args(args, nargs, kwnames, &opt, &path_bytes) < 0)
         return NULL;
-    result = dump_impl(PyBytes_AS_STRING(path_bytes), &opt, NULL);
+    result = dump_impl(PyBytes_AS_STRING(path_bytes), &opt, 0);
     Py_DECREF(path_bytes);
     return result;
 }
@@ -351,11 +348,10 @@ write_str(int fd, const char *s)
  * pipe and leaves with _exit: no atexit handlers, no flushing of the
  * parent's stdio buffers, no Python code. */
 static void
-background_child(const char *path, hd_options *opt,
-                 const hd_memstat *mem_at_fork, int fd)
+background_child(const char *path, hd_options *opt, pid_t parent, int fd)
 {
     char msg[700];
-    PyObject *r = dump_impl(path, opt, mem_at_fork);
+    PyObject *r = dump_impl(path, opt, parent);
     if (r != NULL) {
         PyObject *o = PyDict_GetItemString(r, "objects");
         PyObject *e = PyDict_GetItemString(r, "references");
@@ -400,9 +396,8 @@ heapdig_dump_fork(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
         return PyErr_SetFromErrno(PyExc_OSError);
     }
     /* Everything the child needs is ready: it only reads memory.  The
-     * process's figures are the parent's, as they were at the fork. */
-    hd_memstat mem;
-    hd_memstat_take(&mem);
+     * process's figures it records are the parent's (memstat.c). */
+    pid_t parent = getpid();
     fflush(NULL);
     pid = fork();
     if (pid < 0) {
@@ -415,7 +410,7 @@ heapdig_dump_fork(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
     }
     if (pid == 0) {
         close(fds[0]);
-        background_child(PyBytes_AS_STRING(path_bytes), &opt, &mem, fds[1]);
+        background_child(PyBytes_AS_STRING(path_bytes), &opt, parent, fds[1]);
     }
     close(fds[1]);
     Py_DECREF(path_bytes);

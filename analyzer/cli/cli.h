@@ -27,7 +27,7 @@ typedef struct hd_cmd {
 extern const hd_cmd hd_cmd_load, hd_cmd_summary, hd_cmd_top, hd_cmd_types,
     hd_cmd_cycles, hd_cmd_path, hd_cmd_show, hd_cmd_referrers,
     hd_cmd_referents, hd_cmd_external, hd_cmd_suspects, hd_cmd_graph,
-    hd_cmd_diff, hd_cmd_attach, hd_cmd_report, hd_cmd_tree;
+    hd_cmd_diff, hd_cmd_attach, hd_cmd_report, hd_cmd_tree, hd_cmd_waste;
 
 /* Prints "heapdig: <what>: <library message>" and returns HD_EXIT_ERROR. */
 int cli_fail(const char *what, int err);
@@ -84,7 +84,7 @@ int cli_print_query(const hd_cmd *cmd, hd_db *db, const char *sql, int n,
 /* ---- output.c ------------------------------------------------------------- */
 
 typedef int out_format;
-enum { OUT_TABLE, OUT_JSON, OUT_CSV };
+enum { OUT_TABLE, OUT_JSON, OUT_CSV, OUT_CSV_ROWS /* no header line */ };
 
 /* Parses "table", "json" or "csv"; returns -1 if unknown. */
 int out_parse_format(const char *s, out_format *f);

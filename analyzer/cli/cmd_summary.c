@@ -153,7 +153,10 @@ run(int argc, char **argv)
                                  "memory ORDER BY rowid", 0, NULL)) < 0 ||
                  (err = out_rows(stdout, rows, fmt)) < 0)
             goto fail;
-        printf("}\n");
+        int64_t waste = 0;
+        if ((err = hd_waste_total(db, &waste)) < 0)
+            goto fail;
+        printf(",\n  \"waste_saved_size\": %lld\n}\n", (long long)waste);
     } else if (fmt == OUT_CSV) {
         if ((err = out_rows(stdout, rows, fmt)) < 0)
             goto fail;
@@ -173,6 +176,11 @@ run(int argc, char **argv)
         printf("  types       %14s\n", out_count(b1, sizeof(b1), atoll(M(8))));
         printf("  total size  %14s  (shallow, as sys.getsizeof counts it)\n",
                out_bytes(b2, sizeof(b2), atof(M(9))));
+        int64_t waste = 0;
+        if (hd_waste_total(db, &waste) == 0 && waste > 0)
+            printf("  waste       %14s  (duplicate strings, empty containers, "
+                   "__dict__s: heapdig waste)\n",
+                   out_bytes(b3, sizeof(b3), (double)waste));
         if (meta[10] && atoi(meta[10]))
             printf("  WARNING: the dump was truncated; this is what it held\n");
         if (meta[11] && atoi(meta[11]))

@@ -15,7 +15,7 @@ static const hd_cmd *const commands[] = {
     &hd_cmd_suspects,  &hd_cmd_path,      &hd_cmd_show,     &hd_cmd_referrers,
     &hd_cmd_referents, &hd_cmd_cycles,    &hd_cmd_external, &hd_cmd_graph,
     &hd_cmd_diff,      &hd_cmd_attach,    &hd_cmd_report,
-    &hd_cmd_tree};
+    &hd_cmd_tree,      &hd_cmd_waste};
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
 int

@@ -101,11 +101,12 @@ is_size_col(const char *name)
 
 /* Columns of text heapdig rendered itself: their backslashes are escapes
  * already.  1 for labels, chains and signatures (printed whole), 2 for
- * values as shown_value() writes them (cut like any value). */
+ * values as shown_value() writes them (value, waste's what: cut like any
+ * value). */
 static int
 is_rendered_col(const char *name)
 {
-    if (!strcmp(name, "value"))
+    if (!strcmp(name, "value") || !strcmp(name, "what"))
         return 2;
     return strstr(name, "label") != NULL || strstr(name, "held_at") != NULL ||
            strstr(name, "chain") != NULL || strstr(name, "signature") != NULL;
@@ -190,7 +191,7 @@ out_rows(FILE *fp, hd_rows *rows, out_format f)
                                   hd_rows_len(rows, c));
             }
             fputs("}", fp);
-        } else if (f == OUT_CSV) {
+        } else if (f == OUT_CSV || f == OUT_CSV_ROWS) {
             for (int c = 0; c < ncol; c++) {
                 if (c)
                     fputc(',', fp);

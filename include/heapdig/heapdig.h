@@ -277,6 +277,21 @@ int hd_memory_read(hd_db *db, hd_memory *m);
  *  inside an allocator), or NULL. */
 const char *hd_memory_advice(const hd_memory *m);
 
+/* ---- Waste ------------------------------------------------------------------------ */
+
+/**
+ * Memory the program could keep for less, largest saving first, as Eclipse
+ * MAT reports it; kind is "duplicate" (equal str/bytes values held as
+ * distinct objects), "empty" (built-in containers with 0 or 1-2 items, by
+ * type and where they are held) or "slots" (instances whose __dict__ a
+ * __slots__ would replace).  Columns: kind, type, what (the value, "empty"
+ * or "1-2 items", ...), count, size, saved_size (bytes), held_at (where most
+ * of them are held).  limit 0: 20; negative: all.
+ */
+int hd_waste_query(hd_rows **out, hd_db *db, const char *kind, long limit);
+/** The saved_size column of every kind's rows, added up. */
+int hd_waste_total(hd_db *db, int64_t *saved);
+
 /* ---- Growth between dumps --------------------------------------------------- */
 
 /** Opens the oldest of 2 or 3 databases and attaches the others. */
