@@ -335,10 +335,12 @@ int hd_render__draw(const hd_picture *pic, const char *format,
 /* ---- memory.c: the memory table ---------------------------------------------- */
 
 #define HD_MEMORY_ROWS 40
+/* pymalloc serves requests up to this size; larger ones go to malloc. */
+#define HD_PYMALLOC_MAX_BLOCK 512
 /* The memory table's rows: the reconciliation (rss, objects, python_free,
  * malloc_free, unaccounted, unaccounted_allocated), then the other parts
  * the dumper measured.  None when the dump has no rss. */
-int hd__memory_account(const hd_heap *h, uint64_t objects_total,
+int hd__memory_account(const hd_heap *h, const hd_load_stats *stats,
                        hd_memory_row *rows, size_t cap, size_t *n_out);
 /* The one-line note of a part, for the memory table. */
 const char *hd__memory_note(const char *part);

@@ -794,8 +794,11 @@ hd_load_file(hd_load_stats *stats, const char *dump, const char *db_path,
     stats->n_tracebacks = h->n_tracebacks;
     stats->n_dangling = h->n_dangling;
     stats->truncated = h->truncated;
-    for (uint64_t i = 0; i < h->n_objects; i++)
+    for (uint64_t i = 0; i < h->n_objects; i++) {
         stats->total_size += h->size[i];
+        if (h->size[i] <= HD_PYMALLOC_MAX_BLOCK)
+            stats->small_size += h->size[i];
+    }
     hd_error clone = *hd_error_last();
     double t1 = hd__now();
     if ((err = hd_analyze(h)) < 0) {

@@ -23,6 +23,9 @@ static const struct {
                     "thread stacks, libraries, mapped files"},
     {"unaccounted_allocated", "of unaccounted, handed out by the allocators "
                               "beyond the objects' sizes (C code's own data)"},
+    {"unseen_small", "pymalloc blocks in use beyond the objects of 512 bytes "
+                     "or less: objects only C code reaches, C code's small "
+                     "allocations, objects' small buffers"},
     {"rss_peak", "the most the process has been resident (VmHWM)"},
     {"pss", "its share of resident memory, shared pages divided among "
             "their processes"},
@@ -72,9 +75,10 @@ nonneg(int64_t v)
 }
 
 int
-hd__memory_account(const hd_heap *h, uint64_t objects_total,
+hd__memory_account(const hd_heap *h, const hd_load_stats *stats,
                     hd_memory_row *rows, size_t cap, size_t *n_out)
 {
+    uint64_t objects_total = stats->total_size;
     size_t n = 0;
     int64_t rss = part(h, "rss");
     *n_out = 0;
@@ -90,6 +94,14 @@ hd__memory_account(const hd_heap *h, uint64_t objects_total,
     int64_t m_free = nonneg(part(h, "malloc_free"));
     int64_t m_used = part(h, "malloc_used");
     int64_t unacc = nonneg(rss - objects - py_free - m_free);
+    /* Small objects live in pymalloc's blocks; blocks in use beyond them
+     * are objects the walk never reached (only C code holds them: a NumPy
+     * object array's items, it has no tp_traverse) or C code's own small
+     * allocations.  An object's separate buffer under 512 bytes (a list's
+     * items) counts here too, so only a large share says much. */
+    int64_t pm_used = part(h, "pymalloc_used");
+    int64_t unseen = pm_used >= 0 ? nonneg(pm_used - (int64_t)stats->small_size)
+                                  : -1;
     /* Allocators' figures are missing (not glibc, PYTHONMALLOC=malloc...):
      * then nothing can be said of how much of the rest they handed out. */
     int64_t unacc_alloc = -1;
@@ -106,7 +118,8 @@ hd__memory_account(const hd_heap *h, uint64_t objects_total,
                    {"python_free", py_used || py_free ? py_free : -1},
                    {"malloc_free", m_used >= 0 ? m_free : -1},
                    {"unaccounted", unacc},
-                   {"unaccounted_allocated", unacc_alloc}};
+                   {"unaccounted_allocated", unacc_alloc},
+                   {"unseen_small", unseen}};
     for (size_t i = 0; i < sizeof(derived) / sizeof(derived[0]); i++) {
         if (derived[i].bytes < 0 || n >= cap)
             continue;
@@ -136,7 +149,7 @@ hd_memory_read(hd_db *db, hd_memory *m)
     int err, rc;
     memset(m, 0, sizeof(*m));
     m->rss = m->objects = m->python_free = m->malloc_free = -1;
-    m->unaccounted = m->unaccounted_allocated = -1;
+    m->unaccounted = m->unaccounted_allocated = m->unseen_small = -1;
     /* a database made before the memory table has no figures */
     if ((err = hd_query(&r, db, "SELECT 1 FROM sqlite_master WHERE type = "
                         "'table' AND name = 'memory'", 0, NULL)) < 0)
@@ -165,6 +178,8 @@ hd_memory_read(hd_db *db, hd_memory *m)
             m->unaccounted = v;
         else if (strcmp(p, "unaccounted_allocated") == 0)
             m->unaccounted_allocated = v;
+        else if (strcmp(p, "unseen_small") == 0)
+            m->unseen_small = v;
     }
     hd_rows_free(r);
     m->present = m->rss >= 0 && m->objects >= 0 && m->unaccounted >= 0;
@@ -176,6 +191,13 @@ hd_memory_advice(const hd_memory *m)
 {
     if (!m->present || m->rss <= 0)
         return NULL;
+    /* pandas' object columns: the items are there, but no walker sees them */
+    if (m->unseen_small > 16 * 1048576 && m->unseen_small * 5 > m->rss)
+        return "Python's allocator holds many more small blocks than the "
+               "objects found: objects only C code can reach, such as the "
+               "items of NumPy object arrays (pandas' object and string "
+               "columns), which no tool that walks the collector sees; or a "
+               "C extension's small allocations.";
     if (m->unaccounted * 2 > m->rss)
         return "Most of this memory is no Python object's: look at native "
                "allocations (memray run --native, heaptrack) and at the "

@@ -86,7 +86,7 @@ write_memory(sqlite3 *db, const hd_heap *h, const hd_load_stats *stats)
     size_t n;
     int err;
 
-    if ((err = hd__memory_account(h, stats->total_size, rows, HD_MEMORY_ROWS,
+    if ((err = hd__memory_account(h, stats, rows, HD_MEMORY_ROWS,
                                   &n)) < 0 || n == 0 ||
         (err = prepare(db, &st, "INSERT OR REPLACE INTO memory VALUES "
                                 "(?1, ?2, ?3)")) < 0)

@@ -14,7 +14,8 @@ CREATE TABLE meta (
 -- rss, objects (the sizes added up), python_free (free and overhead inside
 -- Python's allocator), malloc_free, unaccounted (rss minus those three) and
 -- unaccounted_allocated (of it, what the allocators handed out beyond the
--- objects), then every figure the dumper read (rss_peak, pss, rss_anon,
+-- objects), unseen_small (pymalloc blocks in use beyond the objects of 512
+-- bytes or less: objects only C code reaches), then every figure the dumper read (rss_peak, pss, rss_anon,
 -- rss_file, pymalloc_used, malloc_used, tracemalloc_traced, ...), each with
 -- a note saying what it is; in that order (ORDER BY rowid).
 CREATE TABLE memory (

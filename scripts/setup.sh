@@ -4,6 +4,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config libsqlite3-dev zlib1g-dev libdeflate-dev libgraphviz-dev graphviz
       python3-dev python3-venv python3-objgraph python3-networkx python3-numpy
       python3-pandas python3-lxml python3-yaml python3-psutil python3-cryptography
+      python3-django python3-sphinx mypy  # real programs the memory figures are checked on
       fonts-noto-cjk fonts-noto-color-emoji  # pictures of CJK and emoji text: glyphs, not boxes
       chromium firefox-esr)  # the HTML report's tests run in both, headless
 missing=()

@@ -64,6 +64,8 @@ typedef struct hd_load_stats {
     int truncated;          /**< the dump ended early; what it held loaded */
     uint64_t n_unreachable; /**< objects no root reaches (garbage) */
     uint64_t unreachable_size; /**< their shallow bytes */
+    uint64_t small_size;    /**< shallow bytes of objects of 512 or less,
+                                 the ones pymalloc serves */
     uint64_t n_cycles;      /**< strongly connected components on cycles */
     double seconds_read;    /**< decompress + decode + resolve */
     double seconds_analyze; /**< roots, BFS, SCCs, dominators */
@@ -269,6 +271,8 @@ typedef struct hd_memory {
     int64_t malloc_free;  /**< free inside malloc's heap */
     int64_t unaccounted;  /**< resident and explained by none of those */
     int64_t unaccounted_allocated; /**< of it, what allocators handed out */
+    int64_t unseen_small; /**< pymalloc blocks in use beyond the small
+                               objects the dump found (-1: no pymalloc) */
 } hd_memory;
 
 /** Reads the memory table; m->present is 0 for a dump without figures. */
