@@ -332,6 +332,15 @@ void hd_picture__dispose(hd_picture *pic);
 int hd_render__draw(const hd_picture *pic, const char *format,
                     const char *path);
 
+/* ---- store.c: the database --------------------------------------------------- */
+
+/* The version of schema/heapdig.sql's tables, stored last by a load as meta
+ * schema_version; databases of another are refused (load the dump again). */
+#define HD_SCHEMA_VERSION 4
+/* Checks that database `schema` ("main", or an attached alias) of d is one
+ * a load finished, of HD_SCHEMA_VERSION, with heapdig's own definitions. */
+int hd__db_check(hd_db *d, const char *schema, const char *path);
+
 /* ---- memory.c: the memory table ---------------------------------------------- */
 
 #define HD_MEMORY_ROWS 40

@@ -27,15 +27,7 @@ attach(hd_db *db, const char *path, const char *alias)
     hd_rows_free(r);
     if (err < 0)
         return err;
-    /* prove it is a heapdig database */
-    snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s.paths", alias);
-    if ((err = hd_query(&r, db, sql, 0, NULL)) == 0)
-        err = hd_rows_next(r) < 0 ? -1 : 0;
-    hd_rows_free(r);
-    if (err < 0)
-        return hd_error_set(HD_EINVAL, "%s is not a heapdig database of this "
-                            "version (load the dump again)", path);
-    return 0;
+    return hd__db_check(db, alias, path); /* as hd_db_open checks main */
 }
 
 int

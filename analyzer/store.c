@@ -10,7 +10,9 @@
 #include "analyzer_int.h"
 #include "heapdig/format.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -390,26 +392,107 @@ done:
     return err;
 }
 
-/* objects.id of each type's type object, UINT32_MAX where not dumped. */
+typedef struct type_at {
+    uint64_t addr;
+    uint32_t type;
+} type_at;
+
+static int
+cmp_addr(const void *a, const void *b)
+{
+    const type_at *x = a, *y = b;
+    return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+/* by address, then type id: the lowest id first among equal addresses */
+static int
+cmp_type_at(const void *a, const void *b)
+{
+    const type_at *x = a, *y = b;
+    if (x->addr != y->addr)
+        return x->addr < y->addr ? -1 : 1;
+    return x->type < y->type ? -1 : x->type > y->type;
+}
+
+/* objects.id of each type's type object, UINT32_MAX where not dumped: the
+ * types sorted by address, and each type object looked up (a dump with
+ * 100,000 classes is n log n, not types x objects). */
 static uint32_t *
 type_objects(const hd_heap *h)
 {
     uint32_t *map = malloc(((size_t)h->n_types + 1) * sizeof(*map));
-    if (map == NULL)
+    type_at *by_addr = malloc(((size_t)h->n_types + 1) * sizeof(*by_addr));
+    if (map == NULL || by_addr == NULL) {
+        free(map);
+        free(by_addr);
         return NULL;
-    for (uint32_t t = 0; t <= h->n_types; t++)
+    }
+    for (uint32_t t = 0; t <= h->n_types; t++) {
         map[t] = UINT32_MAX;
+        by_addr[t] = (type_at){h->type_addr[t], t};
+    }
+    qsort(by_addr + 1, h->n_types, sizeof(*by_addr), cmp_type_at);
     /* Type objects carry the TYPE flag; match their addresses. */
     for (uint64_t i = 0; i < h->n_objects; i++) {
         if (!(h->flags[i] & HD_OBJ_TYPE))
             continue;
-        for (uint32_t t = 1; t <= h->n_types; t++)
-            if (map[t] == UINT32_MAX && h->type_addr[t] == h->addr[i]) {
-                map[t] = (uint32_t)i;
+        type_at key = {h->addr[i], 0};
+        type_at *hit = bsearch(&key, by_addr + 1, h->n_types,
+                               sizeof(*by_addr), cmp_addr);
+        if (hit == NULL)
+            continue;
+        /* the first type with that address, as before (TYPE records of one
+         * address more than once would be a writer's bug) */
+        while (hit > by_addr + 1 && hit[-1].addr == hit->addr)
+            hit--;
+        for (; hit < by_addr + 1 + h->n_types && hit->addr == h->addr[i];
+             hit++)
+            if (map[hit->type] == UINT32_MAX) {
+                map[hit->type] = (uint32_t)i;
                 break;
             }
     }
+    free(by_addr);
     return map;
+}
+
+/* A load that was killed leaves DB.tmp-PID: the next load into DB removes
+ * those whose process is gone (a live one may be another load at work). */
+static void
+remove_stale_temps(const char *db_path)
+{
+    const char *slash = strrchr(db_path, '/');
+    const char *base = slash ? slash + 1 : db_path;
+    size_t dir_len = slash ? (size_t)(slash - db_path) : 0, base_len = strlen(base);
+    char dir[4096], path[4096 + 256];
+    DIR *d;
+    struct dirent *e;
+    if (dir_len >= sizeof(dir))
+        return;
+    if (slash) {
+        memcpy(dir, db_path, dir_len);
+        dir[dir_len] = 0;
+        if (dir_len == 0)
+            snprintf(dir, sizeof(dir), "/");
+    } else {
+        snprintf(dir, sizeof(dir), ".");
+    }
+    if ((d = opendir(dir)) == NULL)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        char *end;
+        if (strncmp(e->d_name, base, base_len) != 0 ||
+            strncmp(e->d_name + base_len, ".tmp-", 5) != 0)
+            continue;
+        long pid = strtol(e->d_name + base_len + 5, &end, 10);
+        if (*end || pid <= 0 || pid == (long)getpid())
+            continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue; /* alive, or not ours to judge */
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    closedir(d);
 }
 
 int
@@ -429,6 +512,7 @@ hd_store__write(const hd_heap *h, const char *db_path, hd_load_stats *stats)
         err = hd_error_set(HD_ENOMEM, "out of memory");
         goto done;
     }
+    remove_stale_temps(db_path);
     snprintf(tmp, n + 16, "%s.tmp-%d", db_path, (int)getpid());
     unlink(tmp);
     /* One thread uses this connection: no mutexes. */
@@ -466,6 +550,12 @@ hd_store__write(const hd_heap *h, const char *db_path, hd_load_stats *stats)
         goto done;
     if ((err = exec(db, "PRAGMA optimize", "optimize")) < 0)
         goto done;
+    /* Last: a database without this row never finished (hd_db_open). */
+    char done_sql[96];
+    snprintf(done_sql, sizeof(done_sql), "INSERT OR REPLACE INTO meta VALUES "
+             "('schema_version', %d)", HD_SCHEMA_VERSION);
+    if ((err = exec(db, done_sql, "finishing")) < 0)
+        goto done;
     stats->seconds_index = hd__now() - t0;
     if (sqlite3_close(db) != SQLITE_OK) {
         err = sql_error(db, "close");
@@ -496,6 +586,60 @@ struct hd_rows {
     hd_db *db;
     sqlite3_stmt *st;
 };
+
+/* A database is input: it must be one a load finished, of this schema, with
+ * the tables and views heapdig made (a view redefined in it, a recursive
+ * type_stats say, would run as heapdig's). */
+int
+hd__db_check(hd_db *d, const char *schema, const char *path)
+{
+    sqlite3_stmt *st = NULL;
+    char sql[256];
+    int err = 0, rc;
+    snprintf(sql, sizeof(sql), "SELECT value FROM \"%s\".meta WHERE key = "
+             "'schema_version'", schema);
+    if (sqlite3_prepare_v2(d->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return hd_error_set(HD_ESQL, "%s is not a heapdig database (%s); "
+                            "create one with `heapdig load`", path,
+                            sqlite3_errmsg(d->db));
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW)
+        err = hd_error_set(HD_EINVAL, "%s is not a finished heapdig database "
+                           "(its load did not end, or an older heapdig made "
+                           "it): load the dump again", path);
+    else if (sqlite3_column_int64(st, 0) != HD_SCHEMA_VERSION)
+        err = hd_error_set(HD_EINVAL, "%s has database schema %lld; this "
+                           "heapdig reads schema %d: load the dump again",
+                           path, (long long)sqlite3_column_int64(st, 0),
+                           HD_SCHEMA_VERSION);
+    sqlite3_finalize(st);
+    if (err < 0)
+        return err;
+    snprintf(sql, sizeof(sql), "SELECT type, name, sql FROM \"%s\"."
+             "sqlite_master WHERE type IN ('table', 'view') AND sql NOT NULL",
+             schema);
+    if (sqlite3_prepare_v2(d->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return hd_error_set(HD_ESQL, "%s: %s", path, sqlite3_errmsg(d->db));
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *type = (const char *)sqlite3_column_text(st, 0);
+        const char *name = (const char *)sqlite3_column_text(st, 1);
+        const char *text = (const char *)sqlite3_column_text(st, 2);
+        char decl[160];
+        if (!type || !name || !text)
+            continue;
+        snprintf(decl, sizeof(decl), "CREATE %s %s ",
+                 strcmp(type, "view") ? "TABLE" : "VIEW", name);
+        /* one of heapdig's names must hold heapdig's definition */
+        if (strstr(hd_schema_sql, decl) && !strstr(hd_schema_sql, text)) {
+            err = hd_error_set(HD_EINVAL, "%s: its %s %s is not the one "
+                               "`heapdig load` makes: load the dump again",
+                               path, type, name);
+            break;
+        }
+    }
+    sqlite3_finalize(st);
+    return err;
+}
 
 /* shown_value(value, flags): the value as a person reads it
  * (hd_value_text), for the CLI's tables; heapdig's connections only. */
@@ -538,6 +682,12 @@ hd_db_open(hd_db **out, const char *path)
         return err;
     }
     sqlite3_finalize(st);
+    int err = hd__db_check(d, "main", path);
+    if (err < 0) {
+        sqlite3_close(d->db);
+        free(d);
+        return err;
+    }
     sqlite3_create_function(d->db, "shown_value", 2,
                             SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
                             sql_shown_value, NULL, NULL);

@@ -60,7 +60,7 @@ default_output(const char *in, int growth)
 }
 
 /* The database for an input: itself, or a dump's DUMP.db, loaded now if
- * it is older than the dump.  *db_path is the caller's to free. */
+ * it is older than the dump (or unfinished, or of another schema).  *db_path is the caller's to free. */
 static int
 database_for(const char *in, char **db_path)
 {
@@ -72,8 +72,11 @@ database_for(const char *in, char **db_path)
     if ((*db_path = malloc(n)) == NULL)
         return cli_fail("report", HD_ENOMEM);
     snprintf(*db_path, n, "%s.db", in);
-    if (newer(*db_path, in))
-        return 0;
+    hd_db *db = NULL;
+    if (newer(*db_path, in) && hd_db_open(&db, *db_path) == 0) {
+        hd_db_close(db);
+        return 0; /* a finished database of this schema, newer: use it */
+    }
     fprintf(stderr, "heapdig: loading %s into %s\n", in, *db_path);
     int err = hd_load_file(&st, in, *db_path, NULL, NULL);
     if (err < 0 && !(err == HD_ETRUNCATED && st.truncated))

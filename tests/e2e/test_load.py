@@ -38,6 +38,88 @@ STRUCTS = {"made": struct.Struct("<iiq20s"),
            "half_made": struct.Struct.__new__(struct.Struct)}
 
 
+def databases_are_input(cli, outdir, db, dump):
+    """A database is checked before it is read: finished, of this schema,
+    with heapdig's own views; a killed load's leftover goes away."""
+    import shutil
+
+    def changed(name, sql):
+        path = os.path.join(outdir, name)
+        shutil.copy(db, path)
+        c = sqlite3.connect(path)
+        c.executescript(sql)
+        c.commit()
+        c.close()
+        return path
+
+    unfinished = changed("unfinished.db",
+                         "DELETE FROM meta WHERE key = 'schema_version'")
+    rc, out, err = run(cli, "summary", unfinished)
+    check("a database whose load never finished is refused, saying so",
+          rc == 1 and "not a finished heapdig database" in err, err)
+    future = changed("future.db",
+                     "UPDATE meta SET value = 99 WHERE key = 'schema_version'")
+    rc, out, err = run(cli, "top", future)
+    check("a database of another schema is refused: load the dump again",
+          rc == 1 and "schema 99" in err and "load the dump again" in err, err)
+    evil = changed("evil-view.db", "DROP VIEW type_stats; CREATE VIEW "
+                   "type_stats AS WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL "
+                   "SELECT n + 1 FROM r) SELECT n AS name, '' AS module, 0 AS "
+                   "count, 0 AS size FROM r")
+    try:
+        r = subprocess.run([cli, "summary", evil], capture_output=True,
+                           text=True, timeout=60)
+        check("a redefined (recursive) view is refused, not run",
+              r.returncode == 1 and "view type_stats" in r.stderr, r.stderr)
+    except subprocess.TimeoutExpired:
+        check("a redefined (recursive) view is refused, not run", False,
+              "summary hung")
+    rc, out, err = run(cli, "diff", db, unfinished)
+    check("diff checks every database it attaches",
+          rc == 1 and "unfinished.db" in err and "finished" in err, err)
+    # a killed load leaves DB.tmp-PID; the next load there removes it when
+    # its process is gone, and leaves a live one's alone
+    target = os.path.join(outdir, "again.db")
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = "%s.tmp-%d" % (target, dead.pid)
+    live = "%s.tmp-%d" % (target, os.getpid())
+    for p in (stale, live):
+        shutil.copy(unfinished, p)
+    rc, out, err = run(cli, "load", "-q", dump, "-o", target)
+    check("a dead load's temporary database is removed by the next load",
+          rc == 0 and not os.path.exists(stale), repr(os.listdir(outdir)))
+    check("... a live one's is left alone", os.path.exists(live))
+    os.unlink(live)
+
+
+def many_classes(cli, outdir):
+    """types.object names each type's own type object (matched by address,
+    n log n: a dump of 20,000 classes used to take types x objects)."""
+    code = ("import sys, heapdig\n"
+            "classes = [type('K%d' % i, (), {}) for i in range(20000)]\n"
+            "objs = [c() for c in classes]\n"
+            "heapdig.dump(sys.argv[1])\n"
+            "print(' '.join('%s=%d' % (c.__name__, id(c)) for c in classes[::997]))\n")
+    dump = os.path.join(outdir, "classes.hdig")
+    r = subprocess.run([sys.executable, "-c", code, dump], capture_output=True,
+                       text=True, env=dict(os.environ))
+    if r.returncode != 0:
+        check("many classes: the program ran", False, r.stderr[-1000:])
+        return
+    want = dict(kv.split("=") for kv in r.stdout.split())
+    rc, out, err = run(cli, "load", "-q", dump)
+    c = sqlite3.connect(dump + ".db")
+    got = dict(c.execute("SELECT t.name, o.address FROM types t JOIN objects "
+                         "o ON o.id = t.object WHERE t.name LIKE 'K%'"))
+    n = c.execute("SELECT count(*) FROM types WHERE name LIKE 'K%' AND "
+                  "object IS NOT NULL").fetchone()[0]
+    check("20,000 classes: each type row names its own class object",
+          n == 20000 and all(got.get(k) == int(v) for k, v in want.items()),
+          "%d mapped; %r" % (n, [(k, got.get(k), v) for k, v in
+                                 list(want.items())[:3]]))
+
+
 def main(cli, outdir):
     os.makedirs(outdir, exist_ok=True)
     for i in range(1000):
@@ -159,6 +241,9 @@ def main(cli, outdir):
     t = c2.execute("SELECT value FROM meta WHERE key='truncated'").fetchone()
     check("truncated: partial load", 0 < n < stats["objects"] and t == (1,),
           "%d objects, %r" % (n, t))
+
+    databases_are_input(cli, outdir, db, dump)
+    many_classes(cli, outdir)
 
     # Usage errors.
     r = subprocess.run([cli, "load"], capture_output=True, text=True)
