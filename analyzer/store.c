@@ -615,6 +615,20 @@ hd__db_check(hd_db *d, const char *schema, const char *path)
     sqlite3_finalize(st);
     if (err < 0)
         return err;
+    /* and of a dump this heapdig could have read */
+    snprintf(sql, sizeof(sql), "SELECT value FROM \"%s\".meta WHERE key = "
+             "'format_major'", schema);
+    if (sqlite3_prepare_v2(d->db, sql, -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW &&
+        sqlite3_column_int64(st, 0) != HD_FORMAT_MAJOR)
+        err = hd_error_set(HD_EINVAL, "%s says it holds a dump of format %lld"
+                           ".x; this heapdig reads %d.x: load the dump again "
+                           "with a heapdig that reads it", path,
+                           (long long)sqlite3_column_int64(st, 0),
+                           HD_FORMAT_MAJOR);
+    sqlite3_finalize(st);
+    if (err < 0)
+        return err;
     snprintf(sql, sizeof(sql), "SELECT type, name, sql FROM \"%s\"."
              "sqlite_master WHERE type IN ('table', 'view') AND sql NOT NULL",
              schema);

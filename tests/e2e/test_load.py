@@ -62,6 +62,11 @@ def databases_are_input(cli, outdir, db, dump):
     rc, out, err = run(cli, "top", future)
     check("a database of another schema is refused: load the dump again",
           rc == 1 and "schema 99" in err and "load the dump again" in err, err)
+    major = changed("major99.db",
+                    "UPDATE meta SET value = 99 WHERE key = 'format_major'")
+    rc, out, err = run(cli, "summary", major)
+    check("a database claiming a dump of format 99.x is refused",
+          rc == 1 and "format 99" in err, err)
     evil = changed("evil-view.db", "DROP VIEW type_stats; CREATE VIEW "
                    "type_stats AS WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL "
                    "SELECT n + 1 FROM r) SELECT n AS name, '' AS module, 0 AS "
