@@ -51,9 +51,16 @@ hd_diff_open(hd_db **out, const char *const *paths, int n)
 }
 
 int
-hd_diff_query(hd_rows **out, hd_db *db, int n, int by_path, long limit)
+hd_diff_query(hd_rows **out, hd_db *db, int n, int by_path, hd_rank rank,
+              long limit)
 {
     char sql[4096], steady[300], cols[600];
+    static const char *const order[] = {
+        [HD_RANK_RETAINED] = "retained_growth DESC, size_growth DESC",
+        [HD_RANK_SIZE] = "size_growth DESC, retained_growth DESC",
+        [HD_RANK_COUNT] = "count_growth DESC, retained_growth DESC"};
+    if ((unsigned)rank > HD_RANK_COUNT)
+        return hd_error_set(HD_EINVAL, "diff: no ranking %d", (int)rank);
     /* growth: last - first; steady: grew in both intervals */
     if (n == 3) {
         snprintf(steady, sizeof(steady),
@@ -82,13 +89,13 @@ hd_diff_query(hd_rows **out, hd_db *db, int n, int by_path, long limit)
                  "FROM k LEFT JOIN x USING (name, module) LEFT JOIN y USING "
                  "(name, module)%s WHERE coalesce(%s.s,0) > coalesce(x.s,0) "
                  "OR retained_growth > 0 "
-                 "ORDER BY %s DESC, retained_growth DESC, size_growth DESC "
+                 "ORDER BY %s DESC, %s "
                  "LIMIT %ld",
                  n == 3 ? ", z AS (SELECT name, module, count n, size s, "
                           "retained r FROM c.types)" : "",
                  n == 3 ? " UNION SELECT name, module FROM z" : "", cols, z, z,
                  z, n == 3 ? " LEFT JOIN z USING (name, module)" : "", z,
-                 steady, limit);
+                 steady, order[rank], limit);
     } else {
 #define PATHS(db)                                                             \
     "SELECT coalesce(p.signature, '(garbage: gc.collect() would free it)') "  \
@@ -105,12 +112,12 @@ hd_diff_query(hd_rows **out, hd_db *db, int n, int by_path, long limit)
                  "coalesce(%s.r,0) - coalesce(x.r,0) AS retained_growth "
                  "FROM k LEFT JOIN x USING (sig, type) LEFT JOIN y USING "
                  "(sig, type)%s WHERE coalesce(%s.n,0) > coalesce(x.n,0) "
-                 "ORDER BY %s DESC, retained_growth DESC, size_growth DESC "
+                 "ORDER BY %s DESC, %s "
                  "LIMIT %ld",
                  n == 3 ? ", z AS (" PATHS("c") ")" : "",
                  n == 3 ? " UNION SELECT sig, type FROM z" : "", cols, z, z, z,
                  n == 3 ? " LEFT JOIN z USING (sig, type)" : "", z, steady,
-                 limit);
+                 order[rank], limit);
 #undef PATHS
     }
     return hd_query(out, db, sql, 0, NULL);

@@ -713,7 +713,7 @@ growth_table(page *p, int n, int by_path)
     hd_rows *r = NULL;
     char s1[32], s2[32], c1[32];
     int err, rows = 0;
-    if ((err = hd_diff_query(&r, p->db, n, by_path, 25)) < 0)
+    if ((err = hd_diff_query(&r, p->db, n, by_path, HD_RANK_RETAINED, 25)) < 0)
         return err;
     hd_buf_printf(b, "<section id=\"growth-%s\"><h2>%s</h2><p class=\"hint"
                   "\">%s</p><table class=\"growth\"><thead><tr><th>%s</th>"

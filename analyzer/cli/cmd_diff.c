@@ -16,8 +16,29 @@ run(int argc, char **argv)
     hd_db *db = NULL;
     const char *paths[3] = {NULL, NULL, NULL};
     int n = 0, rc;
+    hd_rank rank = HD_RANK_RETAINED;
 
-    if ((rc = cli_parse(&hd_cmd_diff, &o, argc, argv,
+    /* --rank is this command's own; the rest are the shared options */
+    char *args[64];
+    int n_args = 0;
+    for (int i = 0; i < argc && n_args < 63; i++) {
+        if (!strcmp(argv[i], "--rank") && i + 1 < argc) {
+            const char *r = argv[++i];
+            if (!strcmp(r, "retained"))
+                rank = HD_RANK_RETAINED;
+            else if (!strcmp(r, "size"))
+                rank = HD_RANK_SIZE;
+            else if (!strcmp(r, "count"))
+                rank = HD_RANK_COUNT;
+            else
+                return cli_usage(&hd_cmd_diff, "--rank retained, size or "
+                                 "count, not %s", r);
+        } else {
+            args[n_args++] = argv[i];
+        }
+    }
+    args[n_args] = NULL;
+    if ((rc = cli_parse(&hd_cmd_diff, &o, n_args, args,
                         OPT_FORMAT | OPT_LIMIT | OPT_BY)))
         return rc;
     n = o.n_pos;
@@ -38,7 +59,7 @@ run(int argc, char **argv)
             printf("Growth by type (%s -> %s):\n", paths[0], paths[n - 1]);
         if (o.format == OUT_JSON && !strcmp(by, "both"))
             printf("{\"types\": ");
-        if ((err = hd_diff_query(&r, db, n, 0, o.limit)) < 0 ||
+        if ((err = hd_diff_query(&r, db, n, 0, rank, o.limit)) < 0 ||
             (err = out_rows(stdout, r, o.format)) < 0) {
             rc = cli_fail("diff", err);
             goto done;
@@ -51,7 +72,7 @@ run(int argc, char **argv)
             printf("\nGrowth by where it is held:\n");
         if (o.format == OUT_JSON && !strcmp(by, "both"))
             printf(", \"paths\": ");
-        if ((err = hd_diff_query(&r, db, n, 1, o.limit)) < 0 ||
+        if ((err = hd_diff_query(&r, db, n, 1, rank, o.limit)) < 0 ||
             (err = out_rows(stdout, r, o.format)) < 0) {
             rc = cli_fail("diff", err);
             goto done;
@@ -67,9 +88,10 @@ done:
 
 const hd_cmd hd_cmd_diff = {
     "diff", "what grew between two or three dumps, and where it is held",
-    "A.db B.db [C.db] [--by type|path|both] [-n N] [--format table|json|csv]\n\n"
+    "A.db B.db [C.db] [--by type|path|both] [--rank retained|size|count]\n"
+    "        [-n N] [--format table|json|csv]\n\n"
     "Oldest first.  Rows rank by retained growth (what the growth keeps\n"
-    "alive), then shallow growth.  'held_at' generalises indices and data keys\n"
+    "alive), then shallow growth; --rank size or count ranks by those.  'held_at' generalises indices and data keys\n"
     "to [*], so a cache that gained 10,000 entries is one line.  With three\n"
     "dumps, what grew in both intervals is marked steady and listed first.  JSON with\n"
     "--by both is {\"types\": [...], \"paths\": [...]}.",

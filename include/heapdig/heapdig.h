@@ -306,9 +306,16 @@ int hd_diff_open(hd_db **out, const char *const *paths, int n);
  * from a root with indices and keys generalised to [*]); then count_1..n,
  * trend ('steady' if it grew in both intervals, 3 dumps only),
  * count_growth, size_growth, retained_growth.  Steady rows come first,
- * then by retained growth.
+ * then by rank: retained growth (what the growth keeps alive), shallow
+ * size growth or count growth.
  */
-int hd_diff_query(hd_rows **out, hd_db *db, int n, int by_path, long limit);
+typedef enum hd_rank {
+    HD_RANK_RETAINED, /**< retained growth, then size growth */
+    HD_RANK_SIZE,     /**< shallow size growth, then retained */
+    HD_RANK_COUNT     /**< count growth, then retained */
+} hd_rank;
+int hd_diff_query(hd_rows **out, hd_db *db, int n, int by_path, hd_rank rank,
+                  long limit);
 
 /* ---- The HTML report ------------------------------------------------------------- */
 

@@ -100,6 +100,23 @@ def main(cli, outdir):
           grew["bytes"]["size_growth"] > grew["Entry"]["size_growth"],
           repr([(t["type"], t["size_growth"], t["retained_growth"])
                 for t in ranked[:4]]))
+    for rank, col in (("size", "size_growth"), ("count", "count_growth")):
+        rc, out, err = run(cli, "diff", dbs[0], dbs[2], "--by", "type",
+                           "--rank", rank, "--format", "json")
+        rows = json.loads(out) if rc == 0 else []
+        check("--rank %s ranks types by %s" % (rank, col),
+              len(rows) > 3 and [r[col] for r in rows] ==
+              sorted((r[col] for r in rows), reverse=True),
+              repr([(r["type"], r[col]) for r in rows[:5]]))
+    rc, out, err = run(cli, "diff", dbs[0], dbs[2], "--by", "type",
+                       "--rank", "size", "--format", "json")
+    rows = json.loads(out) if rc == 0 else []
+    check("--rank size puts bytes above Entry",
+          rows and [r["type"] for r in rows].index("bytes") <
+          [r["type"] for r in rows].index("Entry"),
+          repr([r["type"] for r in rows[:5]]))
+    rc, out, err = run(cli, "diff", dbs[0], dbs[2], "--rank", "nope")
+    check("an unknown --rank is a usage error", rc == 2 and "nope" in err, err)
     rc, out, err = run(cli, "diff", dbs[0], dbs[1], "--by", "path",
                        "--format", "csv")
     lines = out.splitlines()
