@@ -392,7 +392,8 @@ chain_new(size_t n)
     return c;
 }
 
-/* How a root is named: the named root, or "held from outside (N refs)". */
+/* How a root is named: the named root, or what the object is and that it
+ * is held from outside the heap. */
 static char *
 root_name(hd_db *db, int64_t id)
 {
@@ -400,10 +401,15 @@ root_name(hd_db *db, int64_t id)
     char buf[600];
     int64_t p[1] = {id};
     buf[0] = 0;
+    /* an anonymous root says what it is: "function shutdown, held from
+     * outside the heap (1 ref)" is atexit's, in C */
     if (hd_query(&r, db, "SELECT name FROM roots WHERE object = ?1 UNION ALL "
-                 "SELECT CASE WHEN flags & 32 THEN 'immortal' ELSE "
-                 "printf('held from outside (%d refs)', external) END FROM "
-                 "objects WHERE id = ?1", 0, NULL) == 0) {
+                 "SELECT CASE WHEN o.flags & 32 THEN 'immortal' ELSE "
+                 "printf('%s%s, held from outside the heap (%d ref%s)', t.name,"
+                 " coalesce(' ' || shown_value(substr(o.value, 1, 40), "
+                 "o.flags), ''), o.external, CASE WHEN o.external = 1 THEN ''"
+                 " ELSE 's' END) END FROM objects o JOIN types t ON t.id = "
+                 "o.type WHERE o.id = ?1", 0, NULL) == 0) {
         hd_rows_rerun(r, 1, p);
         if (hd_rows_next(r) == 1 && hd_rows_text(r, 0))
             snprintf(buf, sizeof(buf), "%s", hd_rows_text(r, 0));

@@ -125,6 +125,13 @@ def main(cli, outdir):
         if os.path.exists(f):
             os.unlink(f)
     targets = [get() for get, _ in EXPECT]
+    # held only by C code: a dict nothing in the heap refers to, kept alive
+    # by a reference taken through the C API
+    import ctypes
+    c_held = {"payload_key": Planted()}
+    ctypes.pythonapi.Py_IncRef(ctypes.py_object(c_held))
+    c_payload_id = id(c_held["payload_key"])  # no reference of ours to it
+    del c_held
     heapdig.dump(dump)
     r = subprocess.run([cli, "load", dump], capture_output=True, text=True)
     check("the dump loads", r.returncode == 0, r.stderr)
@@ -170,6 +177,12 @@ def main(cli, outdir):
     check("%s path --all: every expression is the object" % tag,
           exprs and all(e and eval(e, {"sys": sys}) is SHARED for e in exprs),
           repr(exprs))
+    r = subprocess.run([cli, "path", dump + ".db", hex(c_payload_id)],
+                       capture_output=True, text=True)
+    check("%s a root held by C says what it is: dict, held from outside the "
+          "heap (1 ref)" % tag, r.returncode == 0 and r.stdout.startswith(
+              "dict, held from outside the heap (1 ref) → ['payload_key']"),
+          r.stdout[:300] + r.stderr)
     member = next(iter(IN_SET))
     r = subprocess.run([cli, "path", dump + ".db", hex(id(member))],
                        capture_output=True, text=True)
