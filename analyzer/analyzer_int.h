@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h> /* mode_t */
 #include <time.h> /* hd__now */
 
 /* Monotonic seconds, for phase timings. */
@@ -285,7 +286,7 @@ const char *hd_heap__label(const hd_heap *h, uint8_t word, uint64_t payload,
 
 extern const char hd_schema_sql[]; /* generated from schema/heapdig.sql */
 
-int hd_store__write(const hd_heap *h, const char *db_path,
+int hd_store__write(const hd_heap *h, const char *db_path, mode_t mode,
                     hd_load_stats *stats);
 
 /* ---- picture.c / render.c: what a graph shows, and drawing it ----------- */

@@ -782,6 +782,17 @@ hd_load_file(hd_load_stats *stats, const char *dump, const char *db_path,
     if (stats == NULL)
         stats = &local;
     memset(stats, 0, sizeof(*stats));
+    /* The database never replaces its own dump; it is as private as it
+     * (it holds the same values). */
+    struct stat in_st, out_st;
+    mode_t mode = 0600;
+    if (stat(dump, &in_st) == 0) {
+        mode = in_st.st_mode & 0666;
+        if (stat(db_path, &out_st) == 0 && out_st.st_dev == in_st.st_dev &&
+            out_st.st_ino == in_st.st_ino)
+            return hd_error_set(HD_EINVAL, "%s is the dump itself: the "
+                                "database goes elsewhere (-o)", db_path);
+    }
     read_err = hd_heap__read(&h, dump, progress, payload);
     if (h == NULL) /* nothing loadable, not even a header */
         return read_err;
@@ -819,7 +830,7 @@ hd_load_file(hd_load_stats *stats, const char *dump, const char *db_path,
             stats->unreachable_size += h->size[i];
         }
     stats->n_cycles = h->n_cycles;
-    err = hd_store__write(h, db_path, stats);
+    err = hd_store__write(h, db_path, mode, stats);
     hd_heap__free(h);
     if (err < 0)
         return err;

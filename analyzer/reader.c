@@ -25,6 +25,8 @@ struct hd_reader {
     z_stream z;
     int z_live;
     int member_done;     /* a gzip member ended; next byte starts another */
+    int raw;             /* 1: the stream is not compressed (decided at byte 0) */
+    int started;
     uint8_t *buf;        /* decompressed bytes not yet consumed */
     size_t len, cap;
     size_t pos;          /* consumed prefix of buf */
@@ -60,9 +62,16 @@ corrupt(hd_reader *rd, uint64_t off, const char *file, int line,
     va_start(ap, fmt);
     vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
-    rd->error = hd_error_set_offset(HD_ECORRUPT, off,
-                                    "corrupt dump at byte %llu: %s [%s:%d]",
-                                    (unsigned long long)off, what, file, line);
+    /* where in heapdig the check is: for its developers (HEAPDIG_DEBUG=1) */
+    if (getenv("HEAPDIG_DEBUG"))
+        rd->error = hd_error_set_offset(HD_ECORRUPT, off,
+                                        "corrupt dump at byte %llu: %s "
+                                        "[%s:%d]", (unsigned long long)off,
+                                        what, file, line);
+    else
+        rd->error = hd_error_set_offset(HD_ECORRUPT, off,
+                                        "corrupt dump at byte %llu: %s",
+                                        (unsigned long long)off, what);
     return rd->error;
 }
 
@@ -596,11 +605,39 @@ grow(hd_reader *rd, size_t need)
     return 0;
 }
 
+/* What the first bytes say: a dump as the dumper writes it (gzip), one
+ * uncompressed (zcat's output: accepted), or a heapdig database given in
+ * place of a dump. */
+static int
+sniff(hd_reader *rd, const uint8_t *p, size_t len)
+{
+    static const char sqlite_magic[] = "SQLite format 3";
+    rd->started = 1;
+    if (len >= HD_MAGIC_LEN && memcmp(p, HD_MAGIC, HD_MAGIC_LEN) == 0)
+        rd->raw = 1;
+    else if (len >= sizeof(sqlite_magic) &&
+             memcmp(p, sqlite_magic, sizeof(sqlite_magic)) == 0)
+        return rd->error = hd_error_set_offset(
+                   HD_ECORRUPT, 0, "this is a SQLite database, not a dump: "
+                   "heapdig reads it as it is (heapdig summary FILE)");
+    return 0;
+}
+
 int
 hd_reader_feed(hd_reader *rd, const void *data, size_t len)
 {
     if (rd->error)
         return rd->error;
+    if (!rd->started && len > 0 && sniff(rd, data, len) < 0)
+        return rd->error;
+    if (rd->raw) {
+        if (grow(rd, len) < 0)
+            return rd->error;
+        memcpy(rd->buf + rd->len, data, len);
+        rd->len += len;
+        rd->member_done = 1; /* no gzip member can be cut short */
+        return parse(rd) < 0 ? rd->error : 0;
+    }
     rd->z.next_in = (Bytef *)data;
     rd->z.avail_in = (uInt)len;
     while (rd->z.avail_in > 0) {

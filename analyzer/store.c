@@ -12,6 +12,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <inttypes.h>
 #include <sqlite3.h>
@@ -495,8 +496,19 @@ remove_stale_temps(const char *db_path)
     closedir(d);
 }
 
+/* The database being written, for a signal handler to remove (hd_load_temp):
+ * a fixed buffer, readable at any moment. */
+static char current_temp[4096];
+
+const char *
+hd_load_temp(void)
+{
+    return current_temp[0] ? current_temp : NULL;
+}
+
 int
-hd_store__write(const hd_heap *h, const char *db_path, hd_load_stats *stats)
+hd_store__write(const hd_heap *h, const char *db_path, mode_t mode,
+                hd_load_stats *stats)
 {
     sqlite3 *db = NULL;
     char *tmp = NULL, *schema = NULL;
@@ -515,6 +527,15 @@ hd_store__write(const hd_heap *h, const char *db_path, hd_load_stats *stats)
     remove_stale_temps(db_path);
     snprintf(tmp, n + 16, "%s.tmp-%d", db_path, (int)getpid());
     unlink(tmp);
+    /* made here, with the dump's mode, before SQLite opens it */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (fd < 0) {
+        err = hd_error_set(HD_EIO, "cannot create %s: %s", tmp,
+                           strerror(errno));
+        goto done;
+    }
+    close(fd);
+    snprintf(current_temp, sizeof(current_temp), "%s", tmp);
     /* One thread uses this connection: no mutexes. */
     if (sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                                       SQLITE_OPEN_NOMUTEX,
@@ -570,6 +591,7 @@ done:
         sqlite3_close(db);
     if (err < 0 && tmp)
         unlink(tmp);
+    current_temp[0] = 0;
     free(tmp);
     free(schema);
     free(type_obj);

@@ -23,11 +23,22 @@ progress_bar(uint64_t done, uint64_t total, void *payload)
 }
 
 static int
+is_sqlite(const char *path)
+{
+    char head[16] = {0};
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(head, 1, sizeof(head), f) : 0;
+    if (f)
+        fclose(f);
+    return n == sizeof(head) && memcmp(head, "SQLite format 3", 16) == 0;
+}
+
+static int
 run(int argc, char **argv)
 {
     const char *dump = NULL, *db = NULL;
     char *db_alloc = NULL;
-    int quiet = 0, verbose = 0, err, rc;
+    int quiet = 0, verbose = 0, force = 0, err, rc;
     hd_load_stats st;
     char b1[32], b2[32], b3[32], b4[32];
 
@@ -40,6 +51,8 @@ run(int argc, char **argv)
             quiet = 1;
         else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose"))
             verbose = 1;
+        else if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--force"))
+            force = 1;
         else if (argv[i][0] == '-' && argv[i][1])
             return cli_usage(&hd_cmd_load, "unknown option %s", argv[i]);
         else if (dump == NULL)
@@ -55,6 +68,14 @@ run(int argc, char **argv)
             return cli_fail("load", HD_ENOMEM);
         snprintf(db_alloc, n + 4, "%s.db", dump);
         db = db_alloc;
+    }
+    /* A database replaces a database; anything else (a dump, a report)
+     * only with --force. */
+    if (!force && access(db, F_OK) == 0 && !is_sqlite(db)) {
+        fprintf(stderr, "heapdig: load: %s exists and is not a heapdig "
+                "database; not replacing it (--force does)\n", db);
+        rc = HD_EXIT_ERROR;
+        goto done;
     }
     err = hd_load_file(&st, dump, db,
                        !quiet && isatty(2) ? progress_bar : NULL, NULL);
@@ -99,8 +120,10 @@ done:
 
 const hd_cmd hd_cmd_load = {
     "load", "load a dump into a SQLite database (DUMP.db by default)",
-    "DUMP [-o DB] [-q] [-v]\n\n"
-    "  -o, --output DB  database to create (replaced if it exists)\n"
+    "DUMP [-o DB] [-q] [-v] [-f]\n\n"
+    "  -o, --output DB  database to create (a database there is replaced;\n"
+    "                   any other file only with --force)\n"
+    "  -f, --force      replace DB even if it is not a database\n"
     "  -q, --quiet      no progress or summary line\n"
     "  -v, --verbose    time each phase and report peak memory\n\n"
     "Exit status: 0 loaded, 1 failed (corrupt or unreadable dump: no\n"

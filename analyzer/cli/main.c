@@ -5,8 +5,11 @@
  */
 #include "cli.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <string.h>
+#include <unistd.h>
 
 #define HD_CLI_VERSION "0.1.0"
 
@@ -52,6 +55,66 @@ help(FILE *fp)
                 "`heapdig help <command>` shows a command's options.\n");
 }
 
+/* Interrupted (Ctrl-C, kill): a load's half-written database goes, then
+ * the signal does what it would have done. */
+static void
+on_fatal_signal(int sig)
+{
+    const char *tmp = hd_load_temp();
+    if (tmp)
+        unlink(tmp);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void
+cleanup_on_signals(void)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_fatal_signal;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        sigaction(sigs[i], &sa, NULL);
+}
+
+static void
+command_help(const hd_cmd *cmd)
+{
+    printf("usage: heapdig %s %s\n\n%s\n", cmd->name, cmd->usage,
+           cmd->summary);
+}
+
+/* -h or --help among a command's arguments (before a "--") */
+static int
+asks_for_help(int argc, char **argv)
+{
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--"))
+            return 0;
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            return 1;
+    }
+    return 0;
+}
+
+/* Every write to stdout must have reached it (a full disk, a closed pipe
+ * reader): a command whose output was lost has failed. */
+static int
+finish_output(int rc)
+{
+    int lost = ferror(stdout);
+    if (fflush(stdout) != 0)
+        lost = 1;
+    if (lost && rc == HD_EXIT_OK) {
+        fprintf(stderr, "heapdig: writing the output failed: %s\n",
+                errno ? strerror(errno) : "write error");
+        return HD_EXIT_ERROR;
+    }
+    return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -59,26 +122,36 @@ main(int argc, char **argv)
         help(stderr);
         return HD_EXIT_USAGE;
     }
-    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
+        (!strcmp(argv[1], "help") && argc == 2)) {
         help(stdout);
-        return HD_EXIT_OK;
+        return finish_output(HD_EXIT_OK);
     }
     if (!strcmp(argv[1], "--version")) {
         printf("heapdig %s\n", HD_CLI_VERSION);
-        return HD_EXIT_OK;
+        return finish_output(HD_EXIT_OK);
     }
-    if (!strcmp(argv[1], "help") && argc == 3) {
+    if (!strcmp(argv[1], "help")) {
         for (size_t i = 0; i < N_COMMANDS; i++)
-            if (!strcmp(argv[2], commands[i]->name)) {
-                printf("usage: heapdig %s %s\n\n%s\n", commands[i]->name,
-                       commands[i]->usage, commands[i]->summary);
-                return HD_EXIT_OK;
+            if (argc == 3 && !strcmp(argv[2], commands[i]->name)) {
+                command_help(commands[i]);
+                return finish_output(HD_EXIT_OK);
             }
+        fprintf(stderr, "heapdig help: no command '%s' (heapdig help lists "
+                        "them)\n", argc > 2 ? argv[2] : "");
+        return HD_EXIT_USAGE;
     }
     for (size_t i = 0; i < N_COMMANDS; i++)
-        if (!strcmp(argv[1], commands[i]->name))
-            return commands[i]->run(argc - 1, argv + 1);
-    fprintf(stderr, "heapdig: unknown command '%s'\n\n", argv[1]);
-    help(stderr);
+        if (!strcmp(argv[1], commands[i]->name)) {
+            if (asks_for_help(argc, argv)) {
+                command_help(commands[i]);
+                return finish_output(HD_EXIT_OK);
+            }
+            cleanup_on_signals();
+            errno = 0;
+            return finish_output(commands[i]->run(argc - 1, argv + 1));
+        }
+    fprintf(stderr, "heapdig: unknown command '%s' (heapdig help lists "
+                    "them)\n", argv[1]);
     return HD_EXIT_USAGE;
 }

@@ -76,6 +76,10 @@ typedef struct hd_load_stats {
     double seconds_index;   /**< SQLite indexes */
 } hd_load_stats;
 
+/** The temporary database a load is writing now, or NULL: a program's
+ *  SIGINT/SIGTERM handler removes it (unlink is async-signal-safe). */
+const char *hd_load_temp(void);
+
 /**
  * Loads a dump into a new SQLite database (schema/heapdig.sql).
  *

@@ -1,0 +1,164 @@
+"""The CLI's conventions and its care with files.
+
+    python test_cli.py HEAPDIG_CLI OUTDIR
+
+Help on stdout with exit 0 everywhere people ask for it (--help, -h,
+`heapdig help [CMD]`); a usage error exits 2.  Output that could not be
+written (a full disk) fails the command.  `load` never replaces the dump it
+reads nor any file that is not a database (without --force), gives the
+database the dump's mode, reads an uncompressed dump, says so when given a
+database, keeps heapdig's source locations out of its messages, and leaves
+no temporary database when interrupted.
+"""
+import gzip
+import hashlib
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+
+import heapdig
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from hdtest import check, finish, run  # noqa: E402
+
+COMMANDS = ["load", "summary", "types", "top", "suspects", "path", "show",
+            "referrers", "referents", "cycles", "external", "graph", "diff",
+            "attach", "report", "tree", "waste"]
+
+
+def digest(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def conventions(cli):
+    for args in (["--help"], ["-h"], ["help"]):
+        rc, out, err = run(cli, *args)
+        check("heapdig %s: help on stdout, exit 0" % " ".join(args),
+              rc == 0 and "commands:" in out and "waste" in out, err)
+    for cmd in COMMANDS:
+        rc, out, err = run(cli, cmd, "--help")
+        rc2, out2, _ = run(cli, "help", cmd)
+        check("heapdig %s --help and heapdig help %s: its usage, exit 0"
+              % (cmd, cmd), rc == 0 and rc2 == 0 and
+              out.startswith("usage: heapdig %s " % cmd) and out == out2,
+              repr((rc, out[:80], err[:80])))
+    rc, out, err = run(cli, "frobnicate")
+    check("an unknown command exits 2 with a hint",
+          rc == 2 and "heapdig help" in err, err)
+    rc, out, err = run(cli, "help", "frobnicate")
+    check("help for an unknown command exits 2", rc == 2, err)
+
+
+def files(cli, outdir):
+    dump = os.path.join(outdir, "cli.hdig")
+    db = dump + ".db"
+    for p in (dump, db):
+        if os.path.exists(p):
+            os.unlink(p)
+    heapdig.dump(dump)
+    before = digest(dump)
+
+    rc, out, err = run(cli, "load", "-q", dump, "-o", dump)
+    check("load -o onto its own dump is refused; the dump is intact",
+          rc == 1 and digest(dump) == before, err)
+    rc, out, err = run(cli, "load", "-q", dump, "-o", dump, "--force")
+    check("... even with --force", rc == 1 and digest(dump) == before and
+          "the dump itself" in err, err)
+    other = os.path.join(outdir, "notes.txt")
+    with open(other, "w") as f:
+        f.write("keep me\n")
+    rc, out, err = run(cli, "load", "-q", dump, "-o", other)
+    check("load -o onto a file that is no database is refused",
+          rc == 1 and open(other).read() == "keep me\n" and "--force" in err,
+          err)
+    rc, out, err = run(cli, "load", "-q", dump, "-o", other, "--force")
+    check("... and replaces it with --force", rc == 0 and
+          open(other, "rb").read(16) == b"SQLite format 3\0", err)
+
+    rc, out, err = run(cli, "load", "-q", dump)
+    check("the database has the dump's mode (0600)", rc == 0 and
+          stat.S_IMODE(os.stat(db).st_mode) == 0o600,
+          oct(os.stat(db).st_mode))
+    os.chmod(dump, 0o640)
+    rc, out, err = run(cli, "load", "-q", dump)
+    check("... whatever it is (0640)", rc == 0 and
+          stat.S_IMODE(os.stat(db).st_mode) == 0o640,
+          oct(os.stat(db).st_mode))
+    os.chmod(dump, 0o600)
+
+    rc, out, err = run(cli, "summary", db, "-n", "1")
+    rc_full = subprocess.run([cli, "summary", db],
+                             stdout=open("/dev/full", "w"),
+                             stderr=subprocess.PIPE, text=True)
+    check("output to a full disk fails, saying so",
+          rc_full.returncode == 1 and "No space left" in rc_full.stderr,
+          repr((rc_full.returncode, rc_full.stderr)))
+
+    rc, out, err = run(cli, "load", "-q", db, "-o", db + "2")
+    check("load given a database says it is one", rc == 1 and
+          "SQLite database, not a dump" in err and "reader.c" not in err, err)
+
+    raw = os.path.join(outdir, "raw.hdig")
+    with open(raw, "wb") as f:
+        f.write(gzip.open(dump).read())
+    rc, out, err = run(cli, "load", raw, "-o", raw + ".db")
+    rc2, out2, _ = run(cli, "load", dump, "-o", dump + ".again.db")
+    check("an uncompressed dump (zcat's output) loads, the same",
+          rc == 0 and out.split(":", 1)[1].split("read")[0] ==
+          out2.split(":", 1)[1].split("read")[0], repr((out, out2, err)))
+
+    bad = os.path.join(outdir, "bad.hdig")
+    data = bytearray(gzip.open(dump).read())
+    data[40] ^= 0xFF
+    with open(bad, "wb") as f:
+        f.write(gzip.compress(bytes(data)))
+    rc, out, err = run(cli, "load", "-q", bad, "-o", bad + ".db")
+    check("a corrupt dump's message has no source location",
+          rc == 1 and "corrupt dump at byte" in err and ".c:" not in err, err)
+    r = subprocess.run([cli, "load", "-q", bad, "-o", bad + ".db"],
+                       capture_output=True, text=True,
+                       env=dict(os.environ, HEAPDIG_DEBUG="1"))
+    check("... unless HEAPDIG_DEBUG asks for it", "reader.c:" in r.stderr,
+          r.stderr)
+
+
+def interrupted(cli, outdir):
+    """SIGINT or SIGTERM in the middle of a load leaves nothing behind."""
+    big = os.path.join(outdir, "big.hdig")
+    code = ("import sys, heapdig\n"
+            "x = [{'k': [i, str(i)]} for i in range(300000)]\n"
+            "heapdig.dump(sys.argv[1])\n")
+    subprocess.check_call([sys.executable, "-c", code, big])
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        target = os.path.join(outdir, "big-%d.db" % sig)
+        p = subprocess.Popen([cli, "load", "-q", big, "-o", target],
+                             stderr=subprocess.PIPE)
+        tmp = "%s.tmp-%d" % (target, p.pid)
+        deadline = time.time() + 60
+        while not os.path.exists(tmp) and p.poll() is None and \
+                time.time() < deadline:
+            time.sleep(0.005)
+        seen = os.path.exists(tmp)
+        p.send_signal(sig)
+        p.wait()
+        p.stderr.close()
+        check("%s during a load: it stops, no temporary database is left"
+              % signal.Signals(sig).name,
+              seen and p.returncode == -sig and not os.path.exists(tmp) and
+              not os.path.exists(target),
+              repr((seen, p.returncode, os.listdir(outdir))))
+
+
+def main(cli, outdir):
+    os.makedirs(outdir, exist_ok=True)
+    conventions(cli)
+    files(cli, outdir)
+    interrupted(cli, outdir)
+    return finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:]))
