@@ -199,6 +199,7 @@ typedef struct hd_heap {
     hd_memory_part *memory; /* the MEMORY record's parts, in dump order */
     size_t n_memory;
     uint64_t n_dangling;
+    uint64_t addr_longest_probe; /* the address map's worst probe */
     int truncated;
 
     /* ---- analysis (analysis.c and the stages it runs) ---- */

@@ -12,6 +12,7 @@
 #include "heapdig/format.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include <sys/resource.h> /* getrusage: peak memory */
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 /* ---- Growable arrays ------------------------------------------------------ */
 
@@ -315,7 +317,10 @@ on_object(const hd_obj_rec *o, void *payload)
     h->addr[id] = o->address;
     h->type[id] = o->type;
     h->size[id] = o->size;
-    h->refcount[id] = o->refcount;
+    /* no refcount comes near 2^62 (3.12's immortal ones are about 2^32);
+     * clamping keeps refcount - references arithmetic in range */
+    h->refcount[id] = o->refcount > (UINT64_C(1) << 62) ? UINT64_C(1) << 62
+                                                       : o->refcount;
     h->flags[id] = o->flags |
                    (o->value_kind == HD_VAL_STR ? HD_DB_VALUE_STR : 0);
     h->length[id] = o->length;
@@ -394,7 +399,8 @@ on_traceback(uint32_t id, const hd_tb_frame *f, size_t n, void *payload)
         return HD_ENOMEM;
     if (id == 1)
         h->tb_start[0] = h->tb_start[1] = 0;
-    memcpy(h->tb_frames + st->n_frames, f, n * sizeof(*f));
+    if (n) /* a traceback of no frames has no array to copy */
+        memcpy(h->tb_frames + st->n_frames, f, n * sizeof(*f));
     st->n_frames += n;
     h->tb_start[id + 1] = st->n_frames;
     h->n_tracebacks = id;
@@ -407,12 +413,40 @@ typedef struct addr_map {
     uint64_t *keys; /* address + 1 (0 marks empty) */
     uint32_t *vals;
     uint64_t mask;
+    uint64_t longest_probe; /* slots passed over by the worst insert */
 } addr_map;
+
+/* Addresses come from the dump, so a crafted one could pick addresses that
+ * share a slot and make every lookup a long probe (quadratic load): the
+ * hash is keyed with a secret drawn per process (splitmix64's mixer). */
+static uint64_t addr_seed;
 
 static inline uint64_t
 addr_slot(uint64_t a, uint64_t mask)
 {
-    return ((a >> 4) * 0x9E3779B97F4A7C15ull >> 17) & mask;
+    uint64_t x = a ^ addr_seed;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return (x ^ (x >> 31)) & mask;
+}
+
+static void
+addr_seed_init(void)
+{
+    uint64_t s = 0;
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        if (read(fd, &s, sizeof(s)) != (ssize_t)sizeof(s))
+            s = 0;
+        close(fd);
+    }
+    if (s == 0) { /* no urandom: the clock and pid are a weaker secret */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        s = ((uint64_t)ts.tv_nsec << 32) ^ (uint64_t)ts.tv_sec ^
+            ((uint64_t)getpid() << 16);
+    }
+    addr_seed = s | 1;
 }
 
 static int
@@ -422,18 +456,23 @@ addr_map_build(addr_map *m, const hd_heap *h)
     while (cap < h->n_objects * 2)
         cap *= 2;
     m->mask = cap - 1;
+    if (addr_seed == 0)
+        addr_seed_init();
     m->keys = calloc((size_t)cap, sizeof(*m->keys));
     m->vals = malloc((size_t)cap * sizeof(*m->vals));
     if (m->keys == NULL || m->vals == NULL)
         return hd_error_set(HD_ENOMEM, "out of memory (address map)");
     for (uint64_t i = 0; i < h->n_objects; i++) {
-        uint64_t k = h->addr[i] + 1, s = addr_slot(k, m->mask);
+        uint64_t k = h->addr[i] + 1, s = addr_slot(k, m->mask), probe = 0;
         while (m->keys[s] != 0) {
             if (m->keys[s] == k)
                 return hd_error_set(HD_ECORRUPT, "corrupt dump: object "
                                     "0x%" PRIx64 " appears twice", h->addr[i]);
             s = (s + 1) & m->mask;
+            probe++;
         }
+        if (probe > m->longest_probe)
+            m->longest_probe = probe;
         m->keys[s] = k;
         m->vals[s] = (uint32_t)i;
     }
@@ -463,6 +502,7 @@ resolve(load_state *st)
     int err;
     if ((err = addr_map_build(&m, h)) < 0)
         goto done;
+    h->addr_longest_probe = m.longest_probe;
     h->edge_dst = malloc((size_t)(h->n_edges ? h->n_edges : 1) * 4);
     h->root_obj = malloc((size_t)(h->n_roots ? h->n_roots : 1) * 4);
     if (h->edge_dst == NULL || h->root_obj == NULL) {
@@ -805,6 +845,7 @@ hd_load_file(hd_load_stats *stats, const char *dump, const char *db_path,
     stats->n_tracebacks = h->n_tracebacks;
     stats->n_dangling = h->n_dangling;
     stats->truncated = h->truncated;
+    stats->addr_longest_probe = h->addr_longest_probe;
     for (uint64_t i = 0; i < h->n_objects; i++) {
         stats->total_size += h->size[i];
         if (h->size[i] <= HD_PYMALLOC_MAX_BLOCK)

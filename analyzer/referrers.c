@@ -452,6 +452,9 @@ chain_from_parents(hd_chain **out, hd_db *db, int64_t id)
                         " AND dst = ?2 ORDER BY kind = 'weak', label IS NULL "
                         "LIMIT 1", 0, NULL)) < 0)
         goto done;
+    /* depth falls by one at each step up: a database whose parent links
+     * loop (or skip) is refused, never walked forever */
+    int64_t want_depth = -1;
     for (int64_t cur = id;;) {
         int64_t p[1] = {cur};
         hd_rows_rerun(st, 1, p);
@@ -477,8 +480,23 @@ chain_from_parents(hd_chain **out, hd_db *db, int64_t id)
                                "cycles --garbage`", id);
             goto done;
         }
+        int64_t depth = hd_rows_int(st, 1);
+        if ((want_depth >= 0 && depth != want_depth) || depth < 0) {
+            err = hd_error_set(HD_EINVAL, "the database is inconsistent: "
+                               "#%" PRId64 " is at depth %" PRId64 " on the "
+                               "way up from #%" PRId64 " (load the dump "
+                               "again)", cur, depth, id);
+            goto done;
+        }
+        want_depth = depth - 1;
         if (hd_rows_text(st, 0) == NULL)
             break; /* a root */
+        if (depth == 0) {
+            err = hd_error_set(HD_EINVAL, "the database is inconsistent: "
+                               "root #%" PRId64 " has a parent (load the dump "
+                               "again)", cur);
+            goto done;
+        }
         cur = hd_rows_int(st, 0);
     }
     if ((c = chain_new(n)) == NULL) {

@@ -106,12 +106,14 @@ run(int argc, char **argv)
     if (verbose)
         printf("  phases: read %.2fs | graph %.2fs, roots %.2fs, bfs %.2fs, "
                "scc %.2fs, dominators+retained %.2fs | store %.2fs | index "
-               "%.2fs\n  peak memory %s (%.0f bytes per object+reference)\n",
+               "%.2fs\n  peak memory %s (%.0f bytes per object+reference)\n"
+               "  address map: longest probe %llu slots\n",
                st.seconds_read, st.seconds_graph, st.seconds_roots,
                st.seconds_bfs, st.seconds_scc, st.seconds_dom,
                st.seconds_store, st.seconds_index,
                out_bytes(b1, sizeof(b1), (double)st.peak_rss),
-               (double)st.peak_rss / (double)(st.n_objects + st.n_refs + 1));
+               (double)st.peak_rss / (double)(st.n_objects + st.n_refs + 1),
+               (unsigned long long)st.addr_longest_probe);
     rc = err == HD_ETRUNCATED ? HD_EXIT_TRUNCATED : HD_EXIT_OK;
 done:
     free(db_alloc);

@@ -72,6 +72,8 @@ typedef struct hd_load_stats {
     double seconds_graph, seconds_roots, seconds_bfs, seconds_scc,
         seconds_dom;        /**< the analysis phases */
     uint64_t peak_rss;      /**< bytes, after the whole load */
+    uint64_t addr_longest_probe; /**< the address map's worst probe: stays
+                                      small whatever addresses a dump holds */
     double seconds_store;   /**< SQLite inserts */
     double seconds_index;   /**< SQLite indexes */
 } hd_load_stats;

@@ -108,10 +108,17 @@ CASES["0007-duplicate-object"] = b2 + end(b2, counts=[2, 1, 2, 0, 0, 0])
 CASES["0010-data-after-end"] = b + end(b) + rec(2, b"x")
 CASES["0011-bad-checksum"] = b + end(b, crc=12345)
 
-for name, raw in CASES.items():
-    with open(os.path.join(HERE, name + ".hdig"), "wb") as f:
-        f.write(gzip.compress(raw, mtime=0))
-# not gzip at all
-with open(os.path.join(HERE, "0017-not-gzip.hdig"), "wb") as f:
-    f.write(b"PK\x03\x04 this is a zip file, not a heap dump\n")
-print("wrote", len(CASES) + 1, "files")
+
+
+def main():
+    for name, raw in CASES.items():
+        with open(os.path.join(HERE, name + ".hdig"), "wb") as f:
+            f.write(gzip.compress(raw, mtime=0))
+    # not gzip at all
+    with open(os.path.join(HERE, "0017-not-gzip.hdig"), "wb") as f:
+        f.write(b"PK\x03\x04 this is a zip file, not a heap dump\n")
+    print("wrote", len(CASES) + 1, "files")
+
+
+if __name__ == "__main__":  # the helpers above serve tests/e2e too
+    main()

@@ -1,0 +1,106 @@
+"""Dumps and databases that are well-formed but hostile: heapdig takes them
+without a crash, undefined behaviour or a hang.
+
+    python test_hostile_dumps.py HEAPDIG_CLI OUTDIR
+
+What a fuzzer found: a traceback with no frames, a refcount of 2^63,
+addresses chosen to share one slot of the address map (a small dump that
+held `load` for minutes), and a database whose parent links loop.  Run
+under the ASan/UBSan build, undefined behaviour fails the run too.
+"""
+import gzip
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+sys.path.insert(0, os.path.join(HERE, "..", "corrupt"))
+from hdtest import check, finish, run  # noqa: E402
+from make_corpus import HEADER, STRINGS, TYPE, end, obj, prelude, rec, v, zz  # noqa: E402
+
+
+def write(outdir, name, body, counts):
+    raw = body + end(body, counts=counts)
+    path = os.path.join(outdir, name + ".hdig")
+    with open(path, "wb") as f:
+        f.write(gzip.compress(raw, mtime=0))
+    return path
+
+
+def load(cli, path, *extra):
+    db = path + ".db"
+    if os.path.exists(db):
+        os.unlink(db)
+    try:
+        r = subprocess.run([cli, "load", path, "-o", db] + list(extra),
+                           capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        return None, "", "timed out"
+    return r.returncode, r.stdout, r.stderr
+
+
+def main(cli, outdir):
+    os.makedirs(outdir, exist_ok=True)
+
+    body = prelude() + HEADER + STRINGS + TYPE + rec(7, v(0)) + obj(0x2000)
+    rc, out, err = load(cli, write(outdir, "empty-traceback", body,
+                                   [2, 1, 1, 0, 0, 1]))
+    check("a traceback of no frames loads", rc == 0, err)
+
+    huge = rec(4, v(zz(0x2000)) + v(1) + v(16) + v(1 << 63) + v(0) + b"\x00")
+    body = prelude() + HEADER + STRINGS + TYPE + huge
+    rc, out, err = load(cli, write(outdir, "refcount-2-63", body,
+                                   [2, 1, 1, 0, 0, 0]))
+    check("a refcount of 2^63 loads (no overflow)", rc == 0, err)
+
+    # 8,191 objects whose addresses (i << 50) all fell in one slot of the
+    # address map's former hash: each insert probed past all the others
+    n = 8191
+    objs = obj(1 << 50) + b"".join(obj(1 << 50) for _ in range(n - 1))
+    body = prelude() + HEADER + STRINGS + TYPE + objs
+    rc, out, err = load(cli, write(outdir, "colliding-addresses", body,
+                                   [2, 1, n, 0, 0, 0]), "-v")
+    probe = None
+    for line in out.splitlines():
+        if "longest probe" in line:
+            probe = int(line.split("longest probe")[1].split()[0])
+    check("addresses chosen to collide do not make the address map "
+          "quadratic (longest probe %s of %d objects)" % (probe, n),
+          rc == 0 and probe is not None and probe <= 64, out + err)
+
+    # a real database whose parent links loop
+    good = os.path.join(outdir, "real.hdig")
+    code = ("import sys, heapdig\n"
+            "class A: pass\n"
+            "a = A(); a.b = A(); a.b.c = A()\n"
+            "heapdig.dump(sys.argv[1])\n")
+    subprocess.check_call([sys.executable, "-c", code, good])
+    rc, out, err = load(cli, good)
+    looped = os.path.join(outdir, "looped.db")
+    shutil.copy(good + ".db", looped)
+    c = sqlite3.connect(looped)
+    deep, parent = c.execute("SELECT id, parent FROM objects WHERE depth = "
+                             "(SELECT max(depth) FROM objects)").fetchone()
+    c.execute("UPDATE objects SET parent = ?1 WHERE id = ?2", (deep, parent))
+    c.commit()
+    c.close()
+    for args in (["path", looped, "#%d" % deep],
+                 ["graph", looped, "#%d" % deep, "--path", "-o",
+                  os.path.join(outdir, "loop.dot")]):
+        try:
+            r = subprocess.run([cli] + args, capture_output=True, text=True,
+                               timeout=60)
+            check("%s over looping parent links: an error, not a hang"
+                  % args[0], r.returncode == 1 and "inconsistent" in r.stderr,
+                  r.stderr)
+        except subprocess.TimeoutExpired:
+            check("%s over looping parent links: an error, not a hang"
+                  % args[0], False, "hung")
+    return finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:]))
