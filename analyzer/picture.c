@@ -119,8 +119,9 @@ add_node(hd_picture *p, hd_db *db, int64_t id, size_t *idx)
         else if (hd_rows_int(r, 8) & 32)
             snprintf(buf, sizeof(buf), "root: immortal");
         else
-            snprintf(buf, sizeof(buf), "held from outside: %" PRId64 " refs",
-                     hd_rows_int(r, 7));
+            snprintf(buf, sizeof(buf), "held from outside the heap (%"
+                     PRId64 " ref%s)", hd_rows_int(r, 7),
+                     hd_rows_int(r, 7) == 1 ? "" : "s");
         n->note = strdup(buf);
     }
     hd_rows_free(r);
@@ -253,15 +254,48 @@ done:
     return err;
 }
 
+/* The node standing for the hops of a long chain left out of a picture. */
 static int
-select_path(hd_picture *p, hd_db *db, int64_t id, const hd_chain_opts *co)
+add_elision(hd_picture *p, size_t hops, size_t *idx)
+{
+    char text[96], n[32];
+    int err;
+    if ((err = grow_nodes(p)) < 0)
+        return err;
+    hd_pic_node *e = &p->nodes[p->n_nodes];
+    memset(e, 0, sizeof(*e));
+    e->id = -1;
+    e->kind = HD_PIC_SUMMARY;
+    snprintf(text, sizeof(text), "... %s hops ...",
+             hd_count_str(n, sizeof(n), (int64_t)hops));
+    e->type = strdup(text);
+    *idx = p->n_nodes++;
+    return e->type ? 0 : hd_error_set(HD_ENOMEM, "out of memory");
+}
+
+/* The chain from a root; one longer than max keeps its two ends (the root
+ * side and the object's side) and one node for the hops between. */
+static int
+select_path(hd_picture *p, hd_db *db, int64_t id, const hd_chain_opts *co,
+            int max)
 {
     hd_chain *c = NULL;
     size_t prev = 0, idx;
     int err = hd_refchain_find(&c, db, id, co);
     if (err < 0)
         return err;
+    size_t keep = max < 4 ? 2 : (size_t)max - 1; /* real nodes drawn */
+    size_t head = keep / 2, tail = keep - head;
     for (size_t i = 0; i < c->n; i++) {
+        if (c->n > keep && i == head) {
+            size_t gap = c->n - head - tail;
+            if ((err = add_elision(p, gap, &idx)) < 0 ||
+                (err = add_edge(p, prev, idx, NULL, 0, 0)) < 0)
+                break;
+            prev = idx;
+            i += gap - 1;
+            continue;
+        }
         if ((err = add_node(p, db, c->ids[i], &idx)) < 0)
             break;
         if (i == 0 && c->labels[0] && c->labels[0][0]) {
@@ -271,6 +305,7 @@ select_path(hd_picture *p, hd_db *db, int64_t id, const hd_chain_opts *co)
                 snprintf(p->nodes[idx].note, n, "root: %s", c->labels[0]);
             p->nodes[idx].kind = HD_PIC_ROOT;
         }
+        /* the hop out of the elision has its label still */
         if (i > 0 &&
             (err = add_edge(p, prev, idx, c->labels[i], c->weak[i], 0)) < 0)
             break;
@@ -443,7 +478,7 @@ hd_picture__select(hd_picture *p, hd_db *db, int64_t id,
     case HD_GRAPH_REFS:
         return select_bfs(p, db, id, depth, max, fan, 0);
     case HD_GRAPH_PATH:
-        return select_path(p, db, id, &o->chain);
+        return select_path(p, db, id, &o->chain, max);
     case HD_GRAPH_CYCLE:
         return select_cycle(p, db, id, max);
     case HD_GRAPH_DOMINATED:

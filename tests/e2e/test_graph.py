@@ -49,6 +49,13 @@ def build():
     a, b, c = Ring(), Ring(), Ring()
     a.next, b.next, c.next = b, c, a
     app.ring = a
+    # a chain 3,000 hops deep: only the list reaches its end
+    head = cur = Ring()
+    for _ in range(3000):
+        cur.next = Ring()
+        cur = cur.next
+    app.deep = head
+    app.deep_end = id(cur)
     sys.modules["graphapp"] = app
     return id(victim), id(a), id(victim.payload)
 
@@ -123,6 +130,21 @@ def main(cli, outdir):
     check("path picture", rc == 0 and labels == [
         "['graphapp']", ".__dict__", "['holder']", "['victim']"],
         repr(labels) + err)
+
+    # a chain longer than --max-nodes keeps its ends and elides the middle
+    svg = os.path.join(outdir, "deep.svg")
+    end = hex(sys.modules["graphapp"].deep_end)
+    rc, out, err = run(cli, "graph", db, end, "--path", "--max-nodes", "20",
+                       "-o", svg)
+    nodes, edges = svg_graph(svg) if rc == 0 else ({}, [])
+    texts = [" ".join(t) for t in nodes.values()]
+    check("a 3,000-hop chain with --max-nodes 20: 20 nodes, the middle one "
+          "says how many hops it stands for",
+          rc == 0 and len(nodes) <= 20 and
+          any(" hops ..." in t and "2,98" in t for t in texts) and
+          any("root: sys.modules" in t for t in texts) and
+          any(("Ring 0x%x" % int(end, 16)) in t for t in texts),
+          "%d nodes; %r" % (len(nodes), texts[:4]) + err)
 
     # refs: what the holder dict holds, hostile keys included, as valid XML
     holder = hex(id(sys.modules["graphapp"].holder))
