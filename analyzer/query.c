@@ -193,6 +193,15 @@ hd_chain_python(char *buf, size_t cap, hd_db *db, const hd_chain *c)
                 continue;
             }
         }
+        /* a suspended generator's locals are its frame's */
+        if (!strncmp(l, ".f_locals[", 10)) {
+            if (!strcmp(type, "generator"))
+                PUT(".gi_frame");
+            else if (!strcmp(type, "coroutine"))
+                PUT(".cr_frame");
+            else if (!strcmp(type, "async_generator"))
+                PUT(".ag_frame");
+        }
         PUT("%s", l);
     }
 #undef PUT

@@ -659,20 +659,46 @@ hd_member_is_c_field(const PyMemberDef *m, int heap)
     return !heap || (m->flags & READONLY);
 }
 
+#if PY_VERSION_HEX >= 0x030B0000
+/* The code an interpreter frame runs (borrowed), or NULL. */
+static inline PyCodeObject *
+hd_compat_iframe_code(_PyInterpreterFrame *fr)
+{
+#if PY_VERSION_HEX >= 0x030E0000
+    PyObject *exe = hd_compat_stackref(fr->f_executable);
+    return exe && PyCode_Check(exe) ? (PyCodeObject *)exe : NULL;
+#elif PY_VERSION_HEX >= 0x030D0000
+    PyObject *exe = fr->f_executable;
+    return exe && PyCode_Check(exe) ? (PyCodeObject *)exe : NULL;
+#else
+    return fr->f_code;
+#endif
+}
+
+/* An interpreter frame as an hd_frame (its code, locals and f_locals);
+ * 0 if it runs no code object. */
+static inline int
+hd_compat_iframe_fill(hd_frame *f, _PyInterpreterFrame *fr)
+{
+    memset(f, 0, sizeof(*f));
+    if (fr == NULL || (f->code = hd_compat_iframe_code(fr)) == NULL)
+        return 0;
+    f->locals = fr->localsplus;
+    f->n_locals = f->code->co_nlocalsplus;
+    f->f_locals = fr->f_locals;
+    f->opaque = fr;
+    return 1;
+}
+#endif
+
 /* The code a frame object runs (borrowed), and (3.11+) its interpreter
  * frame as an hd_frame, so that a finished frame a traceback keeps names
  * its locals as a running one does.  0 if it has none. */
 static inline PyCodeObject *
 hd_compat_frameobj_code(PyFrameObject *fo)
 {
-#if PY_VERSION_HEX >= 0x030E0000
-    PyObject *exe = hd_compat_stackref(fo->f_frame->f_executable);
-    return exe && PyCode_Check(exe) ? (PyCodeObject *)exe : NULL;
-#elif PY_VERSION_HEX >= 0x030D0000
-    PyObject *exe = fo->f_frame->f_executable;
-    return exe && PyCode_Check(exe) ? (PyCodeObject *)exe : NULL;
-#elif PY_VERSION_HEX >= 0x030B0000
-    return fo->f_frame->f_code;
+#if PY_VERSION_HEX >= 0x030B0000
+    return hd_compat_iframe_code(fo->f_frame);
 #else
     return fo->f_code;
 #endif
@@ -682,18 +708,33 @@ static inline int
 hd_compat_frameobj_frame(PyFrameObject *fo, hd_frame *f)
 {
 #if PY_VERSION_HEX >= 0x030B0000
-    _PyInterpreterFrame *fr = fo->f_frame;
-    memset(f, 0, sizeof(*f));
-    if (fr == NULL || (f->code = hd_compat_frameobj_code(fo)) == NULL)
-        return 0;
-    f->locals = fr->localsplus;
-    f->n_locals = f->code->co_nlocalsplus;
-    f->f_locals = fr->f_locals;
-    f->opaque = fr;
-    return 1;
+    return hd_compat_iframe_fill(f, fo->f_frame);
 #else
     (void)fo;
-    (void)f;
+    memset(f, 0, sizeof(*f));
+    return 0;
+#endif
+}
+
+/* A suspended generator's, coroutine's or async generator's frame (they share
+ * one layout).  3.11+: the frame lives inside the object, no frame object
+ * exists until gi_frame is asked for, and the object's traverse visits the
+ * frame's locals itself; 0 once it has finished (its locals are gone).
+ * Before 3.11 the frame is a frame object (*frame_obj, labelled gi_frame). */
+static inline int
+hd_compat_gen_frame(PyObject *gen, hd_frame *f, PyObject **frame_obj)
+{
+    memset(f, 0, sizeof(*f));
+    *frame_obj = NULL;
+#if PY_VERSION_HEX >= 0x030B0000
+    PyGenObject *g = (PyGenObject *)gen;
+    if (g->gi_frame_state >= FRAME_COMPLETED)
+        return 0;
+    return hd_compat_iframe_fill(
+        f, (_PyInterpreterFrame *)((char *)gen +
+                                   offsetof(PyGenObject, gi_iframe)));
+#else
+    *frame_obj = (PyObject *)((PyGenObject *)gen)->gi_frame;
     return 0;
 #endif
 }

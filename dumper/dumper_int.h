@@ -122,7 +122,8 @@ enum hd_trait {
     HD_T_CMEMBERS = 1 << 22, /* a C type (or base) with object members */
     HD_T_EXCEPTION = 1 << 23,
     HD_T_TRACEBACK = 1 << 24,
-    HD_T_LRU_CACHE = 1 << 25 /* functools._lru_cache_wrapper */
+    HD_T_LRU_CACHE = 1 << 25, /* functools._lru_cache_wrapper */
+    HD_T_GEN = 1 << 26        /* generator, coroutine or async generator */
 };
 
 typedef struct hd_typeinfo {

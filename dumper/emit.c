@@ -293,6 +293,9 @@ traits_of(PyTypeObject *tp)
     t |= PyType_FastSubclass(tp, Py_TPFLAGS_BASE_EXC_SUBCLASS) ? HD_T_EXCEPTION
                                                                : 0;
     t |= tp == &PyTraceBack_Type ? HD_T_TRACEBACK : 0;
+    t |= tp == &PyGen_Type || tp == &PyCoro_Type || tp == &PyAsyncGen_Type
+             ? HD_T_GEN
+             : 0;
     t |= strcmp(tp->tp_name, "functools._lru_cache_wrapper") == 0
              ? HD_T_LRU_CACHE
              : 0;
@@ -301,7 +304,7 @@ traits_of(PyTypeObject *tp)
      * count twice). */
     const uint32_t own = HD_T_TYPE | HD_T_FUNCTION | HD_T_CODE | HD_T_CELL |
                          HD_T_METHOD | HD_T_MODULE | HD_T_FRAME |
-                         HD_T_WEAKREF | HD_T_CFUNCTION;
+                         HD_T_WEAKREF | HD_T_CFUNCTION | HD_T_GEN;
     for (PyTypeObject *b = tp; b && !(t & (HD_T_CMEMBERS | own));
          b = b->tp_base) {
         int heap = (b->tp_flags & Py_TPFLAGS_HEAPTYPE) != 0;

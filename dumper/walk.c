@@ -417,6 +417,22 @@ label_type(hd_dumpctx *ctx, PyTypeObject *tp)
     return 0;
 }
 
+/* An interpreter frame's locals by name (3.11+ frames not running). */
+static int
+label_locals(hd_dumpctx *ctx, const hd_frame *f)
+{
+    for (int i = 0; i < f->n_locals; i++) {
+        PyObject *v = hd_compat_frame_local(f, i);
+        uint32_t sid;
+        if (v == NULL)
+            continue;
+        if ((sid = hd_emit_str(ctx, hd_compat_local_name(f->code, i))) == 0 ||
+            label(ctx, v, STRONG(HD_LBL_LOCAL), sid, 0) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 static int
 label_frame_object(hd_dumpctx *ctx, PyObject *op)
 {
@@ -442,16 +458,25 @@ label_frame_object(hd_dumpctx *ctx, PyObject *op)
         label_attr(ctx, hd_compat_frame_globals(&f, 1), "f_builtins", 0) < 0 ||
         label_attr(ctx, f.f_locals, "f_locals", 0) < 0)
         return -1;
-    for (int i = 0; i < f.n_locals; i++) {
-        PyObject *v = hd_compat_frame_local(&f, i);
-        uint32_t sid;
-        if (v == NULL)
-            continue;
-        if ((sid = hd_emit_str(ctx, hd_compat_local_name(f.code, i))) == 0 ||
-            label(ctx, v, STRONG(HD_LBL_LOCAL), sid, 0) < 0)
-            return -1;
-    }
-    return 0;
+    return label_locals(ctx, &f);
+}
+
+/* A generator's (coroutine's) frame: its locals by name, as a frame
+ * object's are (gen.gi_frame.f_locals[name] in Python). */
+static int
+label_generator(hd_dumpctx *ctx, PyObject *op)
+{
+    hd_frame f;
+    PyObject *frame_obj;
+    const char *frame_attr = PyCoro_CheckExact(op)      ? "cr_frame"
+                             : PyAsyncGen_CheckExact(op) ? "ag_frame"
+                                                         : "gi_frame";
+    if (!hd_compat_gen_frame(op, &f, &frame_obj))
+        return label_attr(ctx, frame_obj, frame_attr, 0);
+    if (label_attr(ctx, (PyObject *)f.code, frame_attr[0] == 'c' ? "cr_code"
+                   : frame_attr[0] == 'a' ? "ag_code" : "gi_code", 0) < 0)
+        return -1;
+    return label_locals(ctx, &f);
 }
 
 /* A C type's own named fields: its tp_members of object kind, and its
@@ -582,6 +607,8 @@ collect_edges(hd_dumpctx *ctx, PyObject *op, uint32_t t)
         return label_fields(ctx, op, hd_cfunction_fields, 0);
     if (t & HD_T_FRAME)
         return label_frame_object(ctx, op);
+    if (t & HD_T_GEN)
+        return label_generator(ctx, op);
     if (t & HD_T_WEAKREF) {
         PyWeakReference *wr = (PyWeakReference *)op;
         if (label_attr(ctx, wr->wr_callback, "__callback__", 0) < 0)

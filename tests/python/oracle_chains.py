@@ -22,6 +22,7 @@ import json
 import os
 import subprocess
 import sys
+import weakref
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from hdtest import check, finish  # noqa: E402
@@ -97,6 +98,38 @@ def on_exit():  # held by atexit from C, and by this module
 ON_EXIT_DATA = {"payload": Planted()}
 atexit.register(on_exit)
 
+
+# A generator paused at its yield keeps its locals; on 3.11+ in a frame
+# inside the generator, with no frame object until gi_frame is asked for
+# (so the test holds the locals only weakly and never asks).
+LOCALS = {}
+
+
+def suspended():
+    gen_local = Planted()
+    LOCALS["gen"] = weakref.ref(gen_local)
+    yield 1
+
+
+GEN = suspended()
+next(GEN)
+
+
+async def waiting():  # so does a coroutine paused at an await
+    coro_local = Planted()
+    LOCALS["coro"] = weakref.ref(coro_local)
+    await Pause()
+    return coro_local
+
+
+class Pause:
+    def __await__(self):
+        yield
+
+
+CORO = waiting()
+CORO.send(None)
+
 # What each planted object's chain must name (a label on it), besides being
 # rooted at sys.modules.
 EXPECT = [
@@ -113,6 +146,8 @@ EXPECT = [
     (lambda: _CACHE[("GET", "/items")], ["[('GET', '/items')]"]),
     (lambda: _CACHE[2.5], ["[2.5]"]),
     (lambda: _CACHE[None], ["[None]"]),
+    (lambda: LOCALS["gen"](), ["['GEN']", "f_locals['gen_local']"]),
+    (lambda: LOCALS["coro"](), ["['CORO']", "f_locals['coro_local']"]),
 ]
 if sys.version_info >= (3, 10):
     EXPECT.append((lambda: vars(Holder)["static"].__func__, [".__func__"]))
