@@ -345,7 +345,7 @@ int hd__db_check(hd_db *d, const char *schema, const char *path);
 
 /* ---- memory.c: the memory table ---------------------------------------------- */
 
-#define HD_MEMORY_ROWS 40
+#define HD_MEMORY_ROWS 176
 /* pymalloc serves requests up to this size; larger ones go to malloc. */
 #define HD_PYMALLOC_MAX_BLOCK 512
 /* The memory table's rows: the reconciliation (rss, objects, python_free,

@@ -52,9 +52,15 @@ static const struct {
 const char *
 hd__memory_note(const char *part)
 {
+    unsigned size;
+    char which[8];
     for (size_t i = 0; i < N_NOTES; i++)
         if (strcmp(NOTES[i].part, part) == 0)
             return NOTES[i].note;
+    if (sscanf(part, "pymalloc_class_%u_%7s", &size, which) == 2)
+        return strcmp(which, "used") == 0
+                   ? "pymalloc blocks of this size class in use"
+                   : "free blocks of this size class in pymalloc's pools";
     return "as the dumper named it";
 }
 

@@ -135,7 +135,7 @@ typedef struct hd_typeinfo {
 } hd_typeinfo;
 
 /* memstat.c: the process's memory figures (FORMAT.md §7b), by part name. */
-#define HD_MEMSTAT_MAX 24
+#define HD_MEMSTAT_MAX 160 /* pymalloc: 2 per size class, up to 64 */
 typedef struct hd_memstat {
     int n;
     struct {

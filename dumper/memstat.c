@@ -80,8 +80,21 @@ tail_number(const char *line, uint64_t *out)
     return digits > 0;
 }
 
-/* Reads the totals sys._debugmallocstats() prints: pymalloc's arenas, or
- * mimalloc's heap where the interpreter runs on it. */
+/* Part names of a pymalloc size class ("pymalloc_class_48_used"): static
+ * strings, one pair per possible size (8 to 512 in steps of 8). */
+static const char *
+class_part(unsigned size, int free_part)
+{
+    static char names[64][2][40];
+    unsigned i = size / 8 - 1;
+    if (names[i][free_part][0] == 0)
+        snprintf(names[i][free_part], sizeof(names[i][free_part]),
+                 "pymalloc_class_%u_%s", size, free_part ? "free" : "used");
+    return names[i][free_part];
+}
+
+/* Reads what sys._debugmallocstats() prints: pymalloc's arenas and each
+ * size class in use, or mimalloc's heap where the interpreter runs on it. */
 static void
 read_pyalloc(hd_memstat *m)
 {
@@ -102,6 +115,16 @@ read_pyalloc(hd_memstat *m)
          line = strtok_r(NULL, "\n", &save)) {
         if (strncmp(line, "Medium block threshold", 22) == 0)
             mimalloc = 1;
+        /* the size-class table: class, size, pools, blocks in use, free */
+        unsigned cls, size, pools;
+        unsigned long long used, avail;
+        if (pymalloc_block && !mimalloc &&
+            sscanf(line, " %u %u %u %llu %llu", &cls, &size, &pools, &used,
+                   &avail) == 5 && size > 0 && size <= 512 && size % 8 == 0) {
+            put(m, class_part(size, 0), (uint64_t)used * size);
+            put(m, class_part(size, 1), (uint64_t)avail * size);
+            continue;
+        }
         if (!tail_number(line, &v))
             continue;
         if (mimalloc) {

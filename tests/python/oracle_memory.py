@@ -111,6 +111,14 @@ def main(cli, outdir):
     if ver not in ("3.13", "3.14", "3.15") or "pymalloc_used" in m:
         check("pymalloc's figures are there",
               m.get("pymalloc_used", 0) > 0 and "python_free" in m, repr(m))
+    if "pymalloc_used" in m:
+        classes = {k: v for k, v in d.memory.items()
+                   if k.startswith("pymalloc_class_") and k.endswith("_used")}
+        check("pymalloc per size class: the classes in use add up to its "
+              "blocks in use", classes and sum(classes.values()) ==
+              d.memory["pymalloc_used"],
+              "%d classes, %r vs %r" % (len(classes), sum(classes.values()),
+                                        d.memory.get("pymalloc_used")))
     check("malloc's figures are there", m.get("malloc_used", 0) >= NATIVE,
           repr(m.get("malloc_used")))
     rc, out, err = run(cli, "summary", path + ".db")
