@@ -68,7 +68,12 @@ typedef struct cli_opts {
     int bad;
 } cli_opts;
 
-/* Parses argv[1..] accepting the OPT_* bits; 0 or an exit code. */
+/* Strict numbers for options: the whole text (no "2x"); 0 or -1. */
+int cli_number(const char *s, long *out);
+/* A percentage in (0, 100]; 0 or -1. */
+int cli_percent(const char *s, double *out);
+/* Parses argv[1..] accepting the OPT_* bits ("--" ends the options); 0 or
+ * an exit code. */
 int cli_parse(const hd_cmd *cmd, cli_opts *o, int argc, char **argv,
               unsigned accepted);
 /* Opens pos[0] and (need_obj) resolves pos[1]; 0 or an exit code. */

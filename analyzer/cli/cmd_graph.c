@@ -42,12 +42,19 @@ run(int argc, char **argv)
         else if (!strcmp(a, "--format") && v)
             fmt = argv[++i];
         else if (!strcmp(a, "--depth") && v) {
-            g.depth = atoi(argv[++i]);
+            long d;
+            if (cli_number(argv[++i], &d) < 0 || d <= 0 || d > 1000)
+                return cli_usage(&hd_cmd_graph, "--depth takes a positive "
+                                 "number");
+            g.depth = (int)d;
             if (g.depth <= 0)
                 return cli_usage(&hd_cmd_graph, "--depth takes a positive "
                                  "number");
         } else if (!strcmp(a, "--max-nodes") && v) {
-            g.max_nodes = atoi(argv[++i]);
+            long m;
+            if (cli_number(argv[++i], &m) < 0)
+                m = 0;
+            g.max_nodes = (int)(m > 0 && m <= 2000 ? m : 0);
             if (g.max_nodes < 2 || g.max_nodes > 2000)
                 return cli_usage(&hd_cmd_graph, "--max-nodes takes 2 to 2000");
         } else if (!strcmp(a, "--exclude") && v) {

@@ -94,10 +94,10 @@ run(int argc, char **argv)
                             OPT_OUTPUT | OPT_BY);
     if (rc)
         return rc;
-    double min_pct = o.by ? atof(o.by) : 10.0;
+    double min_pct = 10.0;
     if (o.n_pos < 1)
         return cli_usage(&hd_cmd_report, "which dump or database?");
-    if (min_pct <= 0 || min_pct > 100)
+    if (o.by && cli_percent(o.by, &min_pct) < 0)
         return cli_usage(&hd_cmd_report, "--by takes a percentage (0-100]");
     for (int i = 0; i < o.n_pos; i++)
         if ((rc = database_for(o.pos[i], &dbs[i])))

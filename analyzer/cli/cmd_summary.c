@@ -86,7 +86,8 @@ run(int argc, char **argv)
                                  argv[i]);
         } else if (!strcmp(argv[i], "-n") && i + 1 < argc) {
             limit = argv[++i];
-            if (atoi(limit) <= 0)
+            long lim;
+            if (cli_number(limit, &lim) < 0 || lim <= 0)
                 return cli_usage(&hd_cmd_summary, "-n takes a positive "
                                  "number");
         } else if (!strcmp(argv[i], "--by") && i + 1 < argc) {

@@ -51,9 +51,8 @@ run(int argc, char **argv)
                    OPT_FORMAT | OPT_LIMIT | OPT_BY);
     if (rc)
         return rc;
-    if (o.by) /* --by is spelt --min here: the share of the heap */
-        min_pct = atof(o.by);
-    if (min_pct <= 0 || min_pct > 100)
+    /* --by here is the share of the heap a suspect must retain */
+    if (o.by && cli_percent(o.by, &min_pct) < 0)
         return cli_usage(&hd_cmd_suspects, "--by takes a percentage (0-100]");
     if ((rc = cli_open(&hd_cmd_suspects, &o, 0, &db, NULL)))
         return rc;

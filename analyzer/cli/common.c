@@ -6,18 +6,54 @@
 #include "cli.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+int
+cli_number(const char *s, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int
+cli_percent(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v > 0 && v <= 100))
+        return -1;
+    *out = v;
+    return 0;
+}
 
 int
 cli_parse(const hd_cmd *cmd, cli_opts *o, int argc, char **argv,
           unsigned accepted)
 {
+    int positional_only = 0;
     memset(o, 0, sizeof(*o));
     o->limit = 20;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (positional_only || !strcmp(a, "--")) {
+            if (!positional_only) {
+                positional_only = 1; /* "--": the rest are arguments */
+                continue;
+            }
+            if (o->n_pos == 3)
+                return cli_usage(cmd, "too many arguments");
+            o->pos[o->n_pos++] = a;
+            continue;
+        }
 #define TAKES(flag, bit)                                                      \
     (!strcmp(a, flag) && (accepted & (bit)) &&                                \
      (val ? 1 : (cli_usage(cmd, "%s needs a value", flag), o->bad = 1, 0)))
@@ -26,8 +62,7 @@ cli_parse(const hd_cmd *cmd, cli_opts *o, int argc, char **argv,
                 return cli_usage(cmd, "--format table, json or csv");
             i++;
         } else if (TAKES("-n", OPT_LIMIT)) {
-            o->limit = atol(val);
-            if (o->limit <= 0)
+            if (cli_number(val, &o->limit) < 0 || o->limit <= 0)
                 return cli_usage(cmd, "-n takes a positive number");
             i++;
         } else if (TAKES("--by", OPT_BY)) {
@@ -42,14 +77,15 @@ cli_parse(const hd_cmd *cmd, cli_opts *o, int argc, char **argv,
             o->exclude[o->n_exclude++] = val;
             i++;
         } else if (TAKES("--depth", OPT_DEPTH)) {
-            o->depth = atoi(val);
+            long d;
+            if (cli_number(val, &d) < 0 || d <= 0 || d > 1000)
+                return cli_usage(cmd, "--depth takes a positive number");
+            o->depth = (int)d;
             if (o->depth <= 0)
                 return cli_usage(cmd, "--depth takes a positive number");
             i++;
         } else if (TAKES("--all", OPT_ALL)) {
-            char *end;
-            o->all = strtol(val, &end, 10);
-            if (*end || o->all <= 0)
+            if (cli_number(val, &o->all) < 0 || o->all <= 0)
                 return cli_usage(cmd, "--all takes a positive number");
             i++;
         } else if (TAKES("-o", OPT_OUTPUT)) {

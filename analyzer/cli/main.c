@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -115,9 +116,50 @@ finish_output(int rc)
     return rc;
 }
 
+/* The spellings people expect from other tools: "--format=json" is
+ * "--format json" and "-n5" is "-n 5" (up to a "--", after which every
+ * word is an argument).  Returns a new argv (freed at exit) or NULL. */
+static char **
+normalize_args(int argc, char **argv, int *argc_out)
+{
+    char **out = malloc(((size_t)argc * 2 + 1) * sizeof(*out));
+    int n = 0, plain = 0;
+    if (out == NULL)
+        return NULL;
+    for (int i = 0; i < argc; i++) {
+        char *a = argv[i], *eq;
+        if (!plain && !strcmp(a, "--"))
+            plain = 1;
+        if (!plain && i >= 2 && a[0] == '-' && a[1] == '-' &&
+            (eq = strchr(a, '=')) != NULL && eq > a + 2) {
+            *eq = 0; /* argv's own storage: "--format\0json" */
+            out[n++] = a;
+            out[n++] = eq + 1;
+        } else if (!plain && i >= 2 && (a[1] == 'n' || a[1] == 'o') &&
+                   a[0] == '-' && a[2]) {
+            static char flag[2][3] = {"-n", "-o"};
+            out[n++] = flag[a[1] == 'o'];
+            out[n++] = a + 2;
+        } else {
+            out[n++] = a;
+        }
+    }
+    out[n] = NULL;
+    *argc_out = n;
+    return out;
+}
+
 int
 main(int argc, char **argv)
 {
+    int n_args;
+    char **args = normalize_args(argc, argv, &n_args);
+    if (args == NULL) {
+        fprintf(stderr, "heapdig: out of memory\n");
+        return HD_EXIT_ERROR;
+    }
+    argc = n_args;
+    argv = args;
     if (argc < 2) {
         help(stderr);
         return HD_EXIT_USAGE;

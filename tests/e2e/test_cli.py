@@ -89,6 +89,21 @@ def files(cli, outdir):
           oct(os.stat(db).st_mode))
     os.chmod(dump, 0o600)
 
+    # the option spellings other tools take
+    rc, out, err = run(cli, "top", db, "--format=json", "-n2")
+    check("--format=json and -n2 mean --format json -n 2",
+          rc == 0 and len(__import__("json").loads(out)) == 2, out[:200] + err)
+    for args, what in ((["top", db, "-n", "2x"], "-n 2x"),
+                       (["top", db, "-n", "0"], "-n 0"),
+                       (["suspects", db, "--by", "5%"], "--by 5%"),
+                       (["graph", db, "#1", "--depth", "3.5", "-o",
+                         os.path.join(outdir, "x.dot")], "--depth 3.5")):
+        rc, out, err = run(cli, *args)
+        check("%s: numbers are read whole, or it is a usage error" % what,
+              rc == 2, err)
+    rc, out, err = run(cli, "top", db, "--", "-n")
+    check("-- ends the options: what follows is an argument",
+          rc == 2 and "too many arguments" in err, err)
     rc, out, err = run(cli, "summary", db, "-n", "1")
     rc_full = subprocess.run([cli, "summary", db],
                              stdout=open("/dev/full", "w"),
