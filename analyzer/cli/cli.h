@@ -76,7 +76,14 @@ int cli_percent(const char *s, double *out);
  * an exit code. */
 int cli_parse(const hd_cmd *cmd, cli_opts *o, int argc, char **argv,
               unsigned accepted);
-/* Opens pos[0] and (need_obj) resolves pos[1]; 0 or an exit code. */
+/* The database for an input: itself, or for a dump DUMP.db beside it,
+ * loaded now unless it is newer than the dump and finished.  *db_path is
+ * the caller's to free; 0 or an exit code. */
+int cli_database_for(const hd_cmd *cmd, const char *in, char **db_path);
+/* The same, with the path kept until exit; NULL (and *rc) on failure. */
+const char *cli_database_arg(const hd_cmd *cmd, const char *in, int *rc);
+/* Opens pos[0] (a database, or a dump: cli_database_arg) and (need_obj)
+ * resolves pos[1]; 0 or an exit code. */
 int cli_open(const hd_cmd *cmd, cli_opts *o, int need_obj, hd_db **db,
              int64_t *obj);
 /* An --exclude value names an object (#row, 0x address, id()) rather than a

@@ -50,9 +50,33 @@ run(int argc, char **argv)
     const char *by = o.by ? o.by : "both";
     if (strcmp(by, "both") && strcmp(by, "type") && strcmp(by, "path"))
         return cli_usage(&hd_cmd_diff, "--by type, path or both");
+    for (int i = 0; i < n; i++)
+        if ((paths[i] = cli_database_arg(&hd_cmd_diff, paths[i], &rc)) == NULL)
+            return rc;
     int err = hd_diff_open(&db, paths, n);
     if (err < 0)
         return cli_fail("diff", err);
+    /* oldest first: a dump given out of order reads growth as shrinkage */
+    {
+        hd_rows *t = NULL;
+        static const char *const alias[] = {"main", "b", "c"};
+        int64_t prev = 0;
+        for (int i = 0; i < n; i++) {
+            char sql[96];
+            snprintf(sql, sizeof(sql), "SELECT value FROM %s.meta WHERE key "
+                     "= 'time_ns'", alias[i]);
+            if (hd_query(&t, db, sql, 0, NULL) == 0 && hd_rows_next(t) == 1) {
+                int64_t ns = hd_rows_int(t, 0);
+                if (i > 0 && ns < prev)
+                    fprintf(stderr, "heapdig: diff: warning: %s was dumped "
+                            "before %s; give the oldest first\n", paths[i],
+                            paths[i - 1]);
+                prev = ns;
+            }
+            hd_rows_free(t);
+            t = NULL;
+        }
+    }
     hd_rows *r = NULL;
     if (strcmp(by, "path")) {
         if (o.format == OUT_TABLE)

@@ -79,6 +79,8 @@ run(int argc, char **argv)
     if (out == NULL)
         return cli_usage(&hd_cmd_graph, "-o FILE is required (.svg, .png, "
                          ".pdf or .dot)");
+    if ((dbp = cli_database_arg(&hd_cmd_graph, dbp, &rc)) == NULL)
+        return rc;
     int err = hd_db_open(&db, dbp);
     if (err < 0)
         return cli_fail("graph", err);

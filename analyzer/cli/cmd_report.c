@@ -13,30 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-/* Whether path starts as a gzip file does: a dump, not a database. */
-static int
-is_dump(const char *path)
-{
-    unsigned char m[2] = {0};
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return 0;
-    size_t n = fread(m, 1, 2, f);
-    fclose(f);
-    return n == 2 && m[0] == 0x1f && m[1] == 0x8b;
-}
-
-static int
-newer(const char *a, const char *b)
-{
-    struct stat sa, sb;
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 &&
-           (sa.st_mtim.tv_sec > sb.st_mtim.tv_sec ||
-            (sa.st_mtim.tv_sec == sb.st_mtim.tv_sec &&
-             sa.st_mtim.tv_nsec >= sb.st_mtim.tv_nsec));
-}
 
 /* app.hdig.db, app.hdig, app.db -> app.html (app.growth.html) */
 static char *
@@ -59,31 +36,6 @@ default_output(const char *in, int growth)
     return out;
 }
 
-/* The database for an input: itself, or a dump's DUMP.db, loaded now if
- * it is older than the dump (or unfinished, or of another schema).  *db_path is the caller's to free. */
-static int
-database_for(const char *in, char **db_path)
-{
-    hd_load_stats st;
-    *db_path = NULL;
-    if (!is_dump(in))
-        return (*db_path = strdup(in)) ? 0 : cli_fail("report", HD_ENOMEM);
-    size_t n = strlen(in) + 4;
-    if ((*db_path = malloc(n)) == NULL)
-        return cli_fail("report", HD_ENOMEM);
-    snprintf(*db_path, n, "%s.db", in);
-    hd_db *db = NULL;
-    if (newer(*db_path, in) && hd_db_open(&db, *db_path) == 0) {
-        hd_db_close(db);
-        return 0; /* a finished database of this schema, newer: use it */
-    }
-    fprintf(stderr, "heapdig: loading %s into %s\n", in, *db_path);
-    int err = hd_load_file(&st, in, *db_path, NULL, NULL);
-    if (err < 0 && !(err == HD_ETRUNCATED && st.truncated))
-        return cli_fail("report", err);
-    return 0;
-}
-
 static int
 run(int argc, char **argv)
 {
@@ -100,7 +52,7 @@ run(int argc, char **argv)
     if (o.by && cli_percent(o.by, &min_pct) < 0)
         return cli_usage(&hd_cmd_report, "--by takes a percentage (0-100]");
     for (int i = 0; i < o.n_pos; i++)
-        if ((rc = database_for(o.pos[i], &dbs[i])))
+        if ((rc = cli_database_for(&hd_cmd_report, o.pos[i], &dbs[i])))
             goto done;
     const char *in = o.pos[o.n_pos - 1];
     if ((out = o.output ? strdup(o.output)

@@ -101,6 +101,8 @@ run(int argc, char **argv)
     }
     if (path == NULL)
         return cli_usage(&hd_cmd_summary, "which database?");
+    if ((path = cli_database_arg(&hd_cmd_summary, path, &rc)) == NULL)
+        return rc;
     if ((err = hd_db_open(&db, path)) < 0)
         return cli_fail("summary", err);
 

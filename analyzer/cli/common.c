@@ -7,8 +7,10 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int
 cli_number(const char *s, long *out)
@@ -111,6 +113,86 @@ cli_parse(const hd_cmd *cmd, cli_opts *o, int argc, char **argv,
     return 0;
 }
 
+/* Whether path starts as a dump does (gzip, or the raw stream). */
+static int
+is_dump(const char *path)
+{
+    unsigned char m[4] = {0};
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return 0;
+    size_t n = fread(m, 1, sizeof(m), f);
+    fclose(f);
+    return n >= 2 && ((m[0] == 0x1f && m[1] == 0x8b) ||
+                      (n == 4 && !memcmp(m, "\x89HDG", 4)));
+}
+
+static int
+newer(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 &&
+           (sa.st_mtim.tv_sec > sb.st_mtim.tv_sec ||
+            (sa.st_mtim.tv_sec == sb.st_mtim.tv_sec &&
+             sa.st_mtim.tv_nsec >= sb.st_mtim.tv_nsec));
+}
+
+int
+cli_database_for(const hd_cmd *cmd, const char *in, char **db_path)
+{
+    hd_load_stats st;
+    hd_db *db = NULL;
+    *db_path = NULL;
+    if (!is_dump(in))
+        return (*db_path = strdup(in)) ? 0 : cli_fail(cmd->name, HD_ENOMEM);
+    size_t n = strlen(in) + 4;
+    if ((*db_path = malloc(n)) == NULL)
+        return cli_fail(cmd->name, HD_ENOMEM);
+    snprintf(*db_path, n, "%s.db", in);
+    if (newer(*db_path, in) && hd_db_open(&db, *db_path) == 0) {
+        hd_db_close(db);
+        return 0; /* a finished database of this schema, newer: use it */
+    }
+    fprintf(stderr, "heapdig: loading %s into %s\n", in, *db_path);
+    int err = hd_load_file(&st, in, *db_path, NULL, NULL);
+    if (err < 0 && !(err == HD_ETRUNCATED && st.truncated)) {
+        free(*db_path);
+        *db_path = NULL;
+        return cli_fail(cmd->name, err);
+    }
+    return 0;
+}
+
+/* cli_open's database paths live until the process ends. */
+static char *opened[4];
+
+static void
+free_opened(void)
+{
+    for (size_t i = 0; i < sizeof(opened) / sizeof(opened[0]); i++)
+        free(opened[i]);
+}
+
+const char *
+cli_database_arg(const hd_cmd *cmd, const char *in, int *rc)
+{
+    static int registered;
+    size_t i = 0;
+    while (i < sizeof(opened) / sizeof(opened[0]) && opened[i])
+        i++;
+    if (i == sizeof(opened) / sizeof(opened[0])) {
+        *rc = cli_fail(cmd->name, HD_ENOMEM);
+        return NULL;
+    }
+    if (!registered) {
+        atexit(free_opened);
+        registered = 1;
+    }
+    if ((*rc = cli_database_for(cmd, in, &opened[i])) != 0)
+        return NULL;
+    return opened[i];
+}
+
 int
 cli_open(const hd_cmd *cmd, cli_opts *o, int need_obj, hd_db **db,
          int64_t *obj)
@@ -122,7 +204,11 @@ cli_open(const hd_cmd *cmd, cli_opts *o, int need_obj, hd_db **db,
         return cli_usage(cmd, "which object? (0x address, id() or #row)");
     if (o->n_pos > 1 + need_obj)
         return cli_usage(cmd, "too many arguments");
-    if ((err = hd_db_open(db, o->pos[0])) < 0)
+    int rc;
+    const char *path = cli_database_arg(cmd, o->pos[0], &rc);
+    if (path == NULL)
+        return rc;
+    if ((err = hd_db_open(db, path)) < 0)
         return cli_fail(cmd->name, err);
     if (need_obj && (err = hd_obj_resolve(obj, *db, o->pos[1])) < 0) {
         hd_db_close(*db);

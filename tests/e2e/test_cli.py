@@ -140,6 +140,35 @@ def files(cli, outdir):
           r.stderr)
 
 
+def dumps_as_databases(cli, outdir):
+    """Every command takes a dump where it takes a database: loaded once
+    into DUMP.db, reused while it is newer than the dump."""
+    a, b = (os.path.join(outdir, "seq-%d.hdig" % i) for i in (1, 2))
+    for p in (a, b, a + ".db", b + ".db"):
+        if os.path.exists(p):
+            os.unlink(p)
+    grow = []
+    heapdig.dump(a)
+    grow.extend(object() for _ in range(5000))
+    time.sleep(0.01)
+    heapdig.dump(b)
+    rc, out, err = run(cli, "summary", a, "-n", "1")
+    check("summary DUMP loads it into DUMP.db first, saying so",
+          rc == 0 and "loading" in err and os.path.exists(a + ".db"), err)
+    rc, out, err = run(cli, "top", a, "-n", "1")
+    check("... and the next command reuses it", rc == 0 and "loading" not in
+          err, err)
+    rc, out, err = run(cli, "diff", a, b, "--by", "type", "--format", "json")
+    rows = __import__("json").loads(out) if rc == 0 else []
+    check("diff takes dumps", rc == 0 and any(
+        r["type"] == "object" and r["count_growth"] >= 5000 for r in rows),
+        err + out[:300])
+    rc, out, err = run(cli, "diff", b, a, "--by", "type")
+    check("dumps given newest first are said to be", rc == 0 and
+          "give the oldest first" in err, err)
+    del grow
+
+
 def interrupted(cli, outdir):
     """SIGINT or SIGTERM in the middle of a load leaves nothing behind."""
     big = os.path.join(outdir, "big.hdig")
@@ -171,6 +200,7 @@ def main(cli, outdir):
     os.makedirs(outdir, exist_ok=True)
     conventions(cli)
     files(cli, outdir)
+    dumps_as_databases(cli, outdir)
     interrupted(cli, outdir)
     return finish()
 

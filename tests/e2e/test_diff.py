@@ -128,8 +128,15 @@ def main(cli, outdir):
           "['_CACHE'][*]" in out, out[:400])
     rc, out, err = run(cli, "diff", dbs[0])
     check("usage", rc == 2, err)
-    rc, out, err = run(cli, "diff", dbs[0], os.path.join(outdir, "d1.hdig"))
+    notes = os.path.join(outdir, "notes.txt")
+    with open(notes, "w") as f:
+        f.write("neither a dump nor a database\n")
+    rc, out, err = run(cli, "diff", dbs[0], notes)
     check("not a database", rc == 1 and "heapdig" in err, err)
+    rc, out, err = run(cli, "diff", os.path.join(outdir, "d1.hdig"),
+                       os.path.join(outdir, "d3.hdig"), "--by", "type")
+    check("dumps in place of databases (their DUMP.db, loaded already)",
+          rc == 0 and "loading" not in err and "Entry" in out, err)
     return finish()
 
 

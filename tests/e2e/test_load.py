@@ -253,8 +253,11 @@ def main(cli, outdir):
     # Usage errors.
     r = subprocess.run([cli, "load"], capture_output=True, text=True)
     check("usage error exit 2", r.returncode == 2 and "usage" in r.stderr)
-    r = subprocess.run([cli, "summary", dump], capture_output=True, text=True)
-    check("summary of a non-database", r.returncode == 1 and
+    text = os.path.join(outdir, "notes.txt")
+    with open(text, "w") as f:
+        f.write("neither a dump nor a database\n")
+    r = subprocess.run([cli, "summary", text], capture_output=True, text=True)
+    check("summary of a file that is neither", r.returncode == 1 and
           "not a heapdig database" in r.stderr, r.stderr)
 
     return finish()
