@@ -47,9 +47,13 @@ run(int argc, char **argv)
     if (n < 2)
         return cli_usage(&hd_cmd_diff, "give two or three databases, oldest "
                          "first");
-    const char *by = o.by ? o.by : "both";
+    /* a CSV file holds one table: where it is held, unless --by type */
+    const char *by = o.by ? o.by : o.format == OUT_CSV ? "path" : "both";
     if (strcmp(by, "both") && strcmp(by, "type") && strcmp(by, "path"))
         return cli_usage(&hd_cmd_diff, "--by type, path or both");
+    if (o.format == OUT_CSV && !strcmp(by, "both"))
+        return cli_usage(&hd_cmd_diff, "csv is one table: --by type or "
+                         "--by path");
     for (int i = 0; i < n; i++)
         if ((paths[i] = cli_database_arg(&hd_cmd_diff, paths[i], &rc)) == NULL)
             return rc;
@@ -118,5 +122,6 @@ const hd_cmd hd_cmd_diff = {
     "alive), then shallow growth; --rank size or count ranks by those.  'held_at' generalises indices and data keys\n"
     "to [*], so a cache that gained 10,000 entries is one line.  With three\n"
     "dumps, what grew in both intervals is marked steady and listed first.  JSON with\n"
-    "--by both is {\"types\": [...], \"paths\": [...]}.",
+    "--by both is {\"types\": [...], \"paths\": [...]}; csv is one table\n"
+    "(--by path unless --by type).",
     run};

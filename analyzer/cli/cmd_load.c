@@ -22,6 +22,48 @@ progress_bar(uint64_t done, uint64_t total, void *payload)
     return 0;
 }
 
+/* The load's figures as one JSON object, or a CSV header and row. */
+static void
+print_stats(const hd_load_stats *st, const char *db, out_format fmt,
+            int truncated)
+{
+    static const char *const names[] = {
+        "objects", "references", "roots", "types", "total_size",
+        "unreachable", "unreachable_size", "cycles", "dangling_refs",
+        "peak_rss"};
+    const uint64_t v[] = {st->n_objects, st->n_refs, st->n_roots,
+                          st->n_types, st->total_size, st->n_unreachable,
+                          st->unreachable_size, st->n_cycles,
+                          st->n_dangling, st->peak_rss};
+    const double secs[] = {st->seconds_read, st->seconds_analyze,
+                           st->seconds_store, st->seconds_index};
+    static const char *const sec_names[] = {"read_seconds", "analyze_seconds",
+                                            "store_seconds", "index_seconds"};
+    size_t n = sizeof(v) / sizeof(v[0]);
+    if (fmt == OUT_JSON) {
+        printf("{\"database\": ");
+        out_json_str(stdout, db);
+        for (size_t i = 0; i < n; i++)
+            printf(", \"%s\": %llu", names[i], (unsigned long long)v[i]);
+        for (size_t i = 0; i < 4; i++)
+            printf(", \"%s\": %.3f", sec_names[i], secs[i]);
+        printf(", \"truncated\": %s}\n", truncated ? "true" : "false");
+        return;
+    }
+    printf("database");
+    for (size_t i = 0; i < n; i++)
+        printf(",%s", names[i]);
+    for (size_t i = 0; i < 4; i++)
+        printf(",%s", sec_names[i]);
+    printf(",truncated\n");
+    out_csv_field(stdout, db);
+    for (size_t i = 0; i < n; i++)
+        printf(",%llu", (unsigned long long)v[i]);
+    for (size_t i = 0; i < 4; i++)
+        printf(",%.3f", secs[i]);
+    printf(",%s\n", truncated ? "true" : "false");
+}
+
 static int
 is_sqlite(const char *path)
 {
@@ -39,6 +81,7 @@ run(int argc, char **argv)
     const char *dump = NULL, *db = NULL;
     char *db_alloc = NULL;
     int quiet = 0, verbose = 0, force = 0, err, rc;
+    out_format fmt = OUT_TABLE;
     hd_load_stats st;
     char b1[32], b2[32], b3[32], b4[32];
 
@@ -53,6 +96,10 @@ run(int argc, char **argv)
             verbose = 1;
         else if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--force"))
             force = 1;
+        else if (!strcmp(argv[i], "--format") && i + 1 < argc) {
+            if (out_parse_format(argv[++i], &fmt) < 0)
+                return cli_usage(&hd_cmd_load, "--format table, json or csv");
+        }
         else if (argv[i][0] == '-' && argv[i][1])
             return cli_usage(&hd_cmd_load, "unknown option %s", argv[i]);
         else if (dump == NULL)
@@ -89,6 +136,11 @@ run(int argc, char **argv)
     if (err == HD_ETRUNCATED)
         fprintf(stderr, "heapdig: warning: %s\nheapdig: loaded what the dump "
                 "holds; results are incomplete\n", hd_error_last()->message);
+    if (fmt != OUT_TABLE) {
+        print_stats(&st, db, fmt, err == HD_ETRUNCATED);
+        rc = err == HD_ETRUNCATED ? HD_EXIT_TRUNCATED : HD_EXIT_OK;
+        goto done;
+    }
     if (!quiet)
         printf("%s: %s objects, %s references, %s roots, %s in all\n"
                "  %llu unreachable (garbage), %llu cycles\n"
@@ -122,12 +174,13 @@ done:
 
 const hd_cmd hd_cmd_load = {
     "load", "load a dump into a SQLite database (DUMP.db by default)",
-    "DUMP [-o DB] [-q] [-v] [-f]\n\n"
+    "DUMP [-o DB] [-q] [-v] [-f] [--format table|json|csv]\n\n"
     "  -o, --output DB  database to create (a database there is replaced;\n"
     "                   any other file only with --force)\n"
     "  -f, --force      replace DB even if it is not a database\n"
     "  -q, --quiet      no progress or summary line\n"
-    "  -v, --verbose    time each phase and report peak memory\n\n"
+    "  -v, --verbose    time each phase and report peak memory\n"
+    "  --format json|csv  the load's figures as one JSON object or CSV row\n\n"
     "Exit status: 0 loaded, 1 failed (corrupt or unreadable dump: no\n"
     "database is written), 3 the dump was truncated (what it held is loaded).",
     run};

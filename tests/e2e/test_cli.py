@@ -163,6 +163,24 @@ def dumps_as_databases(cli, outdir):
     check("diff takes dumps", rc == 0 and any(
         r["type"] == "object" and r["count_growth"] >= 5000 for r in rows),
         err + out[:300])
+    rc, out, err = run(cli, "diff", a, b, "--format", "csv")
+    lines = out.splitlines()
+    check("diff --format csv is one table (where it is held)",
+          rc == 0 and lines and lines[0].startswith("held_at,") and
+          sum(1 for l in lines if l.startswith(("held_at,", "type,"))) == 1,
+          out[:300])
+    rc, out, err = run(cli, "diff", a, b, "--by", "both", "--format", "csv")
+    check("... and --by both with csv is a usage error", rc == 2, err)
+    rc, out, err = run(cli, "load", a, "-o", a + ".j.db", "--format", "json")
+    doc = __import__("json").loads(out) if rc == 0 else {}
+    check("load --format json: one object with its figures",
+          doc.get("objects", 0) > 1000 and doc.get("truncated") is False and
+          doc.get("database") == a + ".j.db", out[:300] + err)
+    rc, out, err = run(cli, "load", a, "-o", a + ".j.db", "--format", "csv")
+    rows = out.splitlines()
+    check("load --format csv: a header and a row", rc == 0 and
+          len(rows) == 2 and rows[0].startswith("database,objects,"),
+          out[:300])
     rc, out, err = run(cli, "diff", b, a, "--by", "type")
     check("dumps given newest first are said to be", rc == 0 and
           "give the oldest first" in err, err)
