@@ -4,6 +4,7 @@
  * new file of mode 0600, as private as the dump it shows, written under a
  * temporary name and renamed only when every byte is on disk, so a reader
  * never sees half a file and a full disk is an error, not a short file.
+ * The path "-" is standard output.
  */
 #include "analyzer_int.h"
 
@@ -14,6 +15,22 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Every byte to fd; 0 or an error naming what. */
+static int
+write_all(int fd, const char *what, const char *data, size_t n)
+{
+    for (size_t done = 0; done < n;) {
+        ssize_t k = write(fd, data + done, n - done);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return hd_error_set(HD_EIO, "cannot write %s: %s", what,
+                                strerror(k < 0 ? errno : ENOSPC));
+        done += (size_t)k;
+    }
+    return 0;
+}
+
 static int
 write_new(const char *path, const char *data, size_t n)
 {
@@ -21,17 +38,10 @@ write_new(const char *path, const char *data, size_t n)
     if (fd < 0)
         return hd_error_set(HD_EIO, "cannot create %s: %s", path,
                             strerror(errno));
-    for (size_t done = 0; done < n;) {
-        ssize_t k = write(fd, data + done, n - done);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0) {
-            int e = k < 0 ? errno : ENOSPC;
-            close(fd);
-            return hd_error_set(HD_EIO, "cannot write %s: %s", path,
-                                strerror(e));
-        }
-        done += (size_t)k;
+    int err = write_all(fd, path, data, n);
+    if (err < 0) {
+        close(fd);
+        return err;
     }
     if (close(fd) < 0)
         return hd_error_set(HD_EIO, "cannot write %s: %s", path,
@@ -43,8 +53,11 @@ int
 hd__write_file_atomic(const char *path, const char *data, size_t n)
 {
     size_t len = strlen(path) + 32;
-    char *tmp = malloc(len);
+    char *tmp;
     int err;
+    if (strcmp(path, "-") == 0) /* "-o -": to standard output */
+        return write_all(STDOUT_FILENO, "standard output", data, n);
+    tmp = malloc(len);
     if (tmp == NULL)
         return hd_error_set(HD_ENOMEM, "out of memory");
     snprintf(tmp, len, "%s.tmp-%d", path, (int)getpid());

@@ -138,6 +138,11 @@ next_to_open(const tree *t)
     "'strong' ORDER BY seq LIMIT 1)"
 /* A top object's name is its root's. */
 #define ROOT_NAME "(SELECT name FROM roots WHERE object = o.id LIMIT 1)"
+/* A module's namespace is the module's, though a running frame (module
+ * code's f_locals) names it as a root too. */
+#define MODULE_DICT                                                           \
+    "(SELECT " VIA_PARENT " FROM objects p JOIN types pt ON pt.id = p.type "  \
+    "WHERE p.id = o.parent AND pt.name = 'module')"
 /* Else say how the shortest chain reaches it: "via module typing .__dict__"
  * (a module's namespace is held by the module and by its functions). */
 #define VIA_PARENT                                                            \
@@ -216,7 +221,7 @@ grow(tree *t, hd_db *db, int max_nodes, int max_children,
     if ((err = hd_query(&kids, db, sql, 0, NULL)) < 0)
         goto done;
     snprintf(sql, sizeof(sql), CHILD_COLS,
-             "coalesce(" ROOT_NAME ", " VIA_PARENT ")",
+             "coalesce(" MODULE_DICT ", " ROOT_NAME ", " VIA_PARENT ")",
              "idom IS NULL AND reachable = 1 AND ?1 = ?1");
     if ((err = hd_query(&top, db, sql, 0, NULL)) < 0)
         goto done;

@@ -89,6 +89,10 @@ int cli_open(const hd_cmd *cmd, cli_opts *o, int need_obj, hd_db **db,
 /* An --exclude value names an object (#row, 0x address, id()) rather than a
  * type when it looks like one. */
 int cli_looks_like_object(const char *s);
+/* After a table cut at `shown` rows: "... 19,985 more; -n to show more"
+ * when count_sql counts more (tables only). */
+void cli_print_more(hd_db *db, const char *count_sql, int n,
+                    const char *const *params, long shown, int format);
 /* Runs a query and prints its rows; returns an exit code. */
 int cli_print_query(const hd_cmd *cmd, hd_db *db, const char *sql, int n,
                     const char *const *params, int format);

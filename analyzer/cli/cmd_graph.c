@@ -94,7 +94,10 @@ run(int argc, char **argv)
     g.format = fmt;
     if ((err = hd_graph_render(db, obj, &g, out, &n_nodes)) < 0)
         goto fail;
-    printf("%s: %zu nodes\n", out, n_nodes);
+    /* the picture itself may be on stdout (-o -) */
+    fprintf(strcmp(out, "-") ? stdout : stderr, "%s: %zu node%s\n",
+            strcmp(out, "-") ? out : "(standard output)", n_nodes,
+            n_nodes == 1 ? "" : "s");
     hd_db_close(db);
     return HD_EXIT_OK;
 fail:

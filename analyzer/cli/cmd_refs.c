@@ -32,6 +32,10 @@ run_refs(const hd_cmd *cmd, int argc, char **argv, int referrers)
                hd_obj_describe(desc, sizeof(desc), db, obj));
     const char *p[1] = {num};
     rc = cli_print_query(cmd, db, sql, 1, p, o.format);
+    if (rc == HD_EXIT_OK)
+        cli_print_more(db, referrers ? "SELECT count(*) FROM refs WHERE dst = ?1"
+                                     : "SELECT count(*) FROM refs WHERE src = ?1",
+                       1, p, o.limit, o.format);
     hd_db_close(db);
     return rc;
 }

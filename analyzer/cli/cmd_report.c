@@ -75,7 +75,8 @@ run(int argc, char **argv)
         rc = cli_fail("report", err);
         goto done;
     }
-    printf("%s\n", out);
+    if (strcmp(out, "-"))
+        printf("%s\n", out);
     rc = HD_EXIT_OK;
 done:
     hd_db_close(db);

@@ -31,6 +31,11 @@ run_top(int argc, char **argv)
              o.limit);
     const char *p[1] = {o.type};
     rc = cli_print_query(&hd_cmd_top, db, sql, o.type ? 1 : 0, p, o.format);
+    if (rc == HD_EXIT_OK)
+        cli_print_more(db, o.type ? "SELECT count(*) FROM objects o JOIN types"
+                                    " t ON t.id = o.type WHERE t.name = ?1"
+                                  : "SELECT count(*) FROM objects",
+                       o.type ? 1 : 0, p, o.limit, o.format);
     hd_db_close(db);
     return rc;
 }
@@ -56,6 +61,9 @@ run_types(int argc, char **argv)
              "retained FROM types WHERE count > 0 "
              "ORDER BY %s DESC, name LIMIT %ld", by, o.limit);
     rc = cli_print_query(&hd_cmd_types, db, sql, 0, NULL, o.format);
+    if (rc == HD_EXIT_OK)
+        cli_print_more(db, "SELECT count(*) FROM types WHERE count > 0", 0,
+                       NULL, o.limit, o.format);
     hd_db_close(db);
     return rc;
 }

@@ -230,6 +230,21 @@ cli_print_query(const hd_cmd *cmd, hd_db *db, const char *sql, int n,
     return err < 0 ? cli_fail(cmd->name, err) : HD_EXIT_OK;
 }
 
+void
+cli_print_more(hd_db *db, const char *count_sql, int n,
+               const char *const *params, long shown, int format)
+{
+    hd_rows *r = NULL;
+    char c[32];
+    if (format != OUT_TABLE)
+        return;
+    if (hd_query(&r, db, count_sql, n, params) == 0 && hd_rows_next(r) == 1 &&
+        hd_rows_int(r, 0) > shown)
+        printf("... %s more; -n to show more\n",
+               out_count(c, sizeof(c), hd_rows_int(r, 0) - shown));
+    hd_rows_free(r);
+}
+
 int
 cli_looks_like_object(const char *s)
 {

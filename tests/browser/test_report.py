@@ -112,6 +112,11 @@ def leaky_cache(cli, outdir, b, screenshot):
     types = rows_of(b, "table.types tbody tr td.ty")
     check("the types table lists Request", "Request" in types, repr(types[:5]))
 
+    first = b.eval("document.querySelector('.domtree .row[data-node=\"1\"]')"
+                   ".textContent")
+    check("the tree's first row is __main__'s namespace, named for its module",
+          first.startswith("dict via module __main__ .__dict__"), repr(first))
+
     # the dominator tree: a Request expands to what it holds
     opened = b.eval(r'''(function () {
       var row = [...document.querySelectorAll(".domtree summary .row")]

@@ -101,6 +101,18 @@ def files(cli, outdir):
         rc, out, err = run(cli, *args)
         check("%s: numbers are read whole, or it is a usage error" % what,
               rc == 2, err)
+    rc, out, err = run(cli, "top", db, "-n", "3")
+    check("a table cut at -n says how many rows it left out",
+          rc == 0 and out.rstrip().splitlines()[-1].startswith("... ") and
+          out.rstrip().endswith("more; -n to show more"), out[-200:])
+    rc, out, err = run(cli, "graph", db, "#1", "--refs", "--format", "dot",
+                       "-o", "-")
+    check("graph -o - writes the picture to stdout, the count to stderr",
+          rc == 0 and out.startswith("digraph") and "node" in err, err)
+    rc, out, err = run(cli, "report", db, "-o", "-")
+    check("report -o - writes the page to stdout",
+          rc == 0 and out.startswith("<!DOCTYPE html>") and
+          out.rstrip().endswith("</html>"), out[:80] + err)
     rc, out, err = run(cli, "top", db, "--", "-n")
     check("-- ends the options: what follows is an argument",
           rc == 2 and "too many arguments" in err, err)
