@@ -728,8 +728,13 @@ hd_compat_gen_frame(PyObject *gen, hd_frame *f, PyObject **frame_obj)
     *frame_obj = NULL;
 #if PY_VERSION_HEX >= 0x030B0000
     PyGenObject *g = (PyGenObject *)gen;
+#ifdef FRAME_STATE_FINISHED /* 3.12+; 3.15 renumbers the states */
+    if (FRAME_STATE_FINISHED(g->gi_frame_state))
+        return 0;
+#else
     if (g->gi_frame_state >= FRAME_COMPLETED)
         return 0;
+#endif
     return hd_compat_iframe_fill(
         f, (_PyInterpreterFrame *)((char *)gen +
                                    offsetof(PyGenObject, gi_iframe)));
