@@ -2,6 +2,7 @@
 # Installs what heapdig needs to build and test (Debian packages), if missing.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libsqlite3-dev zlib1g-dev libdeflate-dev libgraphviz-dev graphviz
+      clang libclang-rt-14-dev  # the fuzzers (libFuzzer)
       python3-dev python3-venv python3-objgraph python3-networkx python3-numpy
       python3-pandas python3-lxml python3-yaml python3-psutil python3-cryptography
       python3-django python3-sphinx mypy  # real programs the memory figures are checked on
