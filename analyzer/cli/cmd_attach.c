@@ -614,12 +614,12 @@ run(int argc, char **argv)
             a.async_ways++;
         } else if (!strstr(err, "not enabled") || !gdb_usable(&a)) {
             finish_dir(dir, 0);
-            return attach_fail(o.pid, "sys.remote_exec failed: %s%s%s%s", err,
-                               strstr(err, "not enabled") ? " (the target "
-                               "runs with PYTHON_DISABLE_REMOTE_DEBUG or -X "
+            int disabled = strstr(err, "not enabled") != NULL;
+            return attach_fail(o.pid, "sys.remote_exec failed: %s%s%s", err,
+                               disabled ? " (the target runs with "
+                               "PYTHON_DISABLE_REMOTE_DEBUG or -X "
                                "disable-remote-debug), and gdb cannot stand "
-                               "in: " : "", strstr(err, "not enabled") ?
-                               a.gdb_why : "", "");
+                               "in: " : "", disabled ? a.gdb_why : "");
         }
     }
     if (a.async_ways == 0 && via_gdb(&a, 1, err, sizeof(err)) < 0) {
