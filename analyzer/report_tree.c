@@ -21,6 +21,7 @@
 typedef struct tnode {
     int64_t id, retained, shallow;
     int64_t below_n, below_retained; /* children left out ("… N more") */
+    char *below_types;   /* their largest types: "Request ×19,975, str ×2" */
     int parent;                      /* index, -1 for the top */
     int first_child, n_children;     /* children are contiguous */
     int opened;                      /* its children were looked up */
@@ -103,12 +104,36 @@ open_node(tree *t, int i, hd_rows *kids, hd_rows *top, hd_rows *rest,
     t->n[i].n_children = count;
     if ((err = hd_rows_rerun(more, 2, p)) < 0)
         return err;
-    if ((err = hd_rows_next(more)) == 1) {
-        t->n[i].below_n = hd_rows_int(more, 0);
-        t->n[i].below_retained = hd_rows_int(more, 1);
+    /* one row per type of the children left out, largest first */
+    char types[256] = "", c[32];
+    size_t k = 0;
+    int shown = 0;
+    while ((err = hd_rows_next(more)) == 1) {
+        const char *ty = hd_rows_text(more, 0);
+        t->n[i].below_n += hd_rows_int(more, 1);
+        t->n[i].below_retained += hd_rows_int(more, 2);
+        if (shown < 3 && ty && k + strlen(ty) + 40 < sizeof(types)) {
+            k += (size_t)snprintf(types + k, sizeof(types) - k, "%s%s \xc3\x97%s",
+                                  shown ? ", " : "", ty,
+                                  hd_count_str(c, sizeof(c),
+                                               hd_rows_int(more, 1)));
+            shown++;
+        } else if (shown == 3 && k + 8 < sizeof(types)) {
+            k += (size_t)snprintf(types + k, sizeof(types) - k, ", …");
+            shown++;
+        }
     }
+    if (k && (t->n[i].below_types = strdup(types)) == NULL)
+        return hd_error_set(HD_ENOMEM, "out of memory");
     return err < 0 ? err : 0;
 }
+
+/* The children past the first ?2 (those shown), by type, largest first. */
+#define REST_BY_TYPE(where)                                                   \
+    "SELECT t.name, count(*), sum(x.retained) FROM (SELECT retained, type "   \
+    "FROM objects WHERE " where " ORDER BY retained DESC, id DESC LIMIT -1 "  \
+    "OFFSET ?2) x JOIN types t ON t.id = x.type GROUP BY x.type ORDER BY "    \
+    "sum(x.retained) DESC"
 
 /* The node to open next: the unopened one retaining most.  A linear scan:
  * max_nodes is a few thousand. */
@@ -225,15 +250,9 @@ grow(tree *t, hd_db *db, int max_nodes, int max_children,
              "idom IS NULL AND reachable = 1 AND ?1 = ?1");
     if ((err = hd_query(&top, db, sql, 0, NULL)) < 0)
         goto done;
-    if ((err = hd_query(&rest, db, "SELECT count(*), coalesce(sum(retained),"
-                        " 0) FROM (SELECT retained FROM objects WHERE idom = "
-                        "?1 ORDER BY retained DESC, id DESC LIMIT -1 OFFSET ?2)",
-                        0, NULL)) < 0 ||
-        (err = hd_query(&rest_top, db, "SELECT count(*), coalesce(sum("
-                        "retained), 0) FROM (SELECT retained FROM objects "
-                        "WHERE idom IS NULL AND reachable = 1 AND ?1 = ?1 "
-                        "ORDER BY retained DESC, id DESC LIMIT -1 OFFSET ?2)", 0,
-                        NULL)) < 0)
+    if ((err = hd_query(&rest, db, REST_BY_TYPE("idom = ?1"), 0, NULL)) < 0 ||
+        (err = hd_query(&rest_top, db, REST_BY_TYPE("idom IS NULL AND "
+                        "reachable = 1 AND ?1 = ?1"), 0, NULL)) < 0)
         goto done;
     if ((err = hd_query(&idom, db, "SELECT idom FROM objects WHERE id = ?1",
                         0, NULL)) < 0)
@@ -269,6 +288,7 @@ tree_free(tree *t)
         free(t->n[i].type);
         free(t->n[i].label);
         free(t->n[i].value);
+        free(t->n[i].below_types);
     }
     free(t->n);
 }
@@ -322,10 +342,17 @@ node_html(hd_buf *b, const tree *t, int idx, int64_t total, int depth)
     hd_buf_puts(b, "</summary>\n");
     for (int k = 0; k < n->n_children; k++)
         node_html(b, t, n->first_child + k, total, depth + 1);
-    if (n->below_n > 0)
-        hd_buf_printf(b, "<div class=\"more\">… %s more retaining %s</div>\n",
+    if (n->below_n > 0) {
+        hd_buf_printf(b, "<div class=\"more\">… %s more retaining %s",
                       hd_count_str(c1, sizeof(c1), n->below_n),
                       hd_bytes_str(s1, sizeof(s1), (double)n->below_retained));
+        if (n->below_types) {
+            hd_buf_puts(b, ": ");
+            hd_html_text(b, n->below_types, strlen(n->below_types),
+                         HD_TEXT_PLAIN, 200); /* type names: heap text */
+        }
+        hd_buf_puts(b, "</div>\n");
+    }
     if (n->has_children && !n->opened)
         hd_buf_printf(b, "<div class=\"more\">not in this report: <code>"
                       "heapdig tree DB #%" PRId64 "</code> shows what it "

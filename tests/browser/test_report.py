@@ -117,6 +117,11 @@ def leaky_cache(cli, outdir, b, screenshot):
     check("the tree's first row is __main__'s namespace, named for its module",
           first.startswith("dict via module __main__ .__dict__"), repr(first))
 
+    more = rows_of(b, ".domtree .more")
+    check("rows left out of the tree are counted by type",
+          any("more retaining" in m and "Request \u00d7" in m for m in more),
+          repr(more[:4]))
+
     # the dominator tree: a Request expands to what it holds
     opened = b.eval(r'''(function () {
       var row = [...document.querySelectorAll(".domtree summary .row")]
