@@ -149,17 +149,25 @@ normalize_args(int argc, char **argv, int *argc_out)
     return out;
 }
 
+static int dispatch(int argc, char **argv);
+
 int
 main(int argc, char **argv)
 {
-    int n_args;
+    int n_args, rc;
     char **args = normalize_args(argc, argv, &n_args);
     if (args == NULL) {
         fprintf(stderr, "heapdig: out of memory\n");
         return HD_EXIT_ERROR;
     }
-    argc = n_args;
-    argv = args;
+    rc = dispatch(n_args, args);
+    free(args);
+    return rc;
+}
+
+static int
+dispatch(int argc, char **argv)
+{
     if (argc < 2) {
         help(stderr);
         return HD_EXIT_USAGE;
