@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define POST_LOAD_MARK "-- @post-load"
@@ -528,7 +529,8 @@ hd_store__write(const hd_heap *h, const char *db_path, mode_t mode,
     snprintf(tmp, n + 16, "%s.tmp-%d", db_path, (int)getpid());
     unlink(tmp);
     /* made here, with the dump's mode, before SQLite opens it */
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                  mode | S_IRUSR | S_IWUSR);
     if (fd < 0) {
         err = hd_error_set(HD_EIO, "cannot create %s: %s", tmp,
                            strerror(errno));
@@ -583,7 +585,8 @@ hd_store__write(const hd_heap *h, const char *db_path, mode_t mode,
         goto done;
     }
     db = NULL;
-    if (rename(tmp, db_path) < 0)
+    /* the dump's own mode (a read-only dump gives a read-only database) */
+    if (chmod(tmp, mode) < 0 || rename(tmp, db_path) < 0)
         err = hd_error_set(HD_EIO, "cannot rename %s to %s: %s", tmp, db_path,
                            strerror(errno));
 done:
@@ -660,13 +663,20 @@ hd__db_check(hd_db *d, const char *schema, const char *path)
         const char *type = (const char *)sqlite3_column_text(st, 0);
         const char *name = (const char *)sqlite3_column_text(st, 1);
         const char *text = (const char *)sqlite3_column_text(st, 2);
-        char decl[160];
+        char decl[2][160], lower[128];
+        size_t k;
         if (!type || !name || !text)
             continue;
-        snprintf(decl, sizeof(decl), "CREATE %s %s ",
-                 strcmp(type, "view") ? "TABLE" : "VIEW", name);
+        /* SQLite names ignore case, and a view may stand in for a table */
+        for (k = 0; name[k] && k + 1 < sizeof(lower); k++)
+            lower[k] = (char)((name[k] >= 'A' && name[k] <= 'Z')
+                                  ? name[k] - 'A' + 'a' : name[k]);
+        lower[k] = 0;
+        snprintf(decl[0], sizeof(decl[0]), "CREATE TABLE %s ", lower);
+        snprintf(decl[1], sizeof(decl[1]), "CREATE VIEW %s ", lower);
         /* one of heapdig's names must hold heapdig's definition */
-        if (strstr(hd_schema_sql, decl) && !strstr(hd_schema_sql, text)) {
+        if ((strstr(hd_schema_sql, decl[0]) || strstr(hd_schema_sql, decl[1])) &&
+            !strstr(hd_schema_sql, text)) {
             err = hd_error_set(HD_EINVAL, "%s: its %s %s is not the one "
                                "`heapdig load` makes: load the dump again",
                                path, type, name);

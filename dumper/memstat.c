@@ -224,7 +224,11 @@ hd_memstat_take(hd_memstat *m, pid_t proc)
         snprintf(rollup, sizeof(rollup), "/proc/self/smaps_rollup");
     }
     memset(m, 0, sizeof(*m));
-    read_tracemalloc(m);  /* first: it makes and frees two small objects */
+    /* first: it makes and frees two small objects.  Not in a background
+     * dump's child: tracemalloc's table lock may have been held by another
+     * thread (freeing without the GIL) at the fork, and never comes free. */
+    if (proc <= 0)
+        read_tracemalloc(m);
     read_proc_kb(m, status, status_keys, status_parts, 6);
     read_proc_kb(m, rollup, rollup_keys, rollup_parts, 1);
     read_pyalloc(m);

@@ -76,8 +76,13 @@ cleanup_on_signals(void)
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_fatal_signal;
     sigemptyset(&sa.sa_mask);
-    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+        struct sigaction old;
+        /* a signal the caller ignores (nohup) stays ignored */
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+            continue;
         sigaction(sigs[i], &sa, NULL);
+    }
 }
 
 static void
@@ -135,8 +140,8 @@ normalize_args(int argc, char **argv, int *argc_out)
             *eq = 0; /* argv's own storage: "--format\0json" */
             out[n++] = a;
             out[n++] = eq + 1;
-        } else if (!plain && i >= 2 && (a[1] == 'n' || a[1] == 'o') &&
-                   a[0] == '-' && a[2]) {
+        } else if (!plain && i >= 2 && a[0] == '-' &&
+                   (a[1] == 'n' || a[1] == 'o') && a[2]) {
             static char flag[2][3] = {"-n", "-o"};
             out[n++] = flag[a[1] == 'o'];
             out[n++] = a + 2;

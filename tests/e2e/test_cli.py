@@ -87,7 +87,12 @@ def files(cli, outdir):
     check("... whatever it is (0640)", rc == 0 and
           stat.S_IMODE(os.stat(db).st_mode) == 0o640,
           oct(os.stat(db).st_mode))
+    os.chmod(dump, 0o400)
+    rc, out, err = run(cli, "load", "-q", dump, "-o", db)
+    check("... a read-only dump loads into a read-only database",
+          rc == 0 and stat.S_IMODE(os.stat(db).st_mode) == 0o400, err)
     os.chmod(dump, 0o600)
+    os.chmod(db, 0o600)
 
     # the option spellings other tools take
     rc, out, err = run(cli, "top", db, "--format=json", "-n2")

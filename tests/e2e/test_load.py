@@ -79,6 +79,17 @@ def databases_are_input(cli, outdir, db, dump):
     except subprocess.TimeoutExpired:
         check("a redefined (recursive) view is refused, not run", False,
               "summary hung")
+    shouting = changed("upper-view.db", "DROP VIEW type_stats; CREATE VIEW "
+                       "TYPE_STATS AS WITH RECURSIVE r(n) AS (SELECT 1 UNION "
+                       "ALL SELECT n + 1 FROM r) SELECT n AS name, '' AS "
+                       "module, 0 AS count, 0 AS size FROM r")
+    try:
+        r = subprocess.run([cli, "summary", shouting], capture_output=True,
+                           text=True, timeout=60)
+        check("... whatever the case of its name", r.returncode == 1 and
+              "not the one" in r.stderr, r.stderr)
+    except subprocess.TimeoutExpired:
+        check("... whatever the case of its name", False, "summary hung")
     rc, out, err = run(cli, "diff", db, unfinished)
     check("diff checks every database it attaches",
           rc == 1 and "unfinished.db" in err and "finished" in err, err)
