@@ -9,6 +9,7 @@
  * tables); the remainder is libraries, thread stacks and mapped files. */
 #include "analyzer_int.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -148,6 +149,29 @@ hd__memory_account(const hd_heap *h, const hd_load_stats *stats,
 
 /* ---- Query: the reconciliation in words ---------------------------------- */
 
+/* The memory table's rows that hd_memory holds. */
+static const struct {
+    const char *part;
+    size_t offset;
+} FIELDS[] = {{"rss", offsetof(hd_memory, rss)},
+              {"objects", offsetof(hd_memory, objects)},
+              {"python_free", offsetof(hd_memory, python_free)},
+              {"malloc_free", offsetof(hd_memory, malloc_free)},
+              {"unaccounted", offsetof(hd_memory, unaccounted)},
+              {"unaccounted_allocated", offsetof(hd_memory, unaccounted_allocated)},
+              {"unseen_small", offsetof(hd_memory, unseen_small)}};
+
+void
+hd_memory_shares(const hd_memory *m, hd_memory_share out[HD_MEMORY_SHARES])
+{
+    const hd_memory_share shares[HD_MEMORY_SHARES] = {
+        {"objects", "Python objects", m->objects},
+        {"python_free", "free inside Python's allocator", m->python_free},
+        {"malloc_free", "free inside malloc", m->malloc_free},
+        {"unaccounted", "not explained by any object", m->unaccounted}};
+    memcpy(out, shares, sizeof(shares));
+}
+
 int
 hd_memory_read(hd_db *db, hd_memory *m)
 {
@@ -169,23 +193,9 @@ hd_memory_read(hd_db *db, hd_memory *m)
         return err;
     while ((rc = hd_rows_next(r)) == 1) {
         const char *p = hd_rows_text(r, 0);
-        int64_t v = hd_rows_int(r, 1);
-        if (p == NULL)
-            continue;
-        if (strcmp(p, "rss") == 0)
-            m->rss = v;
-        else if (strcmp(p, "objects") == 0)
-            m->objects = v;
-        else if (strcmp(p, "python_free") == 0)
-            m->python_free = v;
-        else if (strcmp(p, "malloc_free") == 0)
-            m->malloc_free = v;
-        else if (strcmp(p, "unaccounted") == 0)
-            m->unaccounted = v;
-        else if (strcmp(p, "unaccounted_allocated") == 0)
-            m->unaccounted_allocated = v;
-        else if (strcmp(p, "unseen_small") == 0)
-            m->unseen_small = v;
+        for (size_t k = 0; p && k < sizeof(FIELDS) / sizeof(FIELDS[0]); k++)
+            if (strcmp(p, FIELDS[k].part) == 0)
+                *(int64_t *)((char *)m + FIELDS[k].offset) = hd_rows_int(r, 1);
     }
     hd_rows_free(r);
     m->present = m->rss >= 0 && m->objects >= 0 && m->unaccounted >= 0;

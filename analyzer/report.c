@@ -144,30 +144,26 @@ memory(page *p)
         return err;
     if (!m.present)
         return 0;
-    struct {
-        const char *what, *cls;
-        int64_t bytes;
-    } parts[] = {{"Python objects", "m-objects", m.objects},
-                 {"free inside Python's allocator", "m-pyfree", m.python_free},
-                 {"free inside malloc", "m-mfree", m.malloc_free},
-                 {"not explained by any object (C extensions, native "
-                  "buffers, thread stacks, memory-mapped files)",
-                  "m-unaccounted", m.unaccounted}};
+    hd_memory_share parts[HD_MEMORY_SHARES];
+    hd_memory_shares(&m, parts);
     double rss = (double)(m.rss > 0 ? m.rss : 1);
     hd_buf_printf(b, "<h3 id=\"memory\">The process's memory: RSS %s when "
                   "the dump began</h3><div class=\"split mem\">",
                   bytes(s1, sizeof(s1), m.rss));
-    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+    for (size_t i = 0; i < HD_MEMORY_SHARES; i++)
         if (parts[i].bytes > 0)
-            hd_buf_printf(b, "<span class=\"%s\" style=\"width:%.1f%%\" "
-                          "title=\"%s\"></span>", parts[i].cls,
+            hd_buf_printf(b, "<span class=\"m-%s\" style=\"width:%.1f%%\" "
+                          "title=\"%s\"></span>", parts[i].part,
                           100.0 * (double)parts[i].bytes / rss, parts[i].what);
     hd_buf_puts(b, "</div><table class=\"memory\"><tbody>");
-    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+    for (size_t i = 0; i < HD_MEMORY_SHARES; i++)
         if (parts[i].bytes >= 0)
-            hd_buf_printf(b, "<tr><td><span class=\"key %s\"></span>%s</td>"
-                          "<td class=\"n\">%s</td><td class=\"n\">"
-                          "%.0f%%</td></tr>", parts[i].cls, parts[i].what,
+            hd_buf_printf(b, "<tr><td><span class=\"key m-%s\"></span>%s%s"
+                          "</td><td class=\"n\">%s</td><td class=\"n\">"
+                          "%.0f%%</td></tr>", parts[i].part, parts[i].what,
+                          strcmp(parts[i].part, "unaccounted") ? ""
+                          : " (C extensions, native buffers, thread stacks, "
+                            "memory-mapped files)",
                           bytes(s1, sizeof(s1), parts[i].bytes),
                           100.0 * (double)parts[i].bytes / rss);
     if (m.unaccounted_allocated > 0)

@@ -47,7 +47,9 @@ enum {
     OPT_WEAK = 1 << 6,
     OPT_DEPTH = 1 << 7,
     OPT_OUTPUT = 1 << 8,
-    OPT_ALL = 1 << 9
+    OPT_ALL = 1 << 9,
+    OPT_KIND = 1 << 10, /* waste --kind */
+    OPT_RANK = 1 << 11  /* diff --rank */
 };
 #define CLI_MAX_EXCLUDE 64
 
@@ -61,6 +63,8 @@ typedef struct cli_opts {
     int depth;         /* --depth (0: command default) */
     long all;          /* --all N (path) */
     const char *output; /* -o */
+    const char *kind;  /* --kind */
+    const char *rank;  /* --rank */
     const char *exclude[CLI_MAX_EXCLUDE];
     int n_exclude;
     const char *pos[3]; /* DB [OBJ], or up to three DBs (diff) */
@@ -82,6 +86,8 @@ int cli_parse(const hd_cmd *cmd, cli_opts *o, int argc, char **argv,
 int cli_database_for(const hd_cmd *cmd, const char *in, char **db_path);
 /* The same, with the path kept until exit; NULL (and *rc) on failure. */
 const char *cli_database_arg(const hd_cmd *cmd, const char *in, int *rc);
+/* Whether path starts as a SQLite database does. */
+int cli_is_database(const char *path);
 /* Opens pos[0] (a database, or a dump: cli_database_arg) and (need_obj)
  * resolves pos[1]; 0 or an exit code. */
 int cli_open(const hd_cmd *cmd, cli_opts *o, int need_obj, hd_db **db,

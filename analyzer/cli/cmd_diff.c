@@ -18,29 +18,16 @@ run(int argc, char **argv)
     int n = 0, rc;
     hd_rank rank = HD_RANK_RETAINED;
 
-    /* --rank is this command's own; the rest are the shared options */
-    char *args[64];
-    int n_args = 0;
-    for (int i = 0; i < argc && n_args < 63; i++) {
-        if (!strcmp(argv[i], "--rank") && i + 1 < argc) {
-            const char *r = argv[++i];
-            if (!strcmp(r, "retained"))
-                rank = HD_RANK_RETAINED;
-            else if (!strcmp(r, "size"))
-                rank = HD_RANK_SIZE;
-            else if (!strcmp(r, "count"))
-                rank = HD_RANK_COUNT;
-            else
-                return cli_usage(&hd_cmd_diff, "--rank retained, size or "
-                                 "count, not %s", r);
-        } else {
-            args[n_args++] = argv[i];
-        }
-    }
-    args[n_args] = NULL;
-    if ((rc = cli_parse(&hd_cmd_diff, &o, n_args, args,
-                        OPT_FORMAT | OPT_LIMIT | OPT_BY)))
+    if ((rc = cli_parse(&hd_cmd_diff, &o, argc, argv,
+                        OPT_FORMAT | OPT_LIMIT | OPT_BY | OPT_RANK)))
         return rc;
+    if (o.rank && !strcmp(o.rank, "size"))
+        rank = HD_RANK_SIZE;
+    else if (o.rank && !strcmp(o.rank, "count"))
+        rank = HD_RANK_COUNT;
+    else if (o.rank && strcmp(o.rank, "retained"))
+        return cli_usage(&hd_cmd_diff, "--rank retained, size or count, not "
+                         "%s", o.rank);
     n = o.n_pos;
     for (int i = 0; i < n; i++)
         paths[i] = o.pos[i];

@@ -65,17 +65,6 @@ print_stats(const hd_load_stats *st, const char *db, out_format fmt,
 }
 
 static int
-is_sqlite(const char *path)
-{
-    char head[16] = {0};
-    FILE *f = fopen(path, "rb");
-    size_t n = f ? fread(head, 1, sizeof(head), f) : 0;
-    if (f)
-        fclose(f);
-    return n == sizeof(head) && memcmp(head, "SQLite format 3", 16) == 0;
-}
-
-static int
 run(int argc, char **argv)
 {
     const char *dump = NULL, *db = NULL;
@@ -118,7 +107,7 @@ run(int argc, char **argv)
     }
     /* A database replaces a database; anything else (a dump, a report)
      * only with --force. */
-    if (!force && access(db, F_OK) == 0 && !is_sqlite(db)) {
+    if (!force && access(db, F_OK) == 0 && !cli_is_database(db)) {
         fprintf(stderr, "heapdig: load: %s exists and is not a heapdig "
                 "database; not replacing it (--force does)\n", db);
         rc = HD_EXIT_ERROR;

@@ -41,18 +41,13 @@ print_memory(const hd_memory *m)
     char b[32];
     const char *advice = hd_memory_advice(m);
     double rss = (double)m->rss;
-    struct {
-        const char *what;
-        int64_t bytes;
-    } parts[] = {{"Python objects", m->objects},
-                 {"free inside Python's allocator", m->python_free},
-                 {"free inside malloc", m->malloc_free},
-                 {"not explained by any object", m->unaccounted}};
+    hd_memory_share parts[HD_MEMORY_SHARES];
     if (!m->present)
         return;
+    hd_memory_shares(m, parts);
     printf("Memory: RSS %s when the dump began\n",
            out_bytes(b, sizeof(b), rss));
-    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+    for (size_t i = 0; i < HD_MEMORY_SHARES; i++)
         if (parts[i].bytes >= 0)
             printf("  %-31s %12s %4.0f%%\n", parts[i].what,
                    out_bytes(b, sizeof(b), (double)parts[i].bytes),

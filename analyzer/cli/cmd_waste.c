@@ -26,37 +26,27 @@ run(int argc, char **argv)
     cli_opts o;
     hd_db *db = NULL;
     hd_rows *rows = NULL;
-    const char *only = NULL;
     int64_t total = 0;
     char b1[32], b2[32];
     int err = 0, rc, printed = 0;
 
-    /* --kind is this command's own; the rest are the shared options */
-    char *args[64];
-    int n = 0;
-    for (int i = 0; i < argc && n < 63; i++) {
-        if (!strcmp(argv[i], "--kind") && i + 1 < argc)
-            only = argv[++i];
-        else
-            args[n++] = argv[i];
-    }
-    args[n] = NULL;
-    if ((rc = cli_parse(&hd_cmd_waste, &o, n, args, OPT_FORMAT | OPT_LIMIT)))
+    if ((rc = cli_parse(&hd_cmd_waste, &o, argc, argv,
+                        OPT_FORMAT | OPT_LIMIT | OPT_KIND)))
         return rc;
-    if (only) {
+    if (o.kind) {
         size_t k = 0;
-        while (k < N_KINDS && strcmp(KINDS[k].kind, only))
+        while (k < N_KINDS && strcmp(KINDS[k].kind, o.kind))
             k++;
         if (k == N_KINDS)
             return cli_usage(&hd_cmd_waste, "--kind duplicate, empty or "
-                             "slots, not %s", only);
+                             "slots, not %s", o.kind);
     }
     if ((rc = cli_open(&hd_cmd_waste, &o, 0, &db, NULL)))
         return rc;
     if (o.format == OUT_JSON)
         printf("{");
     for (size_t k = 0; k < N_KINDS; k++) {
-        if (only && strcmp(KINDS[k].kind, only))
+        if (o.kind && strcmp(KINDS[k].kind, o.kind))
             continue;
         if ((err = hd_waste_query(&rows, db, KINDS[k].kind, o.limit)) < 0)
             goto fail;
@@ -75,13 +65,13 @@ run(int argc, char **argv)
             goto fail;
         printed++;
     }
-    if (!only && (err = hd_waste_total(db, &total)) < 0)
+    if (!o.kind && (err = hd_waste_total(db, &total)) < 0)
         goto fail;
-    if (o.format == OUT_JSON && !only)
+    if (o.format == OUT_JSON && !o.kind)
         printf(",\n  \"saved\": %lld\n}\n", (long long)total);
     else if (o.format == OUT_JSON)
         printf("\n}\n");
-    else if (o.format == OUT_TABLE && !only)
+    else if (o.format == OUT_TABLE && !o.kind)
         printf("\nIn all, about %s could be saved (of %s of objects).\n",
                out_bytes(b1, sizeof(b1), (double)total),
                out_bytes(b2, sizeof(b2),

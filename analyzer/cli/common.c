@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 int
 cli_number(const char *s, long *out)
@@ -93,6 +94,12 @@ cli_parse(const hd_cmd *cmd, cli_opts *o, int argc, char **argv,
         } else if (TAKES("-o", OPT_OUTPUT)) {
             o->output = val;
             i++;
+        } else if (TAKES("--kind", OPT_KIND)) {
+            o->kind = val;
+            i++;
+        } else if (TAKES("--rank", OPT_RANK)) {
+            o->rank = val;
+            i++;
         } else if (o->bad) {
             return HD_EXIT_USAGE;
         } else if (!strcmp(a, "--garbage") && (accepted & OPT_GARBAGE)) {
@@ -127,6 +134,17 @@ is_dump(const char *path)
                       (n == 4 && !memcmp(m, "\x89HDG", 4)));
 }
 
+int
+cli_is_database(const char *path)
+{
+    char head[16] = {0};
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(head, 1, sizeof(head), f) : 0;
+    if (f)
+        fclose(f);
+    return n == sizeof(head) && memcmp(head, "SQLite format 3", 16) == 0;
+}
+
 static int
 newer(const char *a, const char *b)
 {
@@ -149,6 +167,15 @@ cli_database_for(const hd_cmd *cmd, const char *in, char **db_path)
     if ((*db_path = malloc(n)) == NULL)
         return cli_fail(cmd->name, HD_ENOMEM);
     snprintf(*db_path, n, "%s.db", in);
+    /* a file there that is no database is not ours to replace */
+    if (access(*db_path, F_OK) == 0 && !cli_is_database(*db_path)) {
+        fprintf(stderr, "heapdig: %s: %s exists and is not a heapdig "
+                "database; not replacing it (heapdig load --force does)\n",
+                cmd->name, *db_path);
+        free(*db_path);
+        *db_path = NULL;
+        return HD_EXIT_ERROR;
+    }
     if (newer(*db_path, in) && hd_db_open(&db, *db_path) == 0) {
         hd_db_close(db);
         return 0; /* a finished database of this schema, newer: use it */

@@ -283,6 +283,17 @@ typedef struct hd_memory {
 
 /** Reads the memory table; m->present is 0 for a dump without figures. */
 int hd_memory_read(hd_db *db, hd_memory *m);
+/** One share of the RSS, as summary and the report show it. */
+typedef struct hd_memory_share {
+    const char *part; /**< the memory table's row: "objects", ... */
+    const char *what; /**< "Python objects", "free inside malloc", ... */
+    int64_t bytes;    /**< -1 where the dump has no such figure */
+} hd_memory_share;
+#define HD_MEMORY_SHARES 4
+/** The RSS split: objects, Python's allocator's free space, malloc's,
+ *  and what no object explains, in that order. */
+void hd_memory_shares(const hd_memory *m,
+                      hd_memory_share out[HD_MEMORY_SHARES]);
 /** What to try next when one part dominates (native memory, free space
  *  inside an allocator), or NULL. */
 const char *hd_memory_advice(const hd_memory *m);

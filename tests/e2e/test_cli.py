@@ -201,6 +201,14 @@ def dumps_as_databases(cli, outdir):
     rc, out, err = run(cli, "diff", b, a, "--by", "type")
     check("dumps given newest first are said to be", rc == 0 and
           "give the oldest first" in err, err)
+    c = os.path.join(outdir, "seq-3.hdig")
+    heapdig.dump(c)
+    with open(c + ".db", "w") as f:
+        f.write("my notes, not a database\n")
+    rc, out, err = run(cli, "summary", c)
+    check("a file beside the dump that is no database is not replaced",
+          rc == 1 and "not replacing it" in err and
+          open(c + ".db").read() == "my notes, not a database\n", err)
     del grow
 
 
