@@ -4,13 +4,72 @@
  * order, timing each: reverse graph + roots (graph.c) -> BFS: reachable,
  * depth, parent (referrers.c) -> SCCs and garbage islands (cycles.c) ->
  * dominators and retained sizes (dominators.c) -> retained sizes of sets:
- * per type and per cycle.  Each stage owns its arrays in hd_heap.
+ * per type, per cycle and per (where it is held, type) for the diff.  Each stage owns its arrays in hd_heap.
  */
 #include "analyzer_int.h"
 
 #include <stdlib.h>
 #include <time.h>
 
+
+/* Numbers each object's (signature, type) pair, 0 for none: the groups
+ * of h->held, counted, sized and with their retained bytes. */
+static int
+held_groups(hd_heap *h)
+{
+    uint64_t n = h->n_objects, mask = 1023;
+    uint64_t *keys = NULL; /* (path << 32 | type) + 1; 0 marks empty */
+    uint32_t *vals = NULL, *group = malloc(((size_t)n + 1) * sizeof(uint32_t));
+    uint64_t *retained = NULL;
+    uint32_t cap = 1024;
+    int err = 0;
+    while (mask < 2 * n)
+        mask = mask * 2 + 1;
+    keys = calloc(mask + 1, sizeof(uint64_t));
+    vals = malloc((mask + 1) * sizeof(uint32_t));
+    free(h->held);
+    h->n_held = 0;
+    h->held = malloc(cap * sizeof(hd_held));
+    if (!group || !keys || !vals || !h->held)
+        goto nomem;
+    for (uint64_t o = 0; o < n; o++) {
+        uint32_t path = h->path ? h->path[o] : 0;
+        uint64_t key = (((uint64_t)path << 32) | h->type[o]) + 1;
+        uint64_t slot = (key * 0x9E3779B97F4A7C15ull >> 20) & mask;
+        while (keys[slot] && keys[slot] != key)
+            slot = (slot + 1) & mask;
+        if (!keys[slot]) {
+            if (h->n_held + 1 >= cap) {
+                hd_held *t = realloc(h->held, (size_t)cap * 2 * sizeof(hd_held));
+                if (t == NULL)
+                    goto nomem;
+                h->held = t;
+                cap *= 2;
+            }
+            keys[slot] = key;
+            vals[slot] = ++h->n_held;
+            h->held[h->n_held] = (hd_held){path, h->type[o], 0, 0, 0};
+        }
+        group[o] = vals[slot];
+        h->held[group[o]].count++;
+        h->held[group[o]].size += h->size[o];
+    }
+    if ((retained = malloc(((size_t)h->n_held + 1) * sizeof(uint64_t))) == NULL)
+        goto nomem;
+    if ((err = hd_dom__group_retained(h, group, h->n_held, retained)) < 0)
+        goto done;
+    for (uint32_t g = 1; g <= h->n_held; g++)
+        h->held[g].retained = retained[g];
+    goto done;
+nomem:
+    err = hd_error_set(HD_ENOMEM, "out of memory (where objects are held)");
+done:
+    free(keys);
+    free(vals);
+    free(group);
+    free(retained);
+    return err;
+}
 
 int
 hd_analyze(hd_heap *h)
@@ -57,7 +116,8 @@ hd_analyze(hd_heap *h)
     for (uint64_t o = 0; o < n; o++)
         group[o] = h->scc[o] == HD_NONE ? 0 : h->scc[o];
     if ((err = hd_dom__group_retained(h, group, h->n_cycles,
-                                      h->cycle_retained)) < 0)
+                                      h->cycle_retained)) < 0 ||
+        (err = held_groups(h)) < 0)
         goto done;
     h->t_dom = hd__now() - t;
     h->analyzed = 1;

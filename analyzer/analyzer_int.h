@@ -154,6 +154,11 @@ typedef struct hd_memory_row {
     int64_t bytes;
 } hd_memory_row;
 
+typedef struct hd_held {
+    uint32_t path, type;
+    uint64_t count, size, retained;
+} hd_held;
+
 typedef struct hd_heap {
     /* strings: id i (1-based) is str_data[str_off[i] .. str_off[i+1]) */
     char *str_data;
@@ -214,6 +219,11 @@ typedef struct hd_heap {
     uint32_t *path;      /* signature id (1-based) of the object's chain */
     char **path_text;    /* path_text[id]: "sys.modules['app'].__dict__[...]" */
     uint32_t n_paths;
+    /* Objects by where they are held and their type (the diff's rows):
+     * group g is (held_path[g], held_type[g]), path 0 for garbage, with
+     * the bytes freeing all of them would free (nested members once). */
+    hd_held *held;       /* [1..n_held] */
+    uint32_t n_held;
     uint32_t *scc;       /* cycle id (1-based), HD_NONE if on no cycle */
     uint32_t *idom;      /* immediate dominator, HD_NONE = virtual root */
     uint64_t *retained;  /* bytes dominated, own size included */
@@ -338,7 +348,7 @@ int hd_render__draw(const hd_picture *pic, const char *format,
 
 /* The version of schema/heapdig.sql's tables, stored last by a load as meta
  * schema_version; databases of another are refused (load the dump again). */
-#define HD_SCHEMA_VERSION 4
+#define HD_SCHEMA_VERSION 5
 /* Checks that database `schema` ("main", or an attached alias) of d is one
  * a load finished, of HD_SCHEMA_VERSION, with heapdig's own definitions. */
 int hd__db_check(hd_db *d, const char *schema, const char *path);

@@ -99,10 +99,9 @@ hd_diff_query(hd_rows **out, hd_db *db, int n, int by_path, hd_rank rank,
     } else {
 #define PATHS(db)                                                             \
     "SELECT coalesce(p.signature, '(garbage: gc.collect() would free it)') "  \
-    "sig, t.name type, count(*) n, sum(o.size) s, sum(o.retained) r FROM "     \
-    db ".objects o LEFT JOIN " db ".paths p ON p.id = o.path JOIN " db        \
-    ".types t ON t.id = o.type WHERE o.path IS NOT NULL OR o.reachable = 0 "  \
-    "GROUP BY sig, o.type"
+    "sig, t.name type, sum(g.count) n, sum(g.size) s, sum(g.retained) r "      \
+    "FROM " db ".held g LEFT JOIN " db ".paths p ON p.id = g.path JOIN " db   \
+    ".types t ON t.id = g.type GROUP BY sig, g.type"
         snprintf(sql, sizeof(sql),
                  "WITH x AS (" PATHS("main") "), y AS (" PATHS("b") ")%s, k AS"
                  " (SELECT sig, type FROM x UNION SELECT sig, type FROM y%s) "

@@ -613,6 +613,7 @@ hd_heap__free(hd_heap *h)
     for (uint32_t i = 1; h->path_text && i <= h->n_paths; i++)
         free(h->path_text[i]);
     free(h->path_text);
+    free(h->held);
     free(h);
 }
 

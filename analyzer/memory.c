@@ -65,13 +65,24 @@ hd__memory_note(const char *part)
     return "as the dumper named it";
 }
 
+/* Figures are input (a crafted dump or database may say 2^63): bounded
+ * at 2^56 bytes, 64 PiB, so that sums of them and the advice's products
+ * cannot overflow. */
+#define BYTES_MAX ((int64_t)1 << 56)
+
+static int64_t
+bounded(uint64_t v)
+{
+    return v > (uint64_t)BYTES_MAX ? BYTES_MAX : (int64_t)v;
+}
+
 /* The part's bytes, or -1 if the dump has none. */
 static int64_t
 part(const hd_heap *h, const char *name)
 {
     for (size_t i = 0; i < h->n_memory; i++)
         if (strcmp(h->memory[i].part, name) == 0)
-            return (int64_t)h->memory[i].bytes;
+            return bounded(h->memory[i].bytes);
     return -1;
 }
 
@@ -92,7 +103,7 @@ hd__memory_account(const hd_heap *h, const hd_load_stats *stats,
     if (rss < 0)
         return 0; /* a dump before 1.3, or no /proc: nothing to reconcile */
 
-    int64_t objects = (int64_t)objects_total;
+    int64_t objects = bounded(objects_total);
     int64_t py_free = nonneg(part(h, "pymalloc_free")) +
                       nonneg(part(h, "pymalloc_overhead")) +
                       nonneg(part(h, "mimalloc_free"));
@@ -107,7 +118,7 @@ hd__memory_account(const hd_heap *h, const hd_load_stats *stats,
      * allocations.  An object's separate buffer under 512 bytes (a list's
      * items) counts here too, so only a large share says much. */
     int64_t pm_used = part(h, "pymalloc_used");
-    int64_t unseen = pm_used >= 0 ? nonneg(pm_used - (int64_t)stats->small_size)
+    int64_t unseen = pm_used >= 0 ? nonneg(pm_used - bounded(stats->small_size))
                                   : -1;
     /* Allocators' figures are missing (not glibc, PYTHONMALLOC=malloc...):
      * then nothing can be said of how much of the rest they handed out. */
@@ -140,7 +151,7 @@ hd__memory_account(const hd_heap *h, const hd_load_stats *stats,
         if (strcmp(p, "rss") == 0 || strcmp(p, "malloc_free") == 0)
             continue;
         snprintf(rows[n].part, sizeof(rows[n].part), "%s", p);
-        rows[n].bytes = (int64_t)h->memory[i].bytes;
+        rows[n].bytes = bounded(h->memory[i].bytes);
         n++;
     }
     *n_out = n;
@@ -194,8 +205,11 @@ hd_memory_read(hd_db *db, hd_memory *m)
     while ((rc = hd_rows_next(r)) == 1) {
         const char *p = hd_rows_text(r, 0);
         for (size_t k = 0; p && k < sizeof(FIELDS) / sizeof(FIELDS[0]); k++)
-            if (strcmp(p, FIELDS[k].part) == 0)
-                *(int64_t *)((char *)m + FIELDS[k].offset) = hd_rows_int(r, 1);
+            if (strcmp(p, FIELDS[k].part) == 0) {
+                int64_t v = hd_rows_int(r, 1); /* a database is input too */
+                *(int64_t *)((char *)m + FIELDS[k].offset) =
+                    v < 0 ? -1 : bounded((uint64_t)v);
+            }
     }
     hd_rows_free(r);
     m->present = m->rss >= 0 && m->objects >= 0 && m->unaccounted >= 0;

@@ -26,7 +26,9 @@ struct hd_reader {
     int z_live;
     int member_done;     /* a gzip member ended; next byte starts another */
     int raw;             /* 1: the stream is not compressed (decided at byte 0) */
-    int started;
+    int started;         /* the first bytes decided raw or gzip */
+    uint8_t head[16];    /* the first bytes, while they cannot decide yet */
+    size_t n_head;
     uint8_t *buf;        /* decompressed bytes not yet consumed */
     size_t len, cap;
     size_t pos;          /* consumed prefix of buf */
@@ -605,13 +607,23 @@ grow(hd_reader *rd, size_t need)
     return 0;
 }
 
+static const char sqlite_magic[] = "SQLite format 3";
+
+/* Whether the first n bytes could still begin either magic: then the
+ * next bytes decide (a stream fed a byte at a time is the same stream). */
+static int
+undecided(const uint8_t *p, size_t n)
+{
+    return (n < HD_MAGIC_LEN && memcmp(p, HD_MAGIC, n) == 0) ||
+           (n < sizeof(sqlite_magic) && memcmp(p, sqlite_magic, n) == 0);
+}
+
 /* What the first bytes say: a dump as the dumper writes it (gzip), one
  * uncompressed (zcat's output: accepted), or a heapdig database given in
  * place of a dump. */
 static int
 sniff(hd_reader *rd, const uint8_t *p, size_t len)
 {
-    static const char sqlite_magic[] = "SQLite format 3";
     rd->started = 1;
     if (len >= HD_MAGIC_LEN && memcmp(p, HD_MAGIC, HD_MAGIC_LEN) == 0)
         rd->raw = 1;
@@ -623,13 +635,42 @@ sniff(hd_reader *rd, const uint8_t *p, size_t len)
     return 0;
 }
 
+static int feed(hd_reader *rd, const uint8_t *data, size_t len);
+
+/* The bytes held back while the stream's kind was undecided. */
+static int
+decide(hd_reader *rd)
+{
+    if (sniff(rd, rd->head, rd->n_head) < 0)
+        return rd->error;
+    return feed(rd, rd->head, rd->n_head);
+}
+
 int
 hd_reader_feed(hd_reader *rd, const void *data, size_t len)
 {
+    const uint8_t *p = data;
     if (rd->error)
         return rd->error;
-    if (!rd->started && len > 0 && sniff(rd, data, len) < 0)
-        return rd->error;
+    if (!rd->started) {
+        size_t take = sizeof(rd->head) - rd->n_head;
+        if (take > len)
+            take = len;
+        memcpy(rd->head + rd->n_head, p, take);
+        rd->n_head += take;
+        p += take;
+        len -= take;
+        if (undecided(rd->head, rd->n_head))
+            return 0; /* len is 0: the head has room left */
+        if (decide(rd) < 0)
+            return rd->error;
+    }
+    return len ? feed(rd, p, len) : 0;
+}
+
+static int
+feed(hd_reader *rd, const uint8_t *data, size_t len)
+{
     if (rd->raw) {
         if (grow(rd, len) < 0)
             return rd->error;
@@ -674,6 +715,8 @@ hd_reader_finish(hd_reader *rd)
 {
     if (rd->error)
         return rd->error;
+    if (!rd->started && rd->n_head > 0 && decide(rd) < 0)
+        return rd->error; /* a stream shorter than a magic */
     if (rd->state == 2 && rd->member_done && rd->pos == rd->len)
         return 0;
     if (rd->state == 2 && !rd->member_done)

@@ -90,30 +90,289 @@ bfs_from(hd_heap *h, uint32_t *queue, uint64_t *headp, uint64_t *tailp)
  * class and instance __dict__s, sys.modules, builtins, a frame's f_locals)
  * stay, so "sys.modules['app'].__dict__['_CACHE'][*].payload" names every
  * cached payload in one line.  Root names lose what changes between runs
- * (thread ids, line numbers, addresses).  Computed in BFS order, so a
- * parent's signature is known first: O(V) with a hash of (parent signature,
- * label) -> signature id.
+ * (thread ids, line numbers, addresses).
+ *
+ * Recursion is folded: a step that repeats the one before it, or the two
+ * before it, joins the earlier signature, so a linked list is
+ * "['head'](.next)+" and a tree "root(.children[*])+" however deep (a
+ * signature per depth would make each a row of its own, and no two dumps
+ * agree on the depth).  A text longer than SIG_MAX_TEXT keeps its head and
+ * tail around " … " and ends in a hash of the whole, so two signatures
+ * never read the same.
+ *
+ * Computed in BFS order, so a parent's signature is known first: O(V) with
+ * a hash of (parent signature, step) -> signature; the texts are written
+ * at the end, once every fold is known.
  */
 
 #define SIG_MAX_TEXT 400
+#define SIG_HEAD 200 /* bytes kept before " … " */
+#define SIG_TAIL 160 /* and after it */
+#define ELLIPSIS " \xe2\x80\xa6 "
+
+#define SIG_MAX_PERIOD 4 /* ".__dict__['children'][*]" and back: 3.9's tree */
+
+typedef struct sig {
+    uint32_t parent;    /* signature, 0 at a root */
+    uint32_t loop;      /* first signature of the loop it is in, or 0 */
+    uint32_t loop_end;  /* on a loop's first signature: its last */
+    uint8_t loop_len;   /* steps in the loop; its place in it: */
+    uint8_t loop_pos;
+    char *step;         /* its last step: ".next", "[*]", a root's name */
+} sig;
 
 typedef struct sigmap {
     uint64_t *keys; /* hash | 1; 0 marks empty */
     uint32_t *vals;
     uint64_t mask;
-    uint32_t *sig_parent; /* per signature: parent signature, label text */
-    char **sig_label;
+    sig *sigs;      /* [1..n] */
+    uint32_t n, cap;
 } sigmap;
 
 static uint64_t
-sig_hash(uint32_t parent, const char *label)
+sig_hash(uint64_t seed, const char *step)
 {
-    uint64_t x = 1469598103934665603ull ^ parent;
-    for (const char *p = label; *p; p++)
+    uint64_t x = 1469598103934665603ull ^ seed;
+    for (const char *p = step; *p; p++)
         x = (x ^ (uint8_t)*p) * 1099511628211ull;
     return x | 1;
 }
 
+static int
+sigmap_grow(sigmap *m)
+{
+    uint64_t nm = m->mask * 2 + 1;
+    uint64_t *nk = calloc(nm + 1, sizeof(uint64_t));
+    uint32_t *nv = malloc((nm + 1) * sizeof(uint32_t));
+    if (!nk || !nv) {
+        free(nk);
+        free(nv);
+        return -1;
+    }
+    for (uint64_t i = 0; i <= m->mask; i++) {
+        if (!m->keys[i])
+            continue;
+        uint64_t j = m->keys[i] & nm;
+        while (nk[j])
+            j = (j + 1) & nm;
+        nk[j] = m->keys[i];
+        nv[j] = m->vals[i];
+    }
+    free(m->keys);
+    free(m->vals);
+    m->keys = nk;
+    m->vals = nv;
+    m->mask = nm;
+    return 0;
+}
+
+/* The signature (parent, step), made if new: its id, or 0 out of memory. */
+static uint32_t
+sig_intern(sigmap *m, uint32_t parent, const char *step)
+{
+    uint64_t hv = sig_hash(parent, step), slot = hv & m->mask;
+    for (; m->keys[slot]; slot = (slot + 1) & m->mask) {
+        sig *c = &m->sigs[m->vals[slot]];
+        if (m->keys[slot] == hv && c->parent == parent &&
+            !strcmp(c->step, step))
+            return m->vals[slot];
+    }
+    if (m->n + 1 >= m->cap) {
+        sig *t = realloc(m->sigs, (size_t)m->cap * 2 * sizeof(sig));
+        if (t == NULL)
+            return 0;
+        m->sigs = t;
+        m->cap *= 2;
+    }
+    char *text = strdup(step);
+    if (text == NULL)
+        return 0;
+    uint32_t id = ++m->n;
+    m->sigs[id] = (sig){parent, 0, 0, 0, 0, text};
+    m->keys[slot] = hv;
+    m->vals[slot] = id;
+    if ((uint64_t)m->n * 2 > m->mask && sigmap_grow(m) < 0)
+        return 0;
+    return id;
+}
+
+/* The signature of object o's step below `parent`, folding recursion: a
+ * step that repeats the one k steps up (k = 1 .. SIG_MAX_PERIOD), with the
+ * objects' types repeating along those k hops too (a module's dict and a
+ * class's dict below it are no recursion), joins that earlier signature:
+ * "X A" + A is "X(A)+", "X A B" + A is "X(A B)*A". */
+static uint32_t
+sig_step(sigmap *m, const hd_heap *h, uint32_t o, uint32_t parent,
+         const char *step)
+{
+    uint32_t up[2 * SIG_MAX_PERIOD + 1]; /* o's BFS ancestors; up[0] = o */
+    int n_up = 1;
+    up[0] = o;
+    while (n_up <= 2 * SIG_MAX_PERIOD && h->parent[up[n_up - 1]] != HD_NONE) {
+        up[n_up] = h->parent[up[n_up - 1]];
+        n_up++;
+    }
+    for (int k = 1; parent && k <= SIG_MAX_PERIOD; k++) {
+        /* the loop's first signature: k - 1 above the parent */
+        uint32_t first = parent, chain[SIG_MAX_PERIOD];
+        int ok = 1;
+        for (int i = 0; i < k; i++) {
+            if (first == 0) {
+                ok = 0;
+                break;
+            }
+            chain[k - 1 - i] = first;
+            if (i < k - 1)
+                first = m->sigs[first].parent;
+        }
+        if (!ok || m->sigs[first].parent == 0 || 2 * k > n_up ||
+            strcmp(m->sigs[first].step, step))
+            continue;
+        for (int i = 0; i < k && ok; i++)
+            ok = h->type[up[i]] == h->type[up[i + k]];
+        /* a new loop of signatures in none, or this very loop again */
+        const sig *f = &m->sigs[first];
+        if (f->loop == 0) {
+            for (int i = 0; i < k && ok; i++)
+                ok = m->sigs[chain[i]].loop == 0;
+        } else {
+            ok = f->loop == first && f->loop_len == k &&
+                 f->loop_end == chain[k - 1];
+        }
+        if (!ok)
+            continue;
+        for (int i = 0; i < k; i++) {
+            sig *c = &m->sigs[chain[i]];
+            c->loop = first;
+            c->loop_len = (uint8_t)k;
+            c->loop_pos = (uint8_t)i;
+        }
+        m->sigs[first].loop_end = parent;
+        return first;
+    }
+    return sig_intern(m, parent, step);
+}
+
+/* Back to the start of a UTF-8 character at or before p. */
+static size_t
+utf8_floor(const char *s, size_t i)
+{
+    while (i > 0 && ((uint8_t)s[i] & 0xC0) == 0x80)
+        i--;
+    return i;
+}
+
+/* A signature's text: its prefix's (head_len > 0 when that was cut) with
+ * `add` appended, cut around " … " past SIG_MAX_TEXT. */
+static char *
+sig_join(const char *prefix, size_t prefix_head, const char *add,
+         size_t *head_len)
+{
+    size_t np = strlen(prefix), na = strlen(add);
+    char *out;
+    *head_len = 0;
+    if (prefix_head == 0 && np + na <= SIG_MAX_TEXT) {
+        if ((out = malloc(np + na + 1)) != NULL) {
+            memcpy(out, prefix, np);
+            memcpy(out + np, add, na + 1);
+        }
+        return out;
+    }
+    /* head: the prefix's own head, or the first SIG_HEAD bytes; tail: the
+     * last SIG_TAIL bytes of what follows it */
+    size_t head = prefix_head ? prefix_head : utf8_floor(prefix, np < SIG_HEAD ? np : SIG_HEAD);
+    const char *rest = prefix + head;
+    if (prefix_head)
+        rest += strlen(ELLIPSIS);
+    size_t nr = strlen(rest);
+    char *whole = malloc(nr + na + 1);
+    if (whole == NULL)
+        return NULL;
+    memcpy(whole, rest, nr);
+    memcpy(whole + nr, add, na + 1);
+    size_t nw = nr + na, from = nw > SIG_TAIL ? nw - SIG_TAIL : 0;
+    while (from < nw && ((uint8_t)whole[from] & 0xC0) == 0x80)
+        from++;
+    size_t ne = strlen(ELLIPSIS);
+    if ((out = malloc(head + ne + (nw - from) + 1)) != NULL) {
+        memcpy(out, prefix, head);
+        memcpy(out + head, ELLIPSIS, ne);
+        memcpy(out + head + ne, whole + from, nw - from + 1);
+        *head_len = head;
+    }
+    free(whole);
+    return out;
+}
+
+/* Every signature's text, parents first (a parent's id is lower): the
+ * steps with their folds written as "(.next)+", "(.children[*])*.children"
+ * and "(.children[*])+"; a cut text ends in " [#hash of the whole]". */
+static int
+sig_texts(const sigmap *m, hd_heap *h)
+{
+    size_t *head = calloc((size_t)m->n + 1, sizeof(size_t));
+    uint64_t *hash = calloc((size_t)m->n + 1, sizeof(uint64_t));
+    char **text = calloc((size_t)m->n + 1, sizeof(char *));
+    char add[2 * SIG_MAX_TEXT + 64];
+    int err = 0;
+    if (!head || !hash || !text) {
+        err = -1;
+        goto done;
+    }
+    text[0] = (char *)"";
+    for (uint32_t i = 1; i <= m->n; i++) {
+        const sig *s = &m->sigs[i];
+        uint32_t base = s->parent;
+        if (s->loop) {
+            /* "(A B)+" at the loop's last place, "(A B)*A" before it */
+            const sig *first = &m->sigs[s->loop];
+            const char *steps[SIG_MAX_PERIOD];
+            uint32_t c = first->loop_end;
+            for (int j = s->loop_len; j-- > 0; c = m->sigs[c].parent)
+                steps[j] = m->sigs[c].step;
+            size_t len = 0;
+            add[len++] = '(';
+            for (int j = 0; j < s->loop_len; j++)
+                len += (size_t)snprintf(add + len, sizeof(add) - len, "%.*s",
+                                        SIG_MAX_TEXT / SIG_MAX_PERIOD, steps[j]);
+            add[len++] = ')';
+            add[len++] = s->loop_pos == s->loop_len - 1 ? '+' : '*';
+            add[len] = 0;
+            for (int j = 0; s->loop_pos < s->loop_len - 1 && j <= s->loop_pos;
+                 j++)
+                len += (size_t)snprintf(add + len, sizeof(add) - len, "%.*s",
+                                        SIG_MAX_TEXT / SIG_MAX_PERIOD, steps[j]);
+            base = first->parent;
+        } else
+            snprintf(add, sizeof(add), "%s", s->step);
+        hash[i] = sig_hash(hash[base], add);
+        if ((text[i] = sig_join(text[base], head[base], add, &head[i])) == NULL) {
+            err = -1;
+            goto done;
+        }
+    }
+    for (uint32_t i = 1; i <= m->n; i++) {
+        size_t n = strlen(text[i]);
+        char *t = malloc(n + 24);
+        if (t == NULL) {
+            err = -1;
+            goto done;
+        }
+        if (head[i])
+            snprintf(t, n + 24, "%s [#%012" PRIx64 "]", text[i],
+                     (uint64_t)(hash[i] & 0xFFFFFFFFFFFFull));
+        else
+            memcpy(t, text[i], n + 1);
+        h->path_text[i] = t;
+    }
+done:
+    for (uint32_t i = 1; text && i <= m->n; i++)
+        free(text[i]);
+    free(text);
+    free(head);
+    free(hash);
+    return err;
+}
 /* The generalised text of a root's name. */
 static void
 root_signature(const hd_heap *h, uint32_t o, const char *name, int kind,
@@ -146,6 +405,36 @@ root_signature(const hd_heap *h, uint32_t o, const char *name, int kind,
         snprintf(buf, cap, "<%s>", tn);
 }
 
+/* The step from an object's BFS parent, generalised; its namespace flag. */
+static void
+sig_step_label(const hd_heap *h, uint32_t o, const uint8_t *ns, int is_dict,
+               const char *tn, char *label, size_t cap, uint8_t *ns_out)
+{
+    char buf[600];
+    uint32_t p = h->parent[o];
+    uint64_t e = h->parent_edge[o];
+    uint8_t w = h->edge_word[e];
+    int kind = w >> 1;
+    const char *l;
+    if (kind == HD_LBL_INDEX ||
+        ((kind == HD_LBL_KEY_STR || kind == HD_LBL_KEY_INT ||
+          kind == HD_LBL_KEY_OTHER) && !ns[p]))
+        l = "[*]";
+    else if ((l = hd_heap__label(h, w, h->edge_payload[e], buf,
+                                 sizeof(buf))) == NULL) {
+        snprintf(buf, sizeof(buf), "->%s", tn);
+        l = buf;
+    }
+    snprintf(label, cap, "%.*s", SIG_MAX_TEXT, l);
+    /* Namespaces keep their keys: a module's, class's or instance's
+     * __dict__, and the same globals reached through a function or a
+     * frame. */
+    *ns_out = is_dict && kind == HD_LBL_ATTR &&
+              (!strcmp(l, ".__dict__") || !strcmp(l, ".__globals__") ||
+               !strcmp(l, ".f_globals") || !strcmp(l, ".f_locals") ||
+               !strcmp(l, ".f_builtins") || !strcmp(l, ".__builtins__"));
+}
+
 int
 hd_refchain__signatures(hd_heap *h)
 {
@@ -154,29 +443,25 @@ hd_refchain__signatures(hd_heap *h)
     uint8_t *ns = calloc((size_t)n + 1, 1);       /* keeps its keys */
     int8_t *root_kind = calloc((size_t)n + 1, 1);
     uint32_t *root_name = calloc((size_t)n + 1, sizeof(uint32_t));
-    uint32_t n_sigs = 0, cap_sigs = 1024;
-    char label[SIG_MAX_TEXT + 16], buf[600];
+    char label[SIG_MAX_TEXT + 16];
     int err = 0;
 
     h->path = calloc((size_t)n + 1, sizeof(uint32_t));
     m.mask = 65535;
+    m.cap = 1024;
     m.keys = calloc(m.mask + 1, sizeof(uint64_t));
     m.vals = malloc((m.mask + 1) * sizeof(uint32_t));
-    h->path_text = calloc(cap_sigs, sizeof(char *));
-    m.sig_parent = calloc(cap_sigs, sizeof(uint32_t));
-    m.sig_label = calloc(cap_sigs, sizeof(char *));
+    m.sigs = calloc(m.cap, sizeof(sig));
     if (!ns || !root_kind || !root_name || !h->path || !m.keys || !m.vals ||
-        !h->path_text || !m.sig_parent || !m.sig_label) {
-        err = hd_error_set(HD_ENOMEM, "out of memory (signatures)");
-        goto done;
-    }
+        !m.sigs)
+        goto nomem;
     for (uint64_t i = h->n_roots; h->root_kind && i-- > 0;) {
         /* first named root wins */
         root_kind[h->root_obj[i]] = (int8_t)h->root_kind[i];
         root_name[h->root_obj[i]] = h->root_name[i];
     }
     for (uint64_t k = 0; k < h->n_bfs; k++) {
-        uint32_t o = h->bfs_order[k], parent_sig = 0;
+        uint32_t o = h->bfs_order[k], id;
         const char *tn = h->type_name ? hd_heap__str(h, h->type_name[h->type[o]],
                                                      NULL)
                                       : "object"; /* a graph with no names */
@@ -185,106 +470,28 @@ hd_refchain__signatures(hd_heap *h)
             root_signature(h, o, hd_heap__str(h, root_name[o], NULL),
                            root_kind[o], label, sizeof(label));
             ns[o] = is_dict && root_kind[o] != 0;
+            id = sig_intern(&m, 0, label);
         } else {
             uint32_t p = h->parent[o];
-            uint64_t e = h->parent_edge[o];
-            uint8_t w = h->edge_word[e];
-            int kind = w >> 1;
-            const char *l;
-            parent_sig = h->path[p];
-            if (kind == HD_LBL_INDEX ||
-                ((kind == HD_LBL_KEY_STR || kind == HD_LBL_KEY_INT ||
-                  kind == HD_LBL_KEY_OTHER) && !ns[p]))
-                l = "[*]";
-            else if ((l = hd_heap__label(h, w, h->edge_payload[e], buf,
-                                         sizeof(buf))) == NULL) {
-                snprintf(buf, sizeof(buf), "->%s", tn);
-                l = buf;
-            }
-            snprintf(label, sizeof(label), "%.*s", SIG_MAX_TEXT, l);
-            /* Namespaces keep their keys: a module's, class's or
-             * instance's __dict__, and the same globals reached through a
-             * function or a frame. */
-            ns[o] = is_dict && kind == HD_LBL_ATTR &&
-                    (!strcmp(l, ".__dict__") || !strcmp(l, ".__globals__") ||
-                     !strcmp(l, ".f_globals") || !strcmp(l, ".f_locals") ||
-                     !strcmp(l, ".f_builtins") || !strcmp(l, ".__builtins__"));
+            sig_step_label(h, o, ns, is_dict, tn, label, sizeof(label), &ns[o]);
+            id = sig_step(&m, h, o, h->path[p], label);
         }
-        uint64_t hv = sig_hash(parent_sig, label), slot = hv & m.mask;
-        uint32_t id = 0;
-        while (m.keys[slot]) {
-            uint32_t c = m.vals[slot];
-            if (m.keys[slot] == hv && m.sig_parent[c] == parent_sig &&
-                !strcmp(m.sig_label[c], label)) {
-                id = c;
-                break;
-            }
-            slot = (slot + 1) & m.mask;
-        }
-        if (id == 0) {
-            if (n_sigs + 2 >= cap_sigs) {
-                uint32_t nc = cap_sigs * 2;
-                char **t = realloc(h->path_text, nc * sizeof(char *));
-                uint32_t *sp = t ? realloc(m.sig_parent, nc * sizeof(uint32_t)) : NULL;
-                char **sl = sp ? realloc(m.sig_label, nc * sizeof(char *)) : NULL;
-                if (t) h->path_text = t;
-                if (sp) m.sig_parent = sp;
-                if (sl == NULL) {
-                    err = hd_error_set(HD_ENOMEM, "out of memory (signatures)");
-                    goto done;
-                }
-                m.sig_label = sl;
-                cap_sigs = nc;
-            }
-            id = ++n_sigs;
-            const char *pt = parent_sig ? h->path_text[parent_sig] : "";
-            size_t len = strlen(pt) + strlen(label) + 1;
-            if (len > SIG_MAX_TEXT + 4)
-                len = SIG_MAX_TEXT + 4;
-            h->path_text[id] = malloc(len);
-            m.sig_label[id] = strdup(label);
-            if (!h->path_text[id] || !m.sig_label[id]) {
-                err = hd_error_set(HD_ENOMEM, "out of memory (signatures)");
-                goto done;
-            }
-            snprintf(h->path_text[id], len, "%s%s", pt, label);
-            m.sig_parent[id] = parent_sig;
-            m.keys[slot] = hv;
-            m.vals[slot] = id;
-            if ((uint64_t)n_sigs * 2 > m.mask) { /* grow the table */
-                uint64_t nm = m.mask * 2 + 1;
-                uint64_t *nk = calloc(nm + 1, sizeof(uint64_t));
-                uint32_t *nv = malloc((nm + 1) * sizeof(uint32_t));
-                if (!nk || !nv) {
-                    free(nk);
-                    free(nv);
-                    err = hd_error_set(HD_ENOMEM, "out of memory");
-                    goto done;
-                }
-                for (uint64_t i = 0; i <= m.mask; i++) {
-                    if (!m.keys[i])
-                        continue;
-                    uint64_t j = m.keys[i] & nm;
-                    while (nk[j])
-                        j = (j + 1) & nm;
-                    nk[j] = m.keys[i];
-                    nv[j] = m.vals[i];
-                }
-                free(m.keys);
-                free(m.vals);
-                m.keys = nk;
-                m.vals = nv;
-                m.mask = nm;
-            }
-        }
+        if (id == 0)
+            goto nomem;
         h->path[o] = id;
     }
-    h->n_paths = n_sigs;
+    if ((h->path_text = calloc((size_t)m.n + 1, sizeof(char *))) == NULL)
+        goto nomem;
+    h->n_paths = m.n; /* the texts are the heap's, made or not */
+    if (sig_texts(&m, h) < 0)
+        goto nomem;
+    goto done;
+nomem:
+    err = hd_error_set(HD_ENOMEM, "out of memory (signatures)");
 done:
-    for (uint32_t i = 1; m.sig_label && i <= n_sigs; i++)
-        free(m.sig_label[i]);
-    free(m.sig_label);
-    free(m.sig_parent);
+    for (uint32_t i = 1; m.sigs && i <= m.n; i++)
+        free(m.sigs[i].step);
+    free(m.sigs);
     free(m.keys);
     free(m.vals);
     free(ns);

@@ -214,6 +214,39 @@ done:
     return err;
 }
 
+/* Binds an id, or NULL for HD_NONE. */
+static void
+bind_id(sqlite3_stmt *st, int i, uint32_t v)
+{
+    if (v == HD_NONE)
+        sqlite3_bind_null(st, i);
+    else
+        sqlite3_bind_int64(st, i, v);
+}
+
+static int
+write_held(sqlite3 *db, const hd_heap *h)
+{
+    sqlite3_stmt *st = NULL;
+    int err;
+    if ((err = prepare(db, &st, "INSERT INTO held VALUES (?1, ?2, ?3, ?4, "
+                       "?5)")) < 0)
+        goto done;
+    for (uint32_t g = 1; g <= h->n_held; g++) {
+        const hd_held *x = &h->held[g];
+        bind_id(st, 1, x->path ? x->path : HD_NONE);
+        sqlite3_bind_int64(st, 2, x->type);
+        sqlite3_bind_int64(st, 3, (int64_t)x->count);
+        sqlite3_bind_int64(st, 4, (int64_t)x->size);
+        sqlite3_bind_int64(st, 5, (int64_t)x->retained);
+        if ((err = step_reset(db, st, "held")) < 0)
+            goto done;
+    }
+done:
+    sqlite3_finalize(st);
+    return err;
+}
+
 static int
 write_cycles(sqlite3 *db, const hd_heap *h)
 {
@@ -235,16 +268,6 @@ write_cycles(sqlite3 *db, const hd_heap *h)
 done:
     sqlite3_finalize(st);
     return err;
-}
-
-/* Binds an id, or NULL for HD_NONE. */
-static void
-bind_id(sqlite3_stmt *st, int i, uint32_t v)
-{
-    if (v == HD_NONE)
-        sqlite3_bind_null(st, i);
-    else
-        sqlite3_bind_int64(st, i, v);
 }
 
 static int
@@ -564,6 +587,7 @@ hd_store__write(const hd_heap *h, const char *db_path, mode_t mode,
         (err = write_types(db, h, type_obj)) < 0 ||
         (err = write_objects(db, h)) < 0 || (err = write_refs(db, h)) < 0 ||
         (err = write_cycles(db, h)) < 0 || (err = write_paths(db, h)) < 0 ||
+        (err = write_held(db, h)) < 0 ||
         (err = write_roots_tracebacks(db, h)) < 0 ||
         (err = exec(db, "COMMIT", "commit")) < 0)
         goto done;

@@ -80,7 +80,6 @@ def main(n, outdir, cli):
     job = heapdig.dump(bg_path, background=True)
     t_bg_pause = time.perf_counter() - t0
     job.wait()
-    os.unlink(bg_path)
 
     db = path + ".db"
     del root
@@ -99,6 +98,14 @@ def main(n, outdir, cli):
         [os.path.join(os.path.dirname(cli), "hd_bench_sqlite"),
          str(st["objects"]), str(st["references"]), db + ".raw"],
         check=True, capture_output=True, text=True).stdout)
+
+    db_bytes = os.path.getsize(db)
+    # diff of two dumps of this size: the background dump is the second
+    bg_db = bg_path + ".db"
+    subprocess.run([cli, "load", "-q", bg_path, "-o", bg_db], check=True)
+    t0 = time.perf_counter()
+    subprocess.run([cli, "diff", db, bg_db], check=True, capture_output=True)
+    t_diff = time.perf_counter() - t0
 
     # the HTML report of the loaded heap: time against the load's own, size
     html = path + ".html"
@@ -129,6 +136,9 @@ def main(n, outdir, cli):
         "load_peak_rss_per_obj_edge": per_obj_edge,
         "report_s": round(t_report, 2), "report_bytes": report_bytes,
         "report_vs_load": round(t_report / t_load, 3),
+        "db_bytes_per_obj_edge": round(db_bytes / (objs + st["references"]),
+                                       1),
+        "diff_s": round(t_diff, 2), "diff_vs_load": round(t_diff / t_load, 3),
     }
     print(json.dumps(res))
     print("  N=%d: dump %.2fs = %.2fM obj/s vs plain Python walk %.2fM obj/s "
@@ -152,8 +162,11 @@ def main(n, outdir, cli):
     print("  heapdig report %.2fs = %.3fx the load, %.2f MB (goal: a few "
           "seconds, a few MB)" % (t_report, t_report / t_load,
                                   report_bytes / 1e6))
-    os.unlink(path)
-    os.unlink(db)
+    print("  database %.1f B per object+reference (target <= 40); diff of "
+          "two dumps %.2fs = %.3fx the load (target: two 10 M dumps < 60 s)"
+          % (res["db_bytes_per_obj_edge"], t_diff, t_diff / t_load))
+    for f in (path, db, bg_path, bg_db):
+        os.unlink(f)
 
 
 if __name__ == "__main__":

@@ -299,13 +299,17 @@ traits_of(PyTypeObject *tp)
     t |= strcmp(tp->tp_name, "functools._lru_cache_wrapper") == 0
              ? HD_T_LRU_CACHE
              : 0;
+    t |= strcmp(tp->tp_name, "collections.deque") == 0 ? HD_T_DEQUE : 0;
     /* Types with a labeller of their own name their fields there (and
      * append the ones tp_traverse leaves out: named twice, they would
      * count twice). */
     const uint32_t own = HD_T_TYPE | HD_T_FUNCTION | HD_T_CODE | HD_T_CELL |
                          HD_T_METHOD | HD_T_MODULE | HD_T_FRAME |
                          HD_T_WEAKREF | HD_T_CFUNCTION | HD_T_GEN;
-    for (PyTypeObject *b = tp; b && !(t & (HD_T_CMEMBERS | own));
+    /* A generator's labeller names its frame's contents; its own members
+     * (gi_code on 3.9/3.10, cr_origin) still come from tp_members. */
+    const uint32_t no_members = own & ~(uint32_t)HD_T_GEN;
+    for (PyTypeObject *b = tp; b && !(t & (HD_T_CMEMBERS | no_members));
          b = b->tp_base) {
         int heap = (b->tp_flags & Py_TPFLAGS_HEAPTYPE) != 0;
         for (PyMemberDef *m = b->tp_members; m && m->name; m++)

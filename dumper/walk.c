@@ -506,6 +506,29 @@ label_c_members(hd_dumpctx *ctx, PyObject *op)
     return 0;
 }
 
+/* A deque's blocks are private to _collections, but its tp_traverse
+ * visits the items left to right (after its type, where that is a heap
+ * type): the k-th item visited is d[k].  Only when the count is exactly
+ * len(d), so a layout that differs leaves them unnamed, never misnamed. */
+static int
+label_deque(hd_dumpctx *ctx, PyObject *op)
+{
+    size_t first = 0;
+    Py_ssize_t n = Py_SIZE(op); /* a deque's length is its ob_size */
+    if (ctx->n_edges > 0 && ctx->edges[0].target == (PyObject *)Py_TYPE(op))
+        first = 1;
+    if (ctx->n_edges - first != (size_t)n)
+        return 0;
+    for (size_t k = first; k < ctx->n_edges; k++)
+        if (ctx->edges[k].word != 0)
+            return 0;
+    for (size_t k = first; k < ctx->n_edges; k++) {
+        ctx->edges[k].word = STRONG(HD_LBL_INDEX);
+        ctx->edges[k].payload = (uint64_t)(k - first);
+    }
+    return 0;
+}
+
 /* functools.lru_cache's wrapper keeps its cache in a dict of its private
  * struct, whose layout changes between versions: of the dicts it
  * references, the cache is the one that is not its __dict__. */
@@ -580,6 +603,8 @@ collect_edges(hd_dumpctx *ctx, PyObject *op, uint32_t t)
         return label_fields(ctx, op, hd_traceback_fields, 0);
     if (t & HD_T_LRU_CACHE)
         return label_lru_cache(ctx, op);
+    if (t & HD_T_DEQUE)
+        return label_deque(ctx, op);
     if (t & HD_T_DICT)
         return label_dict(ctx, op, 0);
     if (t & HD_T_LIST)

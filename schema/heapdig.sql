@@ -57,10 +57,23 @@ CREATE TABLE objects (
 
 -- Where objects are held, generalised so that it compares across dumps:
 -- the chain from a root with list indices and data-dict keys as [*],
--- e.g. "sys.modules['app'].__dict__['_CACHE'][*].payload".
+-- e.g. "sys.modules['app'].__dict__['_CACHE'][*].payload"; recursion
+-- folded ("['head'](.next)+", "root(.children[*])+"); a text over 400
+-- bytes cut around " … " and ended by a hash of the whole ("[#1a2b…]").
 CREATE TABLE paths (
     id        INTEGER PRIMARY KEY,
     signature TEXT NOT NULL
+);
+
+-- Objects counted by where they are held and their type: the rows `diff`
+-- compares.  retained counts an object once even where its group nests
+-- (a linked list's links, all at "['head'](.next)+").
+CREATE TABLE held (
+    path     INTEGER,          -- paths.id; NULL: garbage
+    type     INTEGER NOT NULL, -- types.id
+    count    INTEGER NOT NULL,
+    size     INTEGER NOT NULL, -- shallow bytes
+    retained INTEGER NOT NULL  -- bytes freed if all of them were freed
 );
 
 -- References: src holds dst.  label is how src names it: '.attr', "['key']",

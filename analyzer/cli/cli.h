@@ -49,7 +49,10 @@ enum {
     OPT_OUTPUT = 1 << 8,
     OPT_ALL = 1 << 9,
     OPT_KIND = 1 << 10, /* waste --kind */
-    OPT_RANK = 1 << 11  /* diff --rank */
+    OPT_RANK = 1 << 11, /* diff --rank */
+    OPT_QUIET = 1 << 12,
+    OPT_VERBOSE = 1 << 13,
+    OPT_FORCE = 1 << 14
 };
 #define CLI_MAX_EXCLUDE 64
 
@@ -65,11 +68,11 @@ typedef struct cli_opts {
     const char *output; /* -o */
     const char *kind;  /* --kind */
     const char *rank;  /* --rank */
+    int quiet, verbose, force; /* -q, -v, -f (load) */
     const char *exclude[CLI_MAX_EXCLUDE];
     int n_exclude;
     const char *pos[3]; /* DB [OBJ], or up to three DBs (diff) */
     int n_pos;
-    int bad;
 } cli_opts;
 
 /* Strict numbers for options: the whole text (no "2x"); 0 or -1. */

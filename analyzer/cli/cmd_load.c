@@ -67,35 +67,20 @@ print_stats(const hd_load_stats *st, const char *db, out_format fmt,
 static int
 run(int argc, char **argv)
 {
-    const char *dump = NULL, *db = NULL;
     char *db_alloc = NULL;
-    int quiet = 0, verbose = 0, force = 0, err, rc;
-    out_format fmt = OUT_TABLE;
+    int err, rc;
     hd_load_stats st;
     char b1[32], b2[32], b3[32], b4[32];
+    cli_opts o;
 
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) {
-            if (++i == argc)
-                return cli_usage(&hd_cmd_load, "%s needs a path", argv[i - 1]);
-            db = argv[i];
-        } else if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet"))
-            quiet = 1;
-        else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose"))
-            verbose = 1;
-        else if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--force"))
-            force = 1;
-        else if (!strcmp(argv[i], "--format") && i + 1 < argc) {
-            if (out_parse_format(argv[++i], &fmt) < 0)
-                return cli_usage(&hd_cmd_load, "--format table, json or csv");
-        }
-        else if (argv[i][0] == '-' && argv[i][1])
-            return cli_usage(&hd_cmd_load, "unknown option %s", argv[i]);
-        else if (dump == NULL)
-            dump = argv[i];
-        else
-            return cli_usage(&hd_cmd_load, "one dump at a time");
-    }
+    if ((rc = cli_parse(&hd_cmd_load, &o, argc, argv,
+                        OPT_OUTPUT | OPT_QUIET | OPT_VERBOSE | OPT_FORCE |
+                        OPT_FORMAT)))
+        return rc;
+    if (o.n_pos > 1)
+        return cli_usage(&hd_cmd_load, "one dump at a time");
+    const char *dump = o.n_pos ? o.pos[0] : NULL, *db = o.output;
+    const out_format fmt = o.format;
     if (dump == NULL)
         return cli_usage(&hd_cmd_load, "which dump?");
     if (db == NULL) {
@@ -107,15 +92,15 @@ run(int argc, char **argv)
     }
     /* A database replaces a database; anything else (a dump, a report)
      * only with --force. */
-    if (!force && access(db, F_OK) == 0 && !cli_is_database(db)) {
+    if (!o.force && access(db, F_OK) == 0 && !cli_is_database(db)) {
         fprintf(stderr, "heapdig: load: %s exists and is not a heapdig "
                 "database; not replacing it (--force does)\n", db);
         rc = HD_EXIT_ERROR;
         goto done;
     }
     err = hd_load_file(&st, dump, db,
-                       !quiet && isatty(2) ? progress_bar : NULL, NULL);
-    if (!quiet && isatty(2))
+                       !o.quiet && isatty(2) ? progress_bar : NULL, NULL);
+    if (!o.quiet && isatty(2))
         fputc('\n', stderr);
     /* Truncated with no database: not even the header arrived. */
     if (err < 0 && (err != HD_ETRUNCATED || !st.truncated)) {
@@ -130,7 +115,7 @@ run(int argc, char **argv)
         rc = err == HD_ETRUNCATED ? HD_EXIT_TRUNCATED : HD_EXIT_OK;
         goto done;
     }
-    if (!quiet)
+    if (!o.quiet)
         printf("%s: %s objects, %s references, %s roots, %s in all\n"
                "  %llu unreachable (garbage), %llu cycles\n"
                "  read %.2fs, analyse %.2fs, store %.2fs, index %.2fs%s\n",
@@ -144,7 +129,7 @@ run(int argc, char **argv)
                st.seconds_analyze, st.seconds_store, st.seconds_index,
                st.n_dangling ? " (some references point outside the dump)"
                              : "");
-    if (verbose)
+    if (o.verbose)
         printf("  phases: read %.2fs | graph %.2fs, roots %.2fs, bfs %.2fs, "
                "scc %.2fs, dominators+retained %.2fs | store %.2fs | index "
                "%.2fs\n  peak memory %s (%.0f bytes per object+reference)\n"

@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,86 +38,112 @@ cli_percent(const char *s, double *out)
     return 0;
 }
 
+/* The options the query commands share: a command takes the ones its
+ * bits name.  A value option given twice is refused (which one would
+ * count?), except --exclude, which accumulates. */
+typedef enum { TAKES_TEXT, TAKES_FORMAT, TAKES_COUNT, TAKES_DEPTH, FLAG } opt_kind;
+
+static const struct {
+    const char *name, *alias;
+    unsigned bit;
+    opt_kind kind;
+    size_t field; /* offsetof(cli_opts, ...) */
+} OPTIONS[] = {
+    {"--format", NULL, OPT_FORMAT, TAKES_FORMAT, offsetof(cli_opts, format)},
+    {"-n", NULL, OPT_LIMIT, TAKES_COUNT, offsetof(cli_opts, limit)},
+    {"--by", NULL, OPT_BY, TAKES_TEXT, offsetof(cli_opts, by)},
+    {"--type", NULL, OPT_TYPE, TAKES_TEXT, offsetof(cli_opts, type)},
+    {"--exclude", NULL, OPT_EXCLUDE, TAKES_TEXT, 0},
+    {"--depth", NULL, OPT_DEPTH, TAKES_DEPTH, offsetof(cli_opts, depth)},
+    {"--all", NULL, OPT_ALL, TAKES_COUNT, offsetof(cli_opts, all)},
+    {"-o", "--output", OPT_OUTPUT, TAKES_TEXT, offsetof(cli_opts, output)},
+    {"--kind", NULL, OPT_KIND, TAKES_TEXT, offsetof(cli_opts, kind)},
+    {"--rank", NULL, OPT_RANK, TAKES_TEXT, offsetof(cli_opts, rank)},
+    {"--garbage", NULL, OPT_GARBAGE, FLAG, offsetof(cli_opts, garbage)},
+    {"--weak", NULL, OPT_WEAK, FLAG, offsetof(cli_opts, weak)},
+    {"-q", "--quiet", OPT_QUIET, FLAG, offsetof(cli_opts, quiet)},
+    {"-v", "--verbose", OPT_VERBOSE, FLAG, offsetof(cli_opts, verbose)},
+    {"-f", "--force", OPT_FORCE, FLAG, offsetof(cli_opts, force)},
+};
+
+static int
+take_value(const hd_cmd *cmd, cli_opts *o, size_t k, const char *a,
+           const char *val)
+{
+    char *field = (char *)o + OPTIONS[k].field;
+    long n;
+    switch (OPTIONS[k].kind) {
+    case TAKES_FORMAT:
+        if (out_parse_format(val, (out_format *)(void *)field) < 0)
+            return cli_usage(cmd, "--format table, json or csv");
+        return 0;
+    case TAKES_COUNT:
+        if (cli_number(val, &n) < 0 || n <= 0)
+            return cli_usage(cmd, "%s takes a positive number", a);
+        *(long *)(void *)field = n;
+        return 0;
+    case TAKES_DEPTH:
+        if (cli_number(val, &n) < 0 || n <= 0 || n > 1000)
+            return cli_usage(cmd, "%s takes a positive number (at most "
+                             "1000)", a);
+        *(int *)(void *)field = (int)n;
+        return 0;
+    case TAKES_TEXT:
+        if (OPTIONS[k].bit == OPT_EXCLUDE) {
+            if (o->n_exclude == CLI_MAX_EXCLUDE)
+                return cli_usage(cmd, "at most %d --exclude", CLI_MAX_EXCLUDE);
+            o->exclude[o->n_exclude++] = val;
+        } else {
+            *(const char **)(void *)field = val;
+        }
+        return 0;
+    case FLAG:
+        break;
+    }
+    *(int *)(void *)field = 1;
+    return 0;
+}
+
 int
 cli_parse(const hd_cmd *cmd, cli_opts *o, int argc, char **argv,
           unsigned accepted)
 {
-    int positional_only = 0;
+    int positional_only = 0, rc;
+    unsigned given = 0;
     memset(o, 0, sizeof(*o));
     o->limit = 20;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (positional_only || !strcmp(a, "--")) {
-            if (!positional_only) {
-                positional_only = 1; /* "--": the rest are arguments */
-                continue;
-            }
-            if (o->n_pos == 3)
-                return cli_usage(cmd, "too many arguments");
-            o->pos[o->n_pos++] = a;
+        size_t k = sizeof(OPTIONS) / sizeof(OPTIONS[0]);
+        if (!positional_only && !strcmp(a, "--")) {
+            positional_only = 1; /* "--": the rest are arguments */
             continue;
         }
-#define TAKES(flag, bit)                                                      \
-    (!strcmp(a, flag) && (accepted & (bit)) &&                                \
-     (val ? 1 : (cli_usage(cmd, "%s needs a value", flag), o->bad = 1, 0)))
-        if (TAKES("--format", OPT_FORMAT)) {
-            if (out_parse_format(val, &o->format) < 0)
-                return cli_usage(cmd, "--format table, json or csv");
-            i++;
-        } else if (TAKES("-n", OPT_LIMIT)) {
-            if (cli_number(val, &o->limit) < 0 || o->limit <= 0)
-                return cli_usage(cmd, "-n takes a positive number");
-            i++;
-        } else if (TAKES("--by", OPT_BY)) {
-            o->by = val;
-            i++;
-        } else if (TAKES("--type", OPT_TYPE)) {
-            o->type = val;
-            i++;
-        } else if (TAKES("--exclude", OPT_EXCLUDE)) {
-            if (o->n_exclude == CLI_MAX_EXCLUDE)
-                return cli_usage(cmd, "at most %d --exclude", CLI_MAX_EXCLUDE);
-            o->exclude[o->n_exclude++] = val;
-            i++;
-        } else if (TAKES("--depth", OPT_DEPTH)) {
-            long d;
-            if (cli_number(val, &d) < 0 || d <= 0 || d > 1000)
-                return cli_usage(cmd, "--depth takes a positive number");
-            o->depth = (int)d;
-            if (o->depth <= 0)
-                return cli_usage(cmd, "--depth takes a positive number");
-            i++;
-        } else if (TAKES("--all", OPT_ALL)) {
-            if (cli_number(val, &o->all) < 0 || o->all <= 0)
-                return cli_usage(cmd, "--all takes a positive number");
-            i++;
-        } else if (TAKES("-o", OPT_OUTPUT)) {
-            o->output = val;
-            i++;
-        } else if (TAKES("--kind", OPT_KIND)) {
-            o->kind = val;
-            i++;
-        } else if (TAKES("--rank", OPT_RANK)) {
-            o->rank = val;
-            i++;
-        } else if (o->bad) {
-            return HD_EXIT_USAGE;
-        } else if (!strcmp(a, "--garbage") && (accepted & OPT_GARBAGE)) {
-            o->garbage = 1;
-        } else if (!strcmp(a, "--weak") && (accepted & OPT_WEAK)) {
-            o->weak = 1;
-        } else if (a[0] == '-' && a[1]) {
+        if (!positional_only)
+            for (k = 0; k < sizeof(OPTIONS) / sizeof(OPTIONS[0]); k++)
+                if ((accepted & OPTIONS[k].bit) &&
+                    (!strcmp(a, OPTIONS[k].name) ||
+                     (OPTIONS[k].alias && !strcmp(a, OPTIONS[k].alias))))
+                    break;
+        if (k < sizeof(OPTIONS) / sizeof(OPTIONS[0])) {
+            unsigned bit = OPTIONS[k].bit;
+            if ((given & bit) && bit != OPT_EXCLUDE)
+                return cli_usage(cmd, "%s given twice", OPTIONS[k].name);
+            given |= bit;
+            if (OPTIONS[k].kind != FLAG && i + 1 == argc)
+                return cli_usage(cmd, "%s needs a value", a);
+            if ((rc = take_value(cmd, o, k, a,
+                                 OPTIONS[k].kind == FLAG ? NULL
+                                                         : argv[++i])) != 0)
+                return rc;
+        } else if (!positional_only && a[0] == '-' && a[1]) {
             return cli_usage(cmd, "unknown option %s", a);
         } else if (o->n_pos < 3) {
             o->pos[o->n_pos++] = a;
         } else {
             return cli_usage(cmd, "too many arguments");
         }
-#undef TAKES
     }
-    if (o->bad)
-        return HD_EXIT_USAGE;
     return 0;
 }
 

@@ -15,6 +15,7 @@ import hashlib
 import os
 import signal
 import stat
+import shutil
 import subprocess
 import sys
 import time
@@ -121,6 +122,22 @@ def files(cli, outdir):
     rc, out, err = run(cli, "top", db, "--", "-n")
     check("-- ends the options: what follows is an argument",
           rc == 2 and "too many arguments" in err, err)
+    for args in (["top", db, "-n", "2", "-n", "3"],
+                 ["diff", db, db, "--by", "type", "--by", "path"],
+                 ["load", "-q", dump, "-o", db, "-o", db + "2"]):
+        rc, out, err = run(cli, *args)
+        check("%s: an option given twice is refused" % " ".join(args[:1] +
+                                                                 args[-2:-1]),
+              rc == 2 and "given twice" in err, err)
+    rc, out, err = run(cli, "path", db, "#1", "--exclude", "x", "--exclude",
+                       "y")
+    check("--exclude given twice accumulates", rc in (0, 1) and
+          "given twice" not in err, err)
+    dashed = os.path.join(outdir, "-dashed.hdig")
+    shutil.copy(dump, dashed)
+    rc, out, err = run(cli, "load", "-q", "-o", dashed + ".db", "--", dashed)
+    check("load -- DUMP: a dump whose name starts with '-'",
+          rc == 0 and os.path.exists(dashed + ".db"), err)
     rc, out, err = run(cli, "summary", db, "-n", "1")
     rc_full = subprocess.run([cli, "summary", db],
                              stdout=open("/dev/full", "w"),

@@ -33,7 +33,49 @@ import gc
 gc.disable()
 class Node(object):
     pass
+class Link(object):  # a linked list that grows at its head
+    def __init__(self, nxt):
+        self.next = nxt
+class Tree(object):  # a tree that grows a level deeper each time
+    def __init__(self):
+        self.children = []
+class Level(object):
+    pass
+app.chain = None
+app.tree = Tree()
+# two chains 60 attributes deep, the same but for one name in the middle:
+# their texts are cut, and must still differ
+def long_chains():
+    fork = app.deep = Level()
+    for i in range(30):
+        setattr(fork, "level_%02d_of_a_long_chain" % i, Level())
+        fork = getattr(fork, "level_%02d_of_a_long_chain" % i)
+    for side in ("left", "right"):
+        o = Level()
+        setattr(fork, side, o)
+        for i in range(31, 60):
+            setattr(o, "level_%02d_of_a_long_chain" % i, Level())
+            o = getattr(o, "level_%02d_of_a_long_chain" % i)
+        o.items = []
+def chain_ends():
+    fork = app.deep
+    for i in range(30):
+        fork = getattr(fork, "level_%02d_of_a_long_chain" % i)
+    for side in ("left", "right"):
+        o = getattr(fork, side)
+        for i in range(31, 60):
+            o = getattr(o, "level_%02d_of_a_long_chain" % i)
+        yield o.items
+long_chains()
 def grow(n):
+    for _ in range(n // 10):
+        app.chain = Link(app.chain)
+    t = app.tree
+    while t.children:
+        t = t.children[-1]
+    t.children.extend(Tree() for _ in range(n // 100))
+    for items in chain_ends():
+        items.extend(bytearray(8) for _ in range(n // 100))
     start = len(app._CACHE)
     for i in range(start, start + n):
         app._CACHE["key-%d" % i] = Entry(i)
@@ -86,6 +128,30 @@ def main(cli, outdir):
           any(p["held_at"].startswith("(garbage") and p["type"] == "Node" and
               p["count_growth"] == 400 for p in paths),
           repr([(p["held_at"], p["type"]) for p in paths[:10]]))
+    rc, out, err = run(cli, "diff", *dbs, "--by", "path", "-n", "1000",
+                       "--format", "json")
+    every = json.loads(out) if rc == 0 else []
+    links = [p for p in every if p["type"] == "Link"]
+    check("a linked list is one row however long: its recursion folded",
+          len(links) == 1 and links[0]["held_at"].endswith(")+") and
+          "next" in links[0]["held_at"] and
+          (links[0]["count_1"], links[0]["count_3"]) == (99, 299),
+          repr(links))
+    check("... and its retained growth counts each link once (not the "
+          "sum of the nested links' retained sizes)",
+          links and links[0]["retained_growth"] < 400 * 200, repr(links))
+    trees = [p for p in every if p["type"] == "Tree"]
+    # 3.11+: "['tree'](.children[*])+"; 3.9's instance dicts fold one step
+    # later: "['tree'].__dict__(['children'][*].__dict__)*['children'][*]"
+    check("a tree growing deeper is one row: (.children[*])+",
+          len(trees) == 1 and ")" in trees[0]["held_at"] and
+          "children" in trees[0]["held_at"] and
+          trees[0]["count_growth"] == 20, repr(trees))
+    cut = [p["held_at"] for p in every if p["type"] == "bytearray"]
+    check("two long chains that differ in the middle: both cut, never the "
+          "same text", len(cut) == 2 and len(set(cut)) == 2 and
+          all("\u2026" in c and "[#" in c and len(c) < 450 for c in cut),
+          repr(cut))
     rc, out, err = run(cli, "diff", dbs[0], dbs[2], "--by", "path", "-n", "50")
     check("the table prints where it is held whole, never cut", held in out,
           out[:1500])

@@ -19,7 +19,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, os.path.join(HERE, "..", "corrupt"))
 from hdtest import check, finish, run  # noqa: E402
-from make_corpus import HEADER, STRINGS, TYPE, end, obj, prelude, rec, v, zz  # noqa: E402
+from make_corpus import HEADER, STRINGS, TYPE, end, memory, obj, prelude, rec, v, zz  # noqa: E402
 
 
 def write(outdir, name, body, counts):
@@ -55,6 +55,21 @@ def main(cli, outdir):
     rc, out, err = load(cli, write(outdir, "refcount-2-63", body,
                                    [2, 1, 1, 0, 0, 0]))
     check("a refcount of 2^63 loads (no overflow)", rc == 0, err)
+
+    # memory figures near 2^64: the reconciliation adds and multiplies them
+    # (signed overflow under UBSan before they were bounded)
+    top = (1 << 64) - 1
+    body = prelude(minor=3) + HEADER + memory(
+        (b"rss", top), (b"pymalloc_used", top), (b"pymalloc_free", top),
+        (b"malloc_used", top), (b"malloc_free", top)) + STRINGS + TYPE + \
+        obj(0x2000)
+    path = write(outdir, "memory-2-64", body, [2, 1, 1, 0, 0, 0])
+    rc, out, err = load(cli, path)
+    check("memory figures of 2^64 - 1 load", rc == 0, err)
+    r = subprocess.run([cli, "summary", path + ".db"], capture_output=True,
+                       text=True, timeout=60)
+    check("and summary reads them", r.returncode == 0 and
+          "16.0 EiB" not in r.stdout, r.stdout + r.stderr)
 
     # 8,191 objects whose addresses (i << 50) all fell in one slot of the
     # address map's former hash: each insert probed past all the others

@@ -82,6 +82,8 @@ class Holder:
 
 
 HOLDER = Holder()
+DQ = collections.deque([Planted() for _ in range(70)])  # more than a block
+DQ.rotate(5)
 _CACHE = {("GET", "/items"): Planted(), 2.5: Planted(), None: Planted()}
 IN_SET = {Planted()}  # a set's members have no name: one unnamed hop
 SHARED = Planted()
@@ -130,6 +132,13 @@ class Pause:
 CORO = waiting()
 CORO.send(None)
 
+# A generator whose function is gone: its code object is held by the
+# generator alone (gi_code, a member of its C struct on 3.9/3.10; inside its
+# frame on 3.11+).
+_ONLY_GEN_NS = {}
+exec("def only_gen():\n    yield 1\n", _ONLY_GEN_NS)
+ONLY_GEN = _ONLY_GEN_NS.pop("only_gen")()
+
 # What each planted object's chain must name (a label on it), besides being
 # rooted at sys.modules.
 EXPECT = [
@@ -148,6 +157,8 @@ EXPECT = [
     (lambda: _CACHE[None], ["[None]"]),
     (lambda: LOCALS["gen"](), ["['GEN']", "f_locals['gen_local']"]),
     (lambda: LOCALS["coro"](), ["['CORO']", "f_locals['coro_local']"]),
+    (lambda: ONLY_GEN.gi_code, ["['ONLY_GEN']", ".gi_code"]),
+    (lambda: DQ[66], ["['DQ']", "[66]"]),
 ]
 if sys.version_info >= (3, 10):
     EXPECT.append((lambda: vars(Holder)["static"].__func__, [".__func__"]))
