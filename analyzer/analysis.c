@@ -17,28 +17,26 @@
 static int
 held_groups(hd_heap *h)
 {
-    uint64_t n = h->n_objects, mask = 1023;
-    uint64_t *keys = NULL; /* (path << 32 | type) + 1; 0 marks empty */
-    uint32_t *vals = NULL, *group = malloc(((size_t)n + 1) * sizeof(uint32_t));
+    uint64_t n = h->n_objects;
+    hd_hmap m = {0}; /* (path << 32 | type) + 1 -> group */
+    uint32_t *group = malloc(((size_t)n + 1) * sizeof(uint32_t));
     uint64_t *retained = NULL;
     uint32_t cap = 1024;
     int err = 0;
-    while (mask < 2 * n)
-        mask = mask * 2 + 1;
-    keys = calloc(mask + 1, sizeof(uint64_t));
-    vals = malloc((mask + 1) * sizeof(uint32_t));
     free(h->held);
     h->n_held = 0;
     h->held = malloc(cap * sizeof(hd_held));
-    if (!group || !keys || !vals || !h->held)
+    if (!group || !h->held)
         goto nomem;
     for (uint64_t o = 0; o < n; o++) {
         uint32_t path = h->path ? h->path[o] : 0;
         uint64_t key = (((uint64_t)path << 32) | h->type[o]) + 1;
-        uint64_t slot = (key * 0x9E3779B97F4A7C15ull >> 20) & mask;
-        while (keys[slot] && keys[slot] != key)
-            slot = (slot + 1) & mask;
-        if (!keys[slot]) {
+        if (hd_hmap_reserve(&m, 1) < 0)
+            goto nomem;
+        uint64_t slot = hd_hmap_first(&m, key);
+        while (m.keys[slot] && m.keys[slot] != key)
+            slot = (slot + 1) & m.mask;
+        if (!m.keys[slot]) {
             if (h->n_held + 1 >= cap) {
                 hd_held *t = realloc(h->held, (size_t)cap * 2 * sizeof(hd_held));
                 if (t == NULL)
@@ -46,11 +44,10 @@ held_groups(hd_heap *h)
                 h->held = t;
                 cap *= 2;
             }
-            keys[slot] = key;
-            vals[slot] = ++h->n_held;
+            hd_hmap_put_at(&m, slot, key, ++h->n_held);
             h->held[h->n_held] = (hd_held){path, h->type[o], 0, 0, 0};
         }
-        group[o] = vals[slot];
+        group[o] = m.vals[slot];
         h->held[group[o]].count++;
         h->held[group[o]].size += h->size[o];
     }
@@ -64,8 +61,7 @@ held_groups(hd_heap *h)
 nomem:
     err = hd_error_set(HD_ENOMEM, "out of memory (where objects are held)");
 done:
-    free(keys);
-    free(vals);
+    hd_hmap_free(&m);
     free(group);
     free(retained);
     return err;

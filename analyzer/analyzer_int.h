@@ -154,6 +154,27 @@ typedef struct hd_memory_row {
     int64_t bytes;
 } hd_memory_row;
 
+/* ---- hmap.c: nonzero 64-bit keys -> u32, open addressing ---------------- */
+typedef struct hd_hmap {
+    uint64_t *keys; /* 0 marks an empty slot */
+    uint32_t *vals;
+    uint64_t mask, n;
+    int shift;      /* 64 - log2(slots) */
+} hd_hmap;
+
+/* Room for `more` keys at half load (the first call allocates): 0, or -1
+ * out of memory with the map as it was. */
+int hd_hmap_reserve(hd_hmap *m, uint64_t more);
+/* Where key's probe starts; go on with (slot + 1) & mask while keys[slot]. */
+static inline uint64_t
+hd_hmap_first(const hd_hmap *m, uint64_t key)
+{
+    return (key * 0x9E3779B97F4A7C15ull) >> m->shift;
+}
+/* Stores key at a slot its probe reached (empty, or holding key). */
+void hd_hmap_put_at(hd_hmap *m, uint64_t slot, uint64_t key, uint32_t val);
+void hd_hmap_free(hd_hmap *m);
+
 typedef struct hd_held {
     uint32_t path, type;
     uint64_t count, size, retained;
@@ -297,7 +318,10 @@ const char *hd_heap__label(const hd_heap *h, uint8_t word, uint64_t payload,
 
 extern const char hd_schema_sql[]; /* generated from schema/heapdig.sql */
 
-int hd_store__write(const hd_heap *h, const char *db_path, mode_t mode,
+/* Writes the heap's rows, then frees it (*heap = NULL, whatever the
+ * outcome past the rows) before the indexes are built: the load's peak is
+ * the larger of the two phases, not their sum. */
+int hd_store__write(hd_heap **heap, const char *db_path, mode_t mode,
                     hd_load_stats *stats);
 
 /* ---- picture.c / render.c: what a graph shows, and drawing it ----------- */
@@ -348,7 +372,7 @@ int hd_render__draw(const hd_picture *pic, const char *format,
 
 /* The version of schema/heapdig.sql's tables, stored last by a load as meta
  * schema_version; databases of another are refused (load the dump again). */
-#define HD_SCHEMA_VERSION 5
+#define HD_SCHEMA_VERSION 6
 /* Checks that database `schema` ("main", or an attached alias) of d is one
  * a load finished, of HD_SCHEMA_VERSION, with heapdig's own definitions. */
 int hd__db_check(hd_db *d, const char *schema, const char *path);

@@ -872,8 +872,8 @@ hd_load_file(hd_load_stats *stats, const char *dump, const char *db_path,
             stats->unreachable_size += h->size[i];
         }
     stats->n_cycles = h->n_cycles;
-    err = hd_store__write(h, db_path, mode, stats);
-    hd_heap__free(h);
+    err = hd_store__write(&h, db_path, mode, stats);
+    hd_heap__free(h); /* if the rows did not all go in */
     if (err < 0)
         return err;
     struct rusage ru;

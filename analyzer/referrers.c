@@ -122,9 +122,7 @@ typedef struct sig {
 } sig;
 
 typedef struct sigmap {
-    uint64_t *keys; /* hash | 1; 0 marks empty */
-    uint32_t *vals;
-    uint64_t mask;
+    hd_hmap map;    /* hash of (parent, step) -> signature */
     sig *sigs;      /* [1..n] */
     uint32_t n, cap;
 } sigmap;
@@ -138,44 +136,19 @@ sig_hash(uint64_t seed, const char *step)
     return x | 1;
 }
 
-static int
-sigmap_grow(sigmap *m)
-{
-    uint64_t nm = m->mask * 2 + 1;
-    uint64_t *nk = calloc(nm + 1, sizeof(uint64_t));
-    uint32_t *nv = malloc((nm + 1) * sizeof(uint32_t));
-    if (!nk || !nv) {
-        free(nk);
-        free(nv);
-        return -1;
-    }
-    for (uint64_t i = 0; i <= m->mask; i++) {
-        if (!m->keys[i])
-            continue;
-        uint64_t j = m->keys[i] & nm;
-        while (nk[j])
-            j = (j + 1) & nm;
-        nk[j] = m->keys[i];
-        nv[j] = m->vals[i];
-    }
-    free(m->keys);
-    free(m->vals);
-    m->keys = nk;
-    m->vals = nv;
-    m->mask = nm;
-    return 0;
-}
-
 /* The signature (parent, step), made if new: its id, or 0 out of memory. */
 static uint32_t
 sig_intern(sigmap *m, uint32_t parent, const char *step)
 {
-    uint64_t hv = sig_hash(parent, step), slot = hv & m->mask;
-    for (; m->keys[slot]; slot = (slot + 1) & m->mask) {
-        sig *c = &m->sigs[m->vals[slot]];
-        if (m->keys[slot] == hv && c->parent == parent &&
+    hd_hmap *map = &m->map;
+    if (hd_hmap_reserve(map, 1) < 0)
+        return 0;
+    uint64_t hv = sig_hash(parent, step), slot = hd_hmap_first(map, hv);
+    for (; map->keys[slot]; slot = (slot + 1) & map->mask) {
+        sig *c = &m->sigs[map->vals[slot]];
+        if (map->keys[slot] == hv && c->parent == parent &&
             !strcmp(c->step, step))
-            return m->vals[slot];
+            return map->vals[slot];
     }
     if (m->n + 1 >= m->cap) {
         sig *t = realloc(m->sigs, (size_t)m->cap * 2 * sizeof(sig));
@@ -189,10 +162,7 @@ sig_intern(sigmap *m, uint32_t parent, const char *step)
         return 0;
     uint32_t id = ++m->n;
     m->sigs[id] = (sig){parent, 0, 0, 0, 0, text};
-    m->keys[slot] = hv;
-    m->vals[slot] = id;
-    if ((uint64_t)m->n * 2 > m->mask && sigmap_grow(m) < 0)
-        return 0;
+    hd_hmap_put_at(map, slot, hv, id);
     return id;
 }
 
@@ -447,13 +417,9 @@ hd_refchain__signatures(hd_heap *h)
     int err = 0;
 
     h->path = calloc((size_t)n + 1, sizeof(uint32_t));
-    m.mask = 65535;
     m.cap = 1024;
-    m.keys = calloc(m.mask + 1, sizeof(uint64_t));
-    m.vals = malloc((m.mask + 1) * sizeof(uint32_t));
     m.sigs = calloc(m.cap, sizeof(sig));
-    if (!ns || !root_kind || !root_name || !h->path || !m.keys || !m.vals ||
-        !m.sigs)
+    if (!ns || !root_kind || !root_name || !h->path || !m.sigs)
         goto nomem;
     for (uint64_t i = h->n_roots; h->root_kind && i-- > 0;) {
         /* first named root wins */
@@ -492,8 +458,7 @@ done:
     for (uint32_t i = 1; m.sigs && i <= m.n; i++)
         free(m.sigs[i].step);
     free(m.sigs);
-    free(m.keys);
-    free(m.vals);
+    hd_hmap_free(&m.map);
     free(ns);
     free(root_kind);
     free(root_name);
@@ -511,61 +476,28 @@ done:
  * excluded retainers.
  */
 
-typedef struct idmap {
-    int64_t *keys; /* id + 1; 0 marks empty */
-    uint32_t *vals;
-    uint64_t mask, n;
-} idmap;
-
+/* Object ids seen by the search: id + 1 -> its place in the queue. */
 static int
-idmap_put(idmap *m, int64_t id, uint32_t v)
+idmap_put(hd_hmap *m, int64_t id, uint32_t v)
 {
-    if (m->keys == NULL || (m->n + 1) * 2 > m->mask + 1) {
-        uint64_t cap = m->keys ? (m->mask + 1) * 2 : 1024;
-        int64_t *k = calloc((size_t)cap, sizeof(*k));
-        uint32_t *vv = malloc((size_t)cap * sizeof(*vv));
-        if (k == NULL || vv == NULL) {
-            free(k);
-            free(vv);
-            return -1;
-        }
-        for (uint64_t i = 0; m->keys && i <= m->mask; i++) {
-            if (!m->keys[i])
-                continue;
-            uint64_t j = ((uint64_t)m->keys[i] * 0x9E3779B97F4A7C15ull) &
-                         (cap - 1);
-            while (k[j])
-                j = (j + 1) & (cap - 1);
-            k[j] = m->keys[i];
-            vv[j] = m->vals[i];
-        }
-        free(m->keys);
-        free(m->vals);
-        m->keys = k;
-        m->vals = vv;
-        m->mask = cap - 1;
-    }
-    uint64_t j = ((uint64_t)(id + 1) * 0x9E3779B97F4A7C15ull) & m->mask;
-    while (m->keys[j] && m->keys[j] != id + 1)
+    if (hd_hmap_reserve(m, 1) < 0)
+        return -1;
+    uint64_t key = (uint64_t)id + 1, j = hd_hmap_first(m, key);
+    while (m->keys[j] && m->keys[j] != key)
         j = (j + 1) & m->mask;
-    if (!m->keys[j])
-        m->n++;
-    m->keys[j] = id + 1;
-    m->vals[j] = v;
+    hd_hmap_put_at(m, j, key, v);
     return 0;
 }
 
 static int
-idmap_has(const idmap *m, int64_t id)
+idmap_has(const hd_hmap *m, int64_t id)
 {
+    uint64_t key = (uint64_t)id + 1;
     if (m->keys == NULL)
         return 0;
-    uint64_t j = ((uint64_t)(id + 1) * 0x9E3779B97F4A7C15ull) & m->mask;
-    while (m->keys[j]) {
-        if (m->keys[j] == id + 1)
+    for (uint64_t j = hd_hmap_first(m, key); m->keys[j]; j = (j + 1) & m->mask)
+        if (m->keys[j] == key)
             return 1;
-        j = (j + 1) & m->mask;
-    }
     return 0;
 }
 
@@ -732,7 +664,7 @@ hd_refchain_find(hd_chain **out, hd_db *db, const int64_t id,
                  const hd_chain_opts *o)
 {
     hd_rows *st = NULL, *self = NULL;
-    idmap seen = {0};
+    hd_hmap seen = {0};
     int64_t *node = NULL;     /* BFS nodes */
     uint32_t *next = NULL;    /* index of the node each leads to */
     char **label = NULL;      /* label of node -> next */
@@ -861,8 +793,7 @@ done:
     free(node);
     free(next);
     free(weak);
-    free(seen.keys);
-    free(seen.vals);
+    hd_hmap_free(&seen);
     hd_rows_free(st);
     hd_rows_free(self);
     hd_chain_free(c);

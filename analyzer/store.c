@@ -24,6 +24,15 @@
 #include <unistd.h>
 
 #define POST_LOAD_MARK "-- @post-load"
+#ifndef STORE_CACHE
+#define STORE_CACHE "-65536"   /* KiB: 64 MiB while the rows go in */
+#endif
+#ifndef INDEX_CACHE
+#define INDEX_CACHE "-524288"  /* 512 MiB for the index sorts */
+#endif
+#ifndef STORE_TEMP
+#define STORE_TEMP "temp_store=MEMORY"
+#endif
 
 static int
 sql_error(sqlite3 *db, const char *what)
@@ -342,16 +351,58 @@ cached_label(label_cache *lc, const hd_heap *h, uint8_t w, uint64_t payload,
     return *t;
 }
 
+/* Label texts, each stored once: text -> labels.id. */
+typedef struct label_ids {
+    hd_hmap map;    /* hash of the text -> id */
+    char **text;    /* [1..n] */
+    uint32_t n, cap;
+} label_ids;
+
+static uint64_t
+text_hash(const char *t)
+{
+    uint64_t x = 1469598103934665603ull;
+    for (; *t; t++)
+        x = (x ^ (uint8_t)*t) * 1099511628211ull;
+    return x | 1;
+}
+
+/* The id of a label's text, made if new; 0 out of memory. */
+static uint32_t
+label_id(label_ids *li, const char *text)
+{
+    hd_hmap *m = &li->map;
+    if (hd_hmap_reserve(m, 1) < 0)
+        return 0;
+    uint64_t hv = text_hash(text), slot = hd_hmap_first(m, hv);
+    for (; m->keys[slot]; slot = (slot + 1) & m->mask)
+        if (m->keys[slot] == hv && !strcmp(li->text[m->vals[slot]], text))
+            return m->vals[slot];
+    if (li->n + 1 >= li->cap) {
+        uint32_t nc = li->cap ? li->cap * 2 : 1024;
+        char **t = realloc(li->text, (size_t)nc * sizeof(char *));
+        if (t == NULL)
+            return 0;
+        li->text = t;
+        li->cap = nc;
+    }
+    if ((li->text[li->n + 1] = strdup(text)) == NULL)
+        return 0;
+    hd_hmap_put_at(m, slot, hv, ++li->n);
+    return li->n;
+}
+
 static int
 write_refs(sqlite3 *db, const hd_heap *h)
 {
     sqlite3_stmt *st = NULL;
     char buf[600];
     label_cache lc = {NULL, h->n_strings};
+    label_ids li = {0};
     int err;
     /* best effort: without the cache labels are rendered per row */
     lc.text = calloc(2 * ((size_t)h->n_strings + 1), sizeof(char *));
-    if ((err = prepare(db, &st, "INSERT INTO refs VALUES (?1, ?2, ?3, ?4, "
+    if ((err = prepare(db, &st, "INSERT INTO edges VALUES (?1, ?2, ?3, ?4, "
                        "?5)")) < 0)
         goto done;
     for (uint64_t o = 0; o < h->n_objects; o++) {
@@ -359,24 +410,39 @@ write_refs(sqlite3 *db, const hd_heap *h)
             uint8_t w = h->edge_word[e];
             const char *label = cached_label(&lc, h, w, h->edge_payload[e],
                                              buf, sizeof(buf));
+            uint32_t id = label ? label_id(&li, label) : 0;
+            if (label && id == 0) {
+                err = hd_error_set(HD_ENOMEM, "out of memory (labels)");
+                goto done;
+            }
             sqlite3_bind_int64(st, 1, (int64_t)o);
             sqlite3_bind_int64(st, 2, (int64_t)(e - h->edge_start[o]));
             sqlite3_bind_int64(st, 3, h->edge_dst[e]);
-            sqlite3_bind_text(st, 4, (w & HD_EDGE_WEAK) ? "weak" : "strong",
-                              -1, SQLITE_STATIC);
-            if (label) /* buf and the cache outlive the step */
-                sqlite3_bind_text(st, 5, label, -1, SQLITE_STATIC);
-            else
-                sqlite3_bind_null(st, 5);
-            if ((err = step_reset(db, st, "refs")) < 0)
+            sqlite3_bind_int(st, 4, (w & HD_EDGE_WEAK) != 0);
+            bind_id(st, 5, id ? id : HD_NONE);
+            if ((err = step_reset(db, st, "edges")) < 0)
                 goto done;
         }
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if ((err = prepare(db, &st, "INSERT INTO labels VALUES (?1, ?2)")) < 0)
+        goto done;
+    for (uint32_t i = 1; i <= li.n; i++) {
+        sqlite3_bind_int64(st, 1, i);
+        sqlite3_bind_text(st, 2, li.text[i], -1, SQLITE_STATIC);
+        if ((err = step_reset(db, st, "labels")) < 0)
+            goto done;
     }
 done:
     sqlite3_finalize(st);
     for (size_t i = 0; lc.text && i < 2 * ((size_t)h->n_strings + 1); i++)
         free(lc.text[i]);
     free(lc.text);
+    for (uint32_t i = 1; i <= li.n; i++)
+        free(li.text[i]);
+    free(li.text);
+    hd_hmap_free(&li.map);
     return err;
 }
 
@@ -531,9 +597,10 @@ hd_load_temp(void)
 }
 
 int
-hd_store__write(const hd_heap *h, const char *db_path, mode_t mode,
+hd_store__write(hd_heap **heap, const char *db_path, mode_t mode,
                 hd_load_stats *stats)
 {
+    const hd_heap *h = *heap;
     sqlite3 *db = NULL;
     char *tmp = NULL, *schema = NULL;
     uint32_t *type_obj = NULL;
@@ -569,10 +636,12 @@ hd_store__write(const hd_heap *h, const char *db_path, mode_t mode,
                            db ? sqlite3_errmsg(db) : "out of memory");
         goto done;
     }
-    /* Bulk load: no journal, no syncs until the end, a large cache. */
+    /* Bulk load: no journal, no syncs until the end.  The rows are
+     * appended in key order, so a small cache does; the index sorts get
+     * more, once the heap is freed. */
     if ((err = exec(db, "PRAGMA page_size=65536; PRAGMA journal_mode=OFF;"
                     "PRAGMA synchronous=OFF; PRAGMA locking_mode=EXCLUSIVE;"
-                    "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-524288;"
+                    "PRAGMA " STORE_TEMP "; PRAGMA cache_size=" STORE_CACHE ";"
                     "PRAGMA threads=2;", "pragmas")) < 0)
         goto done;
     post = strstr(schema, POST_LOAD_MARK);
@@ -592,8 +661,15 @@ hd_store__write(const hd_heap *h, const char *db_path, mode_t mode,
         (err = exec(db, "COMMIT", "commit")) < 0)
         goto done;
     stats->seconds_store = hd__now() - t0;
+    /* the indexes are built from the database alone */
+    free(type_obj);
+    type_obj = NULL;
+    hd_heap__free(*heap);
+    *heap = NULL;
     t0 = hd__now();
-    if (post && (err = exec(db, hd_schema_sql + (post - schema), "indexes")) < 0)
+    if ((err = exec(db, "PRAGMA cache_size=" INDEX_CACHE, "pragmas")) < 0 ||
+        (post && (err = exec(db, hd_schema_sql + (post - schema),
+                             "indexes")) < 0))
         goto done;
     if ((err = exec(db, "PRAGMA optimize", "optimize")) < 0)
         goto done;

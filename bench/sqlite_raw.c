@@ -2,7 +2,7 @@
  *
  * sqlite_raw.c: the baseline for `heapdig load`'s SQLite phase: inserting
  * the same number of rows, of the same shape (16 integer/text columns per
- * object, 5 per reference), into plain tables with no keys or indexes, in one
+ * object, 5 integers per reference), into plain tables with no keys or indexes, in one
  * transaction with the same pragmas and prepared statements.
  *
  *     hd_bench_sqlite N_OBJECTS N_REFS DB
@@ -58,8 +58,8 @@ main(int argc, char **argv)
         sqlite3_bind_int64(r, 1, i / 2);
         sqlite3_bind_int64(r, 2, i & 1);
         sqlite3_bind_int64(r, 3, (i * 7919) % (n ? n : 1));
-        sqlite3_bind_text(r, 4, "strong", -1, SQLITE_STATIC);
-        sqlite3_bind_text(r, 5, "['key']", -1, SQLITE_STATIC);
+        sqlite3_bind_int64(r, 4, 0);              /* weak */
+        sqlite3_bind_int64(r, 5, i % 1000 + 1);   /* labels.id */
         sqlite3_step(r);
         sqlite3_reset(r);
     }

@@ -76,18 +76,29 @@ CREATE TABLE held (
     retained INTEGER NOT NULL  -- bytes freed if all of them were freed
 );
 
--- References: src holds dst.  label is how src names it: '.attr', "['key']",
--- '[3]', '<key>', ".f_locals['x']", or NULL.  seq is the reference's
--- position among src's.  (A table clustered on (src, seq) would save the
--- refs_src index but slows the bulk insert by a quarter; the total is the
--- same, so the plain table keeps inserts close to SQLite's raw rate.)
-CREATE TABLE refs (
+-- References: src holds dst, stored as edges (clustered on src, seq: a
+-- reference's position among src's) with their labels stored once, and
+-- read through the refs view.  label is how src names it: '.attr',
+-- "['key']", '[3]', '<key>', ".f_locals['x']", or NULL.
+CREATE TABLE labels (
+    id   INTEGER PRIMARY KEY,
+    text TEXT NOT NULL UNIQUE
+);
+
+CREATE TABLE edges (
     src   INTEGER NOT NULL,
     seq   INTEGER NOT NULL,
     dst   INTEGER NOT NULL,
-    kind  TEXT NOT NULL CHECK (kind IN ('strong', 'weak')),
-    label TEXT
-);
+    weak  INTEGER NOT NULL CHECK (weak IN (0, 1)),
+    label INTEGER,            -- labels.id
+    PRIMARY KEY (src, seq)
+) WITHOUT ROWID;
+
+CREATE VIEW refs AS
+SELECT e.src, e.seq, e.dst,
+       CASE e.weak WHEN 0 THEN 'strong' ELSE 'weak' END AS kind,
+       l.text AS label
+FROM edges e LEFT JOIN labels l ON l.id = e.label;
 
 -- Reference cycles (strongly connected components over strong edges).
 -- reachable = 0: cyclic garbage, what gc.collect() would free.
@@ -158,8 +169,7 @@ FROM objects WHERE external > 0 AND id NOT IN (SELECT object FROM roots);
 -- Each index here costs load time on big heaps; these are the ones the
 -- interactive commands (path, show, referrers, suspects) need.
 CREATE UNIQUE INDEX objects_address ON objects(address);
-CREATE INDEX refs_src ON refs(src);
-CREATE INDEX refs_dst ON refs(dst, src);  -- (dst, src): one edge's label in one seek
+CREATE INDEX edges_dst ON edges(dst, src);  -- (dst, src): one edge's label in one seek
 CREATE INDEX roots_object ON roots(object);
 CREATE INDEX objects_idom ON objects(idom, retained);  -- children, largest first
 CREATE INDEX objects_scc ON objects(scc) WHERE scc IS NOT NULL;

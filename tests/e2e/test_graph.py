@@ -177,7 +177,7 @@ def main(cli, outdir):
     con = sqlite3.connect(db)
     con.execute("UPDATE objects SET value = CAST(x'fffe41c328e282' AS TEXT) "
                 "WHERE address = ?", (payload_id,))
-    con.execute("UPDATE refs SET label = ? WHERE label = \"['victim']\"",
+    con.execute("UPDATE labels SET text = ? WHERE text = \"['victim']\"",
                 ("<&\"\\N\n" * 200000,))
     con.commit()
     con.close()
