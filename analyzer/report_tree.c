@@ -172,9 +172,9 @@ next_to_open(const tree *t)
  * (a module's namespace is held by the module and by its functions). */
 #define VIA_PARENT                                                            \
     "(SELECT 'via ' || pt.name || coalesce(' ' || substr(p.value, 1, 60), "   \
-    "'') || coalesce(' ' || r.label, '') FROM objects p JOIN types pt ON "     \
-    "pt.id = p.type LEFT JOIN refs r ON r.src = p.id AND r.dst = o.id AND "   \
-    "r.kind = 'strong' WHERE p.id = o.parent LIMIT 1)"
+    "'') || coalesce(' ' || (SELECT label FROM refs r WHERE r.src = p.id AND " \
+    "r.dst = o.id AND r.kind = 'strong' LIMIT 1), '') FROM objects p JOIN "  \
+    "types pt ON pt.id = p.type WHERE p.id = o.parent LIMIT 1)"
 
 /* The child of node i that is object id, or -1. */
 static int

@@ -671,7 +671,10 @@ hd_store__write(hd_heap **heap, const char *db_path, mode_t mode,
         (post && (err = exec(db, hd_schema_sql + (post - schema),
                              "indexes")) < 0))
         goto done;
-    if ((err = exec(db, "PRAGMA optimize", "optimize")) < 0)
+    /* Statistics from a sample of each index: without them the planner
+     * reads "src = ? AND dst = ?" through the primary key and walks all of
+     * a million-item dict's edges for one label. */
+    if ((err = exec(db, "PRAGMA analysis_limit=1000; ANALYZE", "analyze")) < 0)
         goto done;
     /* Last: a database without this row never finished (hd_db_open). */
     char done_sql[96];

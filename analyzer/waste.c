@@ -36,6 +36,10 @@
     "dp.length IS g.length AND dp.cut = g.cut ORDER BY dp.c DESC LIMIT 1) AS " \
     "held_at FROM g JOIN types t ON t.id = g.type ORDER BY saved_size DESC"
 
+/* The edges table names labels by id: a whole-table filter on the text
+ * would look each edge's label up. */
+#define DICT_LABEL "(SELECT id FROM labels WHERE text = '.__dict__')"
+
 /* Built-in containers holding nothing or one or two items: all of an empty
  * one is overhead, and most of a small one. */
 #define EMPTY_SQL                                                             \
@@ -46,7 +50,7 @@
     "t.module IN ('builtins', 'collections') AND t.name IN ('dict', 'list', "  \
     "'set', 'deque', 'OrderedDict', 'defaultdict') AND o.length IS NOT NULL " \
     "AND o.length <= 2 AND o.reachable = 1 AND NOT EXISTS (SELECT 1 FROM "    \
-    "refs r WHERE r.dst = o.id AND r.label = '.__dict__') GROUP BY o.type, "  \
+    "edges r WHERE r.dst = o.id AND r.label = " DICT_LABEL ") GROUP BY o.type, " \
     "o.length = 0, o.path HAVING count(*) >= 2 ORDER BY sum(o.size) DESC "    \
     "LIMIT ?1"
 
@@ -54,9 +58,9 @@
  * keep a pointer per attribute in the instance instead (8 bytes each). */
 #define SLOTS_SQL                                                             \
     "WITH inst AS MATERIALIZED (SELECT i.type, i.path, d.size, d.length FROM " \
-    "refs r JOIN objects i ON i.id = r.src JOIN objects d ON d.id = r.dst "    \
-    "JOIN types t ON t.id = i.type WHERE r.label = '.__dict__' AND r.kind = " \
-    "'strong' AND NOT i.flags & 24 AND i.reachable = 1 AND t.module <> "       \
+    "edges r JOIN objects i ON i.id = r.src JOIN objects d ON d.id = r.dst "   \
+    "JOIN types t ON t.id = i.type WHERE r.label = " DICT_LABEL " AND r.weak " \
+    "= 0 AND NOT i.flags & 24 AND i.reachable = 1 AND t.module <> "            \
     "'builtins'), "                                                           \
     "ip AS MATERIALIZED (SELECT type, path, count(*) AS c FROM inst GROUP BY " \
     "type, path) "                                                            \
