@@ -100,6 +100,18 @@ def main(n, outdir, cli):
         check=True, capture_output=True, text=True).stdout)
 
     db_bytes = os.path.getsize(db)
+    # every query command on the database (goal: each under 1 s at 10 M)
+    leaked = "#%d" % (st["objects"] // 2)
+    queries = {}
+    for args in (["summary"], ["suspects"], ["top"], ["types"], ["tree"],
+                 ["cycles"], ["external"], ["waste"], ["path", leaked],
+                 ["path", leaked, "--all", "3"], ["show", leaked],
+                 ["referrers", leaked]):
+        t0 = time.perf_counter()
+        subprocess.run([cli] + args[:1] + [db] + args[1:], check=True,
+                       capture_output=True)
+        queries[" ".join(args).replace(leaked, "OBJ")] = round(
+            time.perf_counter() - t0, 2)
     # diff of two dumps of this size: the background dump is the second
     bg_db = bg_path + ".db"
     subprocess.run([cli, "load", "-q", bg_path, "-o", bg_db], check=True)
@@ -139,6 +151,7 @@ def main(n, outdir, cli):
         "db_bytes_per_obj_edge": round(db_bytes / (objs + st["references"]),
                                        1),
         "diff_s": round(t_diff, 2), "diff_vs_load": round(t_diff / t_load, 3),
+        "queries_s": queries,
     }
     print(json.dumps(res))
     print("  N=%d: dump %.2fs = %.2fM obj/s vs plain Python walk %.2fM obj/s "
@@ -165,6 +178,9 @@ def main(n, outdir, cli):
     print("  database %.1f B per object+reference (target <= 40); diff of "
           "two dumps %.2fs = %.3fx the load (target: two 10 M dumps < 60 s)"
           % (res["db_bytes_per_obj_edge"], t_diff, t_diff / t_load))
+    slow = sorted(queries.items(), key=lambda kv: -kv[1])
+    print("  queries: %s (goal: each < 1 s at 10 M)" % ", ".join(
+        "%s %.2fs" % kv for kv in slow))
     for f in (path, db, bg_path, bg_db):
         os.unlink(f)
 
