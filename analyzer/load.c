@@ -81,28 +81,45 @@ val_put(load_state *st, const char *s, size_t n)
     return 0;
 }
 
-/* Python-like repr of bytes: b'ab\x00'. */
+/* Python's repr of bytes: b'ab\x00', \t \n \r, b"it's".  Written a run
+ * at a time: a byte at a time through snprintf was a visible share of a
+ * load. */
 static int
 val_bytes(load_state *st, const uint8_t *s, size_t n)
 {
-    char tmp[8];
-    if (val_put(st, "b'", 2) < 0)
+    static const char hex[] = "0123456789abcdef";
+    char tmp[256];
+    size_t k = 0;
+    /* repr's quotes: double ones when there is a ' and no " */
+    char q = memchr(s, '\'', n) && !memchr(s, '"', n) ? '"' : '\'';
+    char open_q[2] = {'b', q};
+    if (val_put(st, open_q, 2) < 0)
         return HD_ENOMEM;
     for (size_t i = 0; i < n; i++) {
         uint8_t c = s[i];
-        int k;
-        if (c == '\\' || c == '\'')
-            k = snprintf(tmp, sizeof(tmp), "\\%c", c);
-        else if (c == '\n')
-            k = snprintf(tmp, sizeof(tmp), "\\n");
-        else if (c < 0x20 || c >= 0x7f)
-            k = snprintf(tmp, sizeof(tmp), "\\x%02x", c);
-        else
-            k = snprintf(tmp, sizeof(tmp), "%c", c);
-        if (val_put(st, tmp, (size_t)k) < 0)
-            return HD_ENOMEM;
+        if (k + 4 > sizeof(tmp)) {
+            if (val_put(st, tmp, k) < 0)
+                return HD_ENOMEM;
+            k = 0;
+        }
+        if (c == '\\' || c == (uint8_t)q) {
+            tmp[k++] = '\\';
+            tmp[k++] = (char)c;
+        } else if (c == '\t' || c == '\n' || c == '\r') {
+            tmp[k++] = '\\';
+            tmp[k++] = c == '\t' ? 't' : c == '\n' ? 'n' : 'r';
+        } else if (c < 0x20 || c >= 0x7f) {
+            tmp[k++] = '\\';
+            tmp[k++] = 'x';
+            tmp[k++] = hex[c >> 4];
+            tmp[k++] = hex[c & 15];
+        } else {
+            tmp[k++] = (char)c;
+        }
     }
-    return val_put(st, "'", 1);
+    if (k && val_put(st, tmp, k) < 0)
+        return HD_ENOMEM;
+    return val_put(st, &q, 1);
 }
 
 /* Shortest %g that reads back as the same double (like Python's repr).

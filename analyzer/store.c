@@ -457,6 +457,8 @@ cached_label(label_cache *lc, const hd_heap *h, uint8_t w, uint64_t payload,
     return *t;
 }
 
+#define INDEX_IDS 65536 /* "[0]" .. "[65535]" keep their labels.id */
+
 /* Label texts, each stored once: text -> labels.id. */
 typedef struct label_ids {
     hd_hmap map;    /* hash of the text -> id */
@@ -507,15 +509,27 @@ write_refs(sqlite3 *db, const hd_heap *h)
     label_cache lc = {NULL, h->n_strings};
     label_ids li = {0};
     int err;
-    /* best effort: without the cache labels are rendered per row */
+    /* best effort: without the caches labels are rendered per row */
     lc.text = calloc(2 * ((size_t)h->n_strings + 1), sizeof(char *));
+    uint32_t *index_ids = calloc(INDEX_IDS, sizeof(uint32_t));
     err = batch_open(&b, db, "edges", 5);
     for (uint64_t o = 0; o < h->n_objects && err == 0; o++) {
         for (uint64_t e = h->edge_start[o]; e < h->edge_start[o + 1]; e++) {
             uint8_t w = h->edge_word[e];
-            const char *label = cached_label(&lc, h, w, h->edge_payload[e],
-                                             buf, sizeof(buf));
-            uint32_t id = label ? label_id(&li, label) : 0;
+            uint64_t payload = h->edge_payload[e];
+            /* "[3]": the small indices' ids are kept, not rendered again */
+            uint32_t *idx = (w >> 1) == HD_LBL_INDEX && payload < INDEX_IDS &&
+                                    index_ids
+                                ? &index_ids[payload]
+                                : NULL;
+            const char *label = NULL;
+            uint32_t id = idx ? *idx : 0;
+            if (id == 0) {
+                label = cached_label(&lc, h, w, payload, buf, sizeof(buf));
+                id = label ? label_id(&li, label) : 0;
+                if (idx)
+                    *idx = id;
+            }
             if (label && id == 0) {
                 err = hd_error_set(HD_ENOMEM, "out of memory (labels)");
                 break;
@@ -548,6 +562,7 @@ done:
         free(li.text[i]);
     free(li.text);
     hd_hmap_free(&li.map);
+    free(index_ids);
     return err;
 }
 

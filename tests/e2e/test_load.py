@@ -31,6 +31,9 @@ class User(object):
 
 
 CACHE = {}
+# bytes values as repr() writes them: its quotes and its escapes
+BYTES = [b"it's", b'say "hi"', b"both ' and \"", b"tab\there\r\n\x00\x7f\xff",
+         b"back\\slash"]
 # A C __sizeof__ heapdig has not vetted is measured in a probe child and
 # arrives in a SIZE record; on a half-made Struct it crashes the child only.
 import struct  # noqa: E402
@@ -185,6 +188,10 @@ def main(cli, outdir):
     check("float values as Python's repr", repr(planted.score) in vals and
           repr(CACHE["user:3"].score) in vals, repr(vals))
     check("int value", "42" in vals, repr(vals))
+    got = [v for (v,) in [q("SELECT value FROM objects WHERE address = ?",
+                            id(b))[0] for b in BYTES]]
+    check("bytes values are repr() of them, quotes and escapes alike",
+          got == [repr(b) for b in BYTES], repr(got))
 
     # The chain a person would follow, by recursive SQL from the sys.modules
     # root to the planted object (shortest, labels concatenated).
