@@ -113,7 +113,7 @@ hd_analyze(hd_heap *h)
         group[o] = h->scc[o] == HD_NONE ? 0 : h->scc[o];
     if ((err = hd_dom__group_retained(h, group, h->n_cycles,
                                       h->cycle_retained)) < 0 ||
-        (err = held_groups(h)) < 0)
+        (err = held_groups(h)) < 0 || (err = hd_waste__compute(h)) < 0)
         goto done;
     h->t_dom = hd__now() - t;
     h->analyzed = 1;

@@ -175,6 +175,15 @@ hd_hmap_first(const hd_hmap *m, uint64_t key)
 void hd_hmap_put_at(hd_hmap *m, uint64_t slot, uint64_t key, uint32_t val);
 void hd_hmap_free(hd_hmap *m);
 
+/* A row of the waste table (waste.c): kind is "duplicate", "empty" or
+ * "slots"; example one of its objects (a duplicate's value, an empty
+ * container's length); path where most of them are held. */
+typedef struct hd_waste {
+    const char *kind;
+    uint32_t type, example, path;
+    uint64_t count, size, saved;
+} hd_waste;
+
 typedef struct hd_held {
     uint32_t path, type;
     uint64_t count, size, retained;
@@ -245,6 +254,8 @@ typedef struct hd_heap {
      * the bytes freeing all of them would free (nested members once). */
     hd_held *held;       /* [1..n_held] */
     uint32_t n_held;
+    hd_waste *waste;     /* [1..n_waste] (waste.c) */
+    uint32_t n_waste;
     uint32_t *scc;       /* cycle id (1-based), HD_NONE if on no cycle */
     uint32_t *idom;      /* immediate dominator, HD_NONE = virtual root */
     uint64_t *retained;  /* bytes dominated, own size included */
@@ -314,6 +325,10 @@ const char *hd_heap__str(const hd_heap *h, uint32_t id, size_t *len);
 const char *hd_heap__label(const hd_heap *h, uint8_t word, uint64_t payload,
                            char *buf, size_t cap);
 
+/* ---- waste.c: what could be kept for less ---------------------------------- */
+
+int hd_waste__compute(hd_heap *h);
+
 /* ---- store.c: the SQLite side --------------------------------------------- */
 
 extern const char hd_schema_sql[]; /* generated from schema/heapdig.sql */
@@ -372,7 +387,7 @@ int hd_render__draw(const hd_picture *pic, const char *format,
 
 /* The version of schema/heapdig.sql's tables, stored last by a load as meta
  * schema_version; databases of another are refused (load the dump again). */
-#define HD_SCHEMA_VERSION 6
+#define HD_SCHEMA_VERSION 7
 /* Checks that database `schema` ("main", or an attached alias) of d is one
  * a load finished, of HD_SCHEMA_VERSION, with heapdig's own definitions. */
 int hd__db_check(hd_db *d, const char *schema, const char *path);

@@ -631,6 +631,7 @@ hd_heap__free(hd_heap *h)
         free(h->path_text[i]);
     free(h->path_text);
     free(h->held);
+    free(h->waste);
     free(h);
 }
 

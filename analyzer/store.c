@@ -372,6 +372,31 @@ done:
 }
 
 static int
+write_waste(sqlite3 *db, const hd_heap *h)
+{
+    sqlite3_stmt *st = NULL;
+    int err;
+    if ((err = prepare(db, &st, "INSERT INTO waste VALUES (?1, ?2, ?3, ?4, "
+                       "?5, ?6, ?7)")) < 0)
+        goto done;
+    for (uint32_t i = 1; i <= h->n_waste; i++) {
+        const hd_waste *w = &h->waste[i];
+        sqlite3_bind_text(st, 1, w->kind, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, w->type);
+        sqlite3_bind_int64(st, 3, w->example);
+        sqlite3_bind_int64(st, 4, (int64_t)w->count);
+        sqlite3_bind_int64(st, 5, (int64_t)w->size);
+        sqlite3_bind_int64(st, 6, (int64_t)w->saved);
+        bind_id(st, 7, w->path ? w->path : HD_NONE);
+        if ((err = step_reset(db, st, "waste")) < 0)
+            goto done;
+    }
+done:
+    sqlite3_finalize(st);
+    return err;
+}
+
+static int
 write_cycles(sqlite3 *db, const hd_heap *h)
 {
     sqlite3_stmt *st = NULL;
@@ -776,7 +801,7 @@ hd_store__write(hd_heap **heap, const char *db_path, mode_t mode,
         (err = write_types(db, h, type_obj)) < 0 ||
         (err = write_objects(db, h)) < 0 || (err = write_refs(db, h)) < 0 ||
         (err = write_cycles(db, h)) < 0 || (err = write_paths(db, h)) < 0 ||
-        (err = write_held(db, h)) < 0 ||
+        (err = write_held(db, h)) < 0 || (err = write_waste(db, h)) < 0 ||
         (err = write_roots_tracebacks(db, h)) < 0 ||
         (err = exec(db, "COMMIT", "commit")) < 0)
         goto done;

@@ -6,105 +6,270 @@
  * instances whose __dict__ a __slots__ declaration would replace.  Only
  * what a root reaches counts: garbage is gc.collect()'s to free.
  *
- * Every kind has the same columns (kind, type, what, count, size,
- * saved_size, held_at) so that one table, one JSON array or one CSV holds them all;
- * held_at is where most of them are held (paths: [*] for any index/key).
+ * Found at load, over the heap in memory (hd_waste__compute: hashing the
+ * values is linear; grouping them in SQL was the slowest query heapdig
+ * had, 27 s on 5 M objects), and kept in the waste table; the query side
+ * reads that.  Every kind has the same columns (kind, type, what, count,
+ * size, saved_size, held_at) so that one table, one JSON array or one CSV
+ * holds them all; held_at is where most of them are held.
  */
 #include "analyzer_int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-/* Equal values of distinct str and bytes objects.  A value the dumper cut
- * (value_truncated) matches on its length and prefix only: "prefix". */
-#define DUPLICATES_SQL                                                        \
-    "WITH d AS MATERIALIZED (SELECT o.type, o.value, o.size, o.length, "       \
-    "o.flags & 1024 AS cut, o.flags, o.path FROM objects o JOIN types t ON "   \
-    "t.id = o.type WHERE t.name IN ('str', 'bytes') AND t.module = "           \
-    "'builtins' AND o.value IS NOT NULL AND o.reachable = 1), "                \
-    "dp AS MATERIALIZED (SELECT type, value, size, length, cut, path, "        \
-    "max(flags) AS flags, count(*) AS c FROM d GROUP BY type, value, size, "   \
-    "length, cut, path), "                                                    \
-    "g AS (SELECT type, value, size, length, cut, max(flags) AS flags, "      \
-    "sum(c) AS n FROM dp GROUP BY type, value, size, length, cut HAVING "     \
-    "sum(c) > 1 ORDER BY (sum(c) - 1) * size DESC LIMIT ?1) "                  \
-    "SELECT 'duplicate' AS kind, t.name AS type, shown_value(g.value, "       \
-    "g.flags) || CASE WHEN g.cut THEN ' (same length and prefix)' ELSE '' "   \
-    "END AS what, g.n AS count, g.n * g.size AS size, (g.n - 1) * g.size AS " \
-    "saved_size, (SELECT p.signature FROM dp JOIN paths p ON p.id = dp.path WHERE " \
-    "dp.type = g.type AND dp.value = g.value AND dp.size = g.size AND "       \
-    "dp.length IS g.length AND dp.cut = g.cut ORDER BY dp.c DESC LIMIT 1) AS " \
-    "held_at FROM g JOIN types t ON t.id = g.type ORDER BY saved_size DESC"
+/* ---- At load ------------------------------------------------------------- */
 
-/* The edges table names labels by id: a whole-table filter on the text
- * would look each edge's label up. */
-#define DICT_LABEL "(SELECT id FROM labels WHERE text = '.__dict__')"
+typedef struct waste_acc {
+    hd_hmap groups;     /* key -> row */
+    hd_hmap paths;      /* (row << 32 | path) + 1 -> objects there */
+    uint32_t *best_n;   /* per row: objects at its most common path */
+    uint32_t cap;
+} waste_acc;
 
-/* Built-in containers holding nothing or one or two items: all of an empty
- * one is overhead, and most of a small one. */
-#define EMPTY_SQL                                                             \
-    "SELECT 'empty' AS kind, t.name AS type, CASE WHEN o.length = 0 THEN "    \
-    "'empty' ELSE '1-2 items' END AS what, count(*) AS count, sum(o.size) AS " \
-    "size, sum(o.size) AS saved_size, p.signature AS held_at FROM objects o JOIN " \
-    "types t ON t.id = o.type LEFT JOIN paths p ON p.id = o.path WHERE "       \
-    "t.module IN ('builtins', 'collections') AND t.name IN ('dict', 'list', "  \
-    "'set', 'deque', 'OrderedDict', 'defaultdict') AND o.length IS NOT NULL " \
-    "AND o.length <= 2 AND o.reachable = 1 AND NOT EXISTS (SELECT 1 FROM "    \
-    "edges r WHERE r.dst = o.id AND r.label = " DICT_LABEL ") GROUP BY o.type, " \
-    "o.length = 0, o.path HAVING count(*) >= 2 ORDER BY sum(o.size) DESC "    \
-    "LIMIT ?1"
+static int
+type_is(const hd_heap *h, uint32_t t, const char *module, const char *name)
+{
+    const char *m = h->type_module[t] ? hd_heap__str(h, h->type_module[t], NULL)
+                                      : NULL;
+    return m && !strcmp(m, module) &&
+           !strcmp(hd_heap__str(h, h->type_name[t], NULL), name);
+}
 
-/* Instances of a class whose __dict__ is a dict object: __slots__ would
- * keep a pointer per attribute in the instance instead (8 bytes each). */
-#define SLOTS_SQL                                                             \
-    "WITH inst AS MATERIALIZED (SELECT i.type, i.path, d.size, d.length FROM " \
-    "edges r JOIN objects i ON i.id = r.src JOIN objects d ON d.id = r.dst "   \
-    "JOIN types t ON t.id = i.type WHERE r.label = " DICT_LABEL " AND r.weak " \
-    "= 0 AND NOT i.flags & 24 AND i.reachable = 1 AND t.module <> "            \
-    "'builtins'), "                                                           \
-    "ip AS MATERIALIZED (SELECT type, path, count(*) AS c FROM inst GROUP BY " \
-    "type, path) "                                                            \
-    "SELECT 'slots' AS kind, t.name AS type, 'instances with a __dict__' AS " \
-    "what, count(*) AS count, sum(inst.size) AS size, sum(max(inst.size - 8 "\
-    "* coalesce(inst.length, 0), 0)) AS saved_size, (SELECT p.signature FROM ip "   \
-    "JOIN paths p ON p.id = ip.path WHERE ip.type = inst.type ORDER BY ip.c "  \
-    "DESC LIMIT 1) AS held_at FROM inst JOIN types t ON t.id = inst.type "     \
-    "GROUP BY inst.type HAVING count(*) >= 2 ORDER BY saved_size DESC LIMIT ?1"
+/* The row for a group made of `key` (its hash) and equal() to an example,
+ * new or found; NULL out of memory. */
+static hd_waste *
+row_for(hd_heap *h, waste_acc *a, uint64_t key, const char *kind,
+        uint32_t type, uint32_t example,
+        int (*same)(const hd_heap *, uint32_t, uint32_t), uint32_t o)
+{
+    if (hd_hmap_reserve(&a->groups, 1) < 0)
+        return NULL;
+    uint64_t slot = hd_hmap_first(&a->groups, key);
+    for (; a->groups.keys[slot]; slot = (slot + 1) & a->groups.mask) {
+        hd_waste *w = &h->waste[a->groups.vals[slot]];
+        if (a->groups.keys[slot] == key && w->kind == kind && w->type == type &&
+            (!same || same(h, w->example, o)))
+            return w;
+    }
+    if (h->n_waste + 1 >= a->cap) {
+        uint32_t nc = a->cap ? a->cap * 2 : 1024;
+        hd_waste *t = realloc(h->waste, (size_t)nc * sizeof(hd_waste));
+        uint32_t *b = t ? realloc(a->best_n, (size_t)nc * sizeof(uint32_t)) : NULL;
+        if (t)
+            h->waste = t;
+        if (b == NULL)
+            return NULL;
+        a->best_n = b;
+        a->cap = nc;
+    }
+    uint32_t id = ++h->n_waste;
+    h->waste[id] = (hd_waste){kind, type, example, 0, 0, 0, 0};
+    a->best_n[id] = 0;
+    hd_hmap_put_at(&a->groups, slot, key, id);
+    return &h->waste[id];
+}
 
-static const struct {
-    const char *kind, *sql;
-} KINDS[] = {{"duplicate", DUPLICATES_SQL},
-             {"empty", EMPTY_SQL},
-             {"slots", SLOTS_SQL}};
+/* One more of row w's objects held at path: the row's path is where most
+ * are. */
+static int
+count_path(hd_heap *h, waste_acc *a, hd_waste *w, uint32_t path)
+{
+    uint32_t row = (uint32_t)(w - h->waste);
+    uint64_t key = (((uint64_t)row << 32) | path) + 1;
+    if (hd_hmap_reserve(&a->paths, 1) < 0)
+        return -1;
+    uint64_t slot = hd_hmap_first(&a->paths, key);
+    while (a->paths.keys[slot] && a->paths.keys[slot] != key)
+        slot = (slot + 1) & a->paths.mask;
+    uint32_t n = (a->paths.keys[slot] ? a->paths.vals[slot] : 0) + 1;
+    hd_hmap_put_at(&a->paths, slot, key, n);
+    if (n > a->best_n[row]) {
+        a->best_n[row] = n;
+        w->path = path;
+    }
+    return 0;
+}
+
+static uint64_t
+mix(uint64_t x, uint64_t v)
+{
+    return (x ^ v) * 1099511628211ull;
+}
+
+/* Duplicates: the same type, value, size, length and cut. */
+static int
+same_value(const hd_heap *h, uint32_t a, uint32_t b)
+{
+    return h->size[a] == h->size[b] && h->length[a] == h->length[b] &&
+           (h->flags[a] & HD_OBJ_VALUE_TRUNC) ==
+               (h->flags[b] & HD_OBJ_VALUE_TRUNC) &&
+           h->value_n[a] == h->value_n[b] &&
+           !memcmp(h->val_data + h->value_off[a], h->val_data + h->value_off[b],
+                   h->value_n[a]);
+}
+
+/* Empty containers: held at the same place, and both empty or not. */
+static int
+same_place(const hd_heap *h, uint32_t a, uint32_t b)
+{
+    return h->path[a] == h->path[b] && (h->length[a] == 0) == (h->length[b] == 0);
+}
+
+static const char KIND_DUP[] = "duplicate", KIND_EMPTY[] = "empty",
+                  KIND_SLOTS[] = "slots";
+
+int
+hd_waste__compute(hd_heap *h)
+{
+    waste_acc a = {{0}, {0}, NULL, 0};
+    uint64_t n = h->n_objects;
+    uint8_t *is_dict_of = NULL; /* an object's .__dict__ (not "empty") */
+    uint8_t *dup_type = NULL, *empty_type = NULL, *slots_type = NULL;
+    int err = 0;
+    free(h->waste);
+    h->waste = NULL;
+    h->n_waste = 0;
+    if (!h->type_name || !h->type_module || !h->value_off || !h->length ||
+        !h->path)
+        return 0; /* a bare graph (the unit tests'): no values, no names */
+    is_dict_of = calloc((size_t)n + 1, 1);
+    dup_type = calloc((size_t)h->n_types + 1, 1);
+    empty_type = calloc((size_t)h->n_types + 1, 1);
+    slots_type = calloc((size_t)h->n_types + 1, 1);
+    if (!is_dict_of || !dup_type || !empty_type || !slots_type)
+        goto nomem;
+    static const char *const containers[][2] = {
+        {"builtins", "dict"}, {"builtins", "list"}, {"builtins", "set"},
+        {"collections", "deque"}, {"collections", "OrderedDict"},
+        {"collections", "defaultdict"}};
+    for (uint32_t t = 1; t <= h->n_types; t++) {
+        dup_type[t] = type_is(h, t, "builtins", "str") ||
+                      type_is(h, t, "builtins", "bytes");
+        for (size_t k = 0; k < sizeof(containers) / sizeof(containers[0]); k++)
+            empty_type[t] |= type_is(h, t, containers[k][0], containers[k][1]);
+        /* a class of the program's (or a library's) own */
+        const char *m = h->type_module[t]
+                            ? hd_heap__str(h, h->type_module[t], NULL) : NULL;
+        slots_type[t] = m && strcmp(m, "builtins") != 0;
+    }
+    /* instances with a __dict__: a strong .__dict__ reference */
+    for (uint64_t o = 0; o < n; o++) {
+        for (uint64_t e = h->edge_start[o]; e < h->edge_start[o + 1]; e++) {
+            uint8_t w = h->edge_word[e];
+            if ((w >> 1) != HD_LBL_ATTR || h->edge_payload[e] > h->n_strings ||
+                strcmp(hd_heap__str(h, (uint32_t)h->edge_payload[e], NULL),
+                       "__dict__"))
+                continue;
+            uint32_t d = h->edge_dst[e];
+            is_dict_of[d] = 1;
+            if ((w & HD_EDGE_WEAK) || !slots_type[h->type[o]] ||
+                (h->flags[o] & (HD_OBJ_TYPE | HD_OBJ_MODULE)) ||
+                !h->reachable[o])
+                continue;
+            hd_waste *r = row_for(h, &a, mix(3, h->type[o]) | 1, KIND_SLOTS,
+                                  h->type[o], (uint32_t)o, NULL, 0);
+            if (r == NULL || count_path(h, &a, r, h->path[o]) < 0)
+                goto nomem;
+            int64_t len = h->length[d] > 0 ? h->length[d] : 0;
+            r->count++;
+            r->size += h->size[d];
+            r->saved += h->size[d] > (uint64_t)(8 * len)
+                            ? h->size[d] - (uint64_t)(8 * len) : 0;
+        }
+    }
+    for (uint64_t o = 0; o < n; o++) {
+        uint32_t t = h->type[o];
+        if (!h->reachable[o])
+            continue;
+        if (dup_type[t] && h->value_off[o] != UINT64_MAX) {
+            uint64_t k = mix(mix(mix(1469598103934665603ull, t), h->size[o]),
+                             (uint64_t)h->length[o]);
+            const char *v = h->val_data + h->value_off[o];
+            for (uint32_t i = 0; i < h->value_n[o]; i++)
+                k = mix(k, (uint8_t)v[i]);
+            hd_waste *r = row_for(h, &a, k | 1, KIND_DUP, t, (uint32_t)o,
+                                  same_value, (uint32_t)o);
+            if (r == NULL || count_path(h, &a, r, h->path[o]) < 0)
+                goto nomem;
+            r->count++;
+            r->size += h->size[o];
+        } else if (empty_type[t] && h->length[o] >= 0 && h->length[o] <= 2 &&
+                   !is_dict_of[o]) {
+            /* by type, empty or not, and where they are held */
+            uint64_t k = mix(mix(mix(7, t), h->length[o] == 0), h->path[o]);
+            hd_waste *r = row_for(h, &a, k | 1, KIND_EMPTY, t, (uint32_t)o,
+                                  same_place, (uint32_t)o);
+            if (r == NULL)
+                goto nomem;
+            r->count++;
+            r->size += h->size[o];
+            r->saved += h->size[o];
+            r->path = h->path[o];
+        }
+    }
+    /* what is kept: the rows worth reading; a duplicate saves all but one */
+    uint32_t kept = 0;
+    for (uint32_t i = 1; i <= h->n_waste; i++) {
+        hd_waste w = h->waste[i];
+        if (w.kind == KIND_DUP)
+            w.saved = w.size - w.size / (w.count ? w.count : 1);
+        if (w.count < 2)
+            continue;
+        h->waste[++kept] = w;
+    }
+    h->n_waste = kept;
+    goto done;
+nomem:
+    err = hd_error_set(HD_ENOMEM, "out of memory (waste)");
+done:
+    hd_hmap_free(&a.groups);
+    hd_hmap_free(&a.paths);
+    free(a.best_n);
+    free(is_dict_of);
+    free(dup_type);
+    free(empty_type);
+    free(slots_type);
+    return err;
+}
+
+/* ---- Query ----------------------------------------------------------------- */
+
+#define WASTE_SQL                                                             \
+    "SELECT w.kind, t.name AS type, CASE w.kind WHEN 'duplicate' THEN "        \
+    "shown_value(o.value, o.flags) || CASE WHEN o.flags & 1024 THEN "          \
+    "' (same length and prefix)' ELSE '' END WHEN 'empty' THEN CASE WHEN "     \
+    "o.length = 0 THEN 'empty' ELSE '1-2 items' END ELSE 'instances with a "   \
+    "__dict__' END AS what, w.count, w.size, w.saved_size, p.signature AS "    \
+    "held_at FROM waste w JOIN types t ON t.id = w.type JOIN objects o ON "    \
+    "o.id = w.example LEFT JOIN paths p ON p.id = w.path WHERE w.kind = ?2 "   \
+    "ORDER BY w.saved_size DESC, w.count DESC LIMIT ?1"
 
 int
 hd_waste_query(hd_rows **out, hd_db *db, const char *kind, long limit)
 {
     char n[32];
-    const char *p[1] = {n};
+    const char *p[2] = {n, kind};
+    if (strcmp(kind, "duplicate") && strcmp(kind, "empty") &&
+        strcmp(kind, "slots"))
+        return hd_error_set(HD_EINVAL, "waste: no kind '%s' (duplicate, "
+                            "empty, slots)", kind);
     snprintf(n, sizeof(n), "%ld", limit > 0 ? limit : limit < 0 ? -1 : 20);
-    for (size_t i = 0; i < sizeof(KINDS) / sizeof(KINDS[0]); i++)
-        if (strcmp(KINDS[i].kind, kind) == 0)
-            return hd_query(out, db, KINDS[i].sql, 1, p);
-    return hd_error_set(HD_EINVAL, "waste: no kind '%s' (duplicate, empty, "
-                        "slots)", kind);
+    return hd_query(out, db, WASTE_SQL, 2, p);
 }
 
 int
 hd_waste_total(hd_db *db, int64_t *saved)
 {
-    static const char *const kinds[] = {"duplicate", "empty", "slots"};
-    int err = 0;
+    hd_rows *r = NULL;
+    int err;
     *saved = 0;
-    for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
-        hd_rows *r = NULL;
-        if ((err = hd_waste_query(&r, db, kinds[k], -1)) < 0)
-            return err;
-        while ((err = hd_rows_next(r)) == 1)
-            *saved += hd_rows_int(r, 5);
-        hd_rows_free(r);
-        if (err < 0)
-            return err;
-    }
-    return 0;
+    if ((err = hd_query(&r, db, "SELECT coalesce(sum(saved_size), 0) FROM "
+                        "waste", 0, NULL)) < 0)
+        return err;
+    if ((err = hd_rows_next(r)) == 1)
+        *saved = hd_rows_int(r, 0);
+    hd_rows_free(r);
+    return err < 0 ? err : 0;
 }

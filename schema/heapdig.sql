@@ -76,6 +76,22 @@ CREATE TABLE held (
     retained INTEGER NOT NULL  -- bytes freed if all of them were freed
 );
 
+-- Memory the program could keep for less (heapdig waste): kind
+-- 'duplicate' (equal str/bytes values held as distinct objects), 'empty'
+-- (built-in containers with 0 or 1-2 items, by type and where they are
+-- held) or 'slots' (instances whose __dict__ a __slots__ would replace);
+-- example is one of them; path where most of them are held.  Only groups
+-- of two or more, and only what a root reaches.
+CREATE TABLE waste (
+    kind       TEXT NOT NULL,
+    type       INTEGER NOT NULL,  -- types.id
+    example    INTEGER NOT NULL,  -- objects.id
+    count      INTEGER NOT NULL,
+    size       INTEGER NOT NULL,  -- bytes they take
+    saved_size INTEGER NOT NULL,  -- bytes a fix would save
+    path       INTEGER            -- paths.id
+);
+
 -- References: src holds dst, stored as edges (clustered on src, seq: a
 -- reference's position among src's) with their labels stored once, and
 -- read through the refs view.  label is how src names it: '.attr',
