@@ -153,14 +153,14 @@ next_to_open(const tree *t)
 #define CHILD_COLS                                                            \
     "SELECT o.id, o.retained, o.size, t.name, o.value, "                      \
     "%s, EXISTS (SELECT 1 FROM objects k WHERE k.idom = o.id), o.flags "      \
-    "FROM (SELECT id, idom, parent, retained, size, type, value, flags FROM " \
+    "FROM (SELECT id, idom, parent, retained, size, type, value, flags, "     \
+    "held_as FROM "                                                          \
     "objects "                                                                \
     "WHERE %s ORDER BY retained DESC, id DESC LIMIT ?2) o JOIN types t ON t.id = " \
     "o.type ORDER BY o.retained DESC, o.id DESC"
 /* The label its dominator holds it under, when it holds it directly. */
 #define LABEL_FROM_IDOM                                                       \
-    "(SELECT label FROM refs WHERE src = o.idom AND dst = o.id AND kind = "   \
-    "'strong' ORDER BY seq LIMIT 1)"
+    "(SELECT text FROM labels WHERE id = o.held_as)"
 /* A top object's name is its root's. */
 #define ROOT_NAME "(SELECT name FROM roots WHERE object = o.id LIMIT 1)"
 /* A module's namespace is the module's, though a running frame (module

@@ -85,7 +85,7 @@ step_reset(sqlite3 *db, sqlite3_stmt *st, const char *what)
  * at a time, 0.6 s 32 at a time).  Values wait in `vals` until a batch is
  * full; texts are the heap's and outlive it. */
 #define BATCH_ROWS 32
-#define BATCH_MAX_COLS 17
+#define BATCH_MAX_COLS 18
 
 typedef struct batch_val {
     const char *text; /* NULL: an integer, or NULL when is_null */
@@ -420,11 +420,11 @@ done:
 }
 
 static int
-write_objects(sqlite3 *db, const hd_heap *h)
+write_objects(sqlite3 *db, const hd_heap *h, const uint32_t *held_as)
 {
     batch b;
     int err;
-    if ((err = batch_open(&b, db, "objects", 17)) < 0)
+    if ((err = batch_open(&b, db, "objects", 18)) < 0)
         return batch_close(&b, err);
     for (uint64_t i = 0; i < h->n_objects && err == 0; i++) {
         batch_int(&b, (int64_t)i);
@@ -452,6 +452,7 @@ write_objects(sqlite3 *db, const hd_heap *h)
         batch_id(&b, h->idom[i]);
         batch_int(&b, (int64_t)h->retained[i]);
         batch_id(&b, h->path[i] ? h->path[i] : HD_NONE);
+        batch_id(&b, held_as && held_as[i] ? held_as[i] : HD_NONE);
         err = batch_row(&b);
     }
     return batch_close(&b, err);
@@ -525,8 +526,10 @@ label_id(label_ids *li, const char *text)
     return li->n;
 }
 
+/* The edges, and for each object the label its immediate dominator holds
+ * it under (its first strong reference to it), into held_as[]. */
 static int
-write_refs(sqlite3 *db, const hd_heap *h)
+write_refs(sqlite3 *db, const hd_heap *h, uint32_t *held_as)
 {
     sqlite3_stmt *st = NULL;
     batch b;
@@ -559,6 +562,10 @@ write_refs(sqlite3 *db, const hd_heap *h)
                 err = hd_error_set(HD_ENOMEM, "out of memory (labels)");
                 break;
             }
+            uint32_t d = h->edge_dst[e];
+            if (held_as && !(w & HD_EDGE_WEAK) && h->idom[d] == o &&
+                !held_as[d])
+                held_as[d] = id;
             batch_int(&b, (int64_t)o);
             batch_int(&b, (int64_t)(e - h->edge_start[o]));
             batch_int(&b, h->edge_dst[e]);
@@ -748,12 +755,14 @@ hd_store__write(hd_heap **heap, const char *db_path, mode_t mode,
     const hd_heap *h = *heap;
     sqlite3 *db = NULL;
     char *tmp = NULL, *schema = NULL;
-    uint32_t *type_obj = NULL;
+    uint32_t *type_obj = NULL, *held_as = NULL;
     const char *post;
     size_t n = strlen(db_path);
     double t0;
     int err = 0;
 
+    /* best effort: without it, held_as is NULL in the database */
+    held_as = calloc((size_t)h->n_objects + 1, sizeof(uint32_t));
     if ((tmp = malloc(n + 16)) == NULL ||
         (schema = strdup(hd_schema_sql)) == NULL ||
         (type_obj = type_objects(h)) == NULL) {
@@ -799,7 +808,8 @@ hd_store__write(hd_heap **heap, const char *db_path, mode_t mode,
     if ((err = write_meta(db, h, stats)) < 0 ||
         (err = write_memory(db, h, stats)) < 0 ||
         (err = write_types(db, h, type_obj)) < 0 ||
-        (err = write_objects(db, h)) < 0 || (err = write_refs(db, h)) < 0 ||
+        (err = write_refs(db, h, held_as)) < 0 ||
+        (err = write_objects(db, h, held_as)) < 0 ||
         (err = write_cycles(db, h)) < 0 || (err = write_paths(db, h)) < 0 ||
         (err = write_held(db, h)) < 0 || (err = write_waste(db, h)) < 0 ||
         (err = write_roots_tracebacks(db, h)) < 0 ||
@@ -809,6 +819,8 @@ hd_store__write(hd_heap **heap, const char *db_path, mode_t mode,
     /* the indexes are built from the database alone */
     free(type_obj);
     type_obj = NULL;
+    free(held_as);
+    held_as = NULL;
     hd_heap__free(*heap);
     *heap = NULL;
     t0 = hd__now();
@@ -846,6 +858,7 @@ done:
     free(tmp);
     free(schema);
     free(type_obj);
+    free(held_as);
     return err;
 }
 

@@ -52,7 +52,8 @@ CREATE TABLE objects (
     parent    INTEGER,  -- BFS predecessor (objects.id)
     idom      INTEGER,  -- immediate dominator (NULL = virtual root)
     retained  INTEGER,  -- bytes freed if this object were freed
-    path      INTEGER   -- paths.id: where it is held, for diffs
+    path      INTEGER,  -- paths.id: where it is held, for diffs
+    held_as   INTEGER   -- labels.id: how its idom refers to it, if directly
 );
 
 -- Where objects are held, generalised so that it compares across dumps:

@@ -38,8 +38,7 @@ typedef struct walk {
 } walk;
 
 #define LABEL_FROM_IDOM                                                       \
-    "(SELECT label FROM refs WHERE src = o.idom AND dst = o.id AND kind = "   \
-    "'strong' ORDER BY seq LIMIT 1)"
+    "(SELECT text FROM labels WHERE id = o.held_as)"
 
 /* "[*]" for an item or key of a container, else the label. */
 static const char *
