@@ -87,6 +87,12 @@ hd_analyze(hd_heap *h)
     if ((err = hd_refchain__bfs(h)) < 0 ||
         (err = hd_refchain__signatures(h)) < 0)
         goto done;
+    /* the BFS order and tree edges served the signatures alone: 12 bytes an
+     * object back before the dominators need theirs */
+    free(h->parent_edge);
+    free(h->bfs_order);
+    h->parent_edge = NULL;
+    h->bfs_order = NULL;
     h->t_bfs = hd__now() - t;
     t = hd__now();
     if ((err = hd_cycles__compute(h, &reps, &n_reps)) < 0)
