@@ -174,18 +174,15 @@ holder_name(char *out, size_t n, const hd_chain *c)
 }
 
 /* What the suspect holds directly, grouped by (type, label): the label is
- * "[*]" for any item or key of a container, else the label itself; what it
- * dominates without referring to it has none.  The suspect's own references
- * are read in one sequential run (refs are stored by src), not looked up
- * child by child: a cache of a million entries costs one pass. */
+ * "[*]" for any item or key of a container, else the label itself (the
+ * one the load kept as objects.held_as); what it dominates without
+ * referring to it has none.  One range of the objects_idom index: a cache
+ * of a million entries costs one pass. */
 #define HOLDS_SQL                                                             \
-    "WITH d AS (SELECT dst AS id, min(CASE WHEN kind = 'strong' THEN label "  \
-    "END) AS label FROM refs WHERE src = ?1 GROUP BY dst), "                  \
-    "k AS (SELECT o.type, o.retained, CASE WHEN d.label LIKE '[%' THEN '[*]' "\
-    "ELSE d.label END AS g FROM d JOIN objects o ON o.id = d.id WHERE "       \
-    "o.idom = ?1 UNION ALL SELECT o.type, o.retained, NULL FROM objects o "   \
-    "WHERE o.idom = ?1 AND o.id NOT IN (SELECT dst FROM refs WHERE src = ?1))"\
-    " SELECT t.name, count(*), sum(k.retained), k.g FROM k JOIN types t ON "  \
+    "WITH k AS (SELECT o.type, o.retained, CASE WHEN l.text LIKE '[%' THEN "  \
+    "'[*]' ELSE l.text END AS g FROM objects o LEFT JOIN labels l ON l.id = " \
+    "o.held_as WHERE o.idom = ?1) "                                           \
+    "SELECT t.name, count(*), sum(k.retained), k.g FROM k JOIN types t ON "   \
     "t.id = k.type GROUP BY t.name, k.g ORDER BY 3 DESC LIMIT 4"
 static int
 find_holds(hd_db *db, hd_rows *kids, hd_suspect *s)

@@ -107,6 +107,20 @@ def files(cli, outdir):
         rc, out, err = run(cli, *args)
         check("%s: numbers are read whole, or it is a usage error" % what,
               rc == 2, err)
+    # top by retained walks the dominator tree best first: the same rows as
+    # sorting every object (the brute force)
+    import sqlite3
+    con = sqlite3.connect(db)
+    for n in (1, 7, 60):
+        want = [r for (r,) in con.execute(
+            "SELECT retained FROM objects ORDER BY retained DESC LIMIT ?",
+            (n,))]
+        rc, out, err = run(cli, "top", db, "-n", str(n), "--format", "json")
+        got = [r["retained"] for r in __import__("json").loads(out)] \
+            if rc == 0 else None
+        check("top -n %d: the %d largest retained sizes, in order" % (n, n),
+              got == want, repr((got, want)))
+    con.close()
     rc, out, err = run(cli, "top", db, "-n", "3")
     check("a table cut at -n says how many rows it left out",
           rc == 0 and out.rstrip().splitlines()[-1].startswith("... ") and
