@@ -247,7 +247,11 @@ typedef struct hd_heap {
     uint32_t *bfs_order; /* reachable objects in BFS order */
     uint64_t n_bfs;
     uint32_t *path;      /* signature id (1-based) of the object's chain */
-    char **path_text;    /* path_text[id]: "sys.modules['app'].__dict__[...]" */
+    /* signature id's text is path_step[id] after the text of path_base[id]
+     * (0: none): "sys.modules['app'].__dict__['_CACHE']" + "[*]" */
+    char **path_step;
+    uint32_t *path_base;
+    uint64_t *path_hash; /* of the whole text: equal across dumps */
     uint32_t n_paths;
     /* Objects by where they are held and their type (the diff's rows):
      * group g is (held_path[g], held_type[g]), path 0 for garbage, with
@@ -387,7 +391,7 @@ int hd_render__draw(const hd_picture *pic, const char *format,
 
 /* The version of schema/heapdig.sql's tables, stored last by a load as meta
  * schema_version; databases of another are refused (load the dump again). */
-#define HD_SCHEMA_VERSION 8
+#define HD_SCHEMA_VERSION 9
 /* Checks that database `schema` ("main", or an attached alias) of d is one
  * a load finished, of HD_SCHEMA_VERSION, with heapdig's own definitions. */
 int hd__db_check(hd_db *d, const char *schema, const char *path);

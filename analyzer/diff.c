@@ -97,26 +97,38 @@ hd_diff_query(hd_rows **out, hd_db *db, int n, int by_path, hd_rank rank,
                  z, n == 3 ? " LEFT JOIN z USING (name, module)" : "", z,
                  steady, order[rank], limit);
     } else {
+/* Rows by the hash of where they are held (0: garbage) and type; the text
+ * is written out for the rows shown only, from the newest dump holding
+ * them (held_text walks the signature tree). */
 #define PATHS(db)                                                             \
-    "SELECT coalesce(p.signature, '(garbage: gc.collect() would free it)') "  \
-    "sig, t.name type, sum(g.count) n, sum(g.size) s, sum(g.retained) r "      \
-    "FROM " db ".held g LEFT JOIN " db ".paths p ON p.id = g.path JOIN " db   \
-    ".types t ON t.id = g.type GROUP BY sig, g.type"
+    "SELECT coalesce(p.hash, 0) sig, min(g.path) pid, t.name type, "         \
+    "sum(g.count) n, sum(g.size) s, sum(g.retained) r FROM " db ".held g "    \
+    "LEFT JOIN " db ".path_steps p ON p.id = g.path JOIN " db ".types t ON "  \
+    "t.id = g.type GROUP BY sig, g.type"
         snprintf(sql, sizeof(sql),
                  "WITH x AS (" PATHS("main") "), y AS (" PATHS("b") ")%s, k AS"
-                 " (SELECT sig, type FROM x UNION SELECT sig, type FROM y%s) "
-                 "SELECT k.sig AS held_at, k.type, %s"
+                 " (SELECT sig, type FROM x UNION SELECT sig, type FROM y%s), "
+                 "top AS MATERIALIZED (SELECT k.sig, k.type, x.pid AS xp, "
+                 "y.pid AS yp, %s AS zp, %s %s AS st, "
                  "coalesce(%s.n,0) - coalesce(x.n,0) AS count_growth, "
                  "coalesce(%s.s,0) - coalesce(x.s,0) AS size_growth, "
                  "coalesce(%s.r,0) - coalesce(x.r,0) AS retained_growth "
                  "FROM k LEFT JOIN x USING (sig, type) LEFT JOIN y USING "
                  "(sig, type)%s WHERE coalesce(%s.n,0) > coalesce(x.n,0) "
-                 "ORDER BY %s DESC, %s "
-                 "LIMIT %ld",
+                 "ORDER BY st DESC, %s LIMIT %ld) "
+                 "SELECT CASE WHEN sig = 0 THEN '(garbage: gc.collect() would "
+                 "free it)' ELSE coalesce(held_text('c', zp), held_text('b', "
+                 "yp), held_text('main', xp)) END AS held_at, type, %s"
+                 "count_growth, size_growth, retained_growth FROM top "
+                 "ORDER BY st DESC, %s",
                  n == 3 ? ", z AS (" PATHS("c") ")" : "",
-                 n == 3 ? " UNION SELECT sig, type FROM z" : "", cols, z, z, z,
-                 n == 3 ? " LEFT JOIN z USING (sig, type)" : "", z, steady,
-                 order[rank], limit);
+                 n == 3 ? " UNION SELECT sig, type FROM z" : "",
+                 n == 3 ? "z.pid" : "NULL", cols, steady, z, z, z,
+                 n == 3 ? " LEFT JOIN z USING (sig, type)" : "", z,
+                 order[rank], limit,
+                 n == 3 ? "count_1, count_2, count_3, trend, "
+                        : "count_1, count_2, ",
+                 order[rank]);
 #undef PATHS
     }
     return hd_query(out, db, sql, 0, NULL);

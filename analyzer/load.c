@@ -627,9 +627,11 @@ hd_heap__free(hd_heap *h)
     free(h->parent_edge);
     free(h->bfs_order);
     free(h->path);
-    for (uint32_t i = 1; h->path_text && i <= h->n_paths; i++)
-        free(h->path_text[i]);
-    free(h->path_text);
+    for (uint32_t i = 1; h->path_step && i <= h->n_paths; i++)
+        free(h->path_step[i]);
+    free(h->path_step);
+    free(h->path_base);
+    free(h->path_hash);
     free(h->held);
     free(h->waste);
     free(h);

@@ -96,19 +96,16 @@ bfs_from(hd_heap *h, uint32_t *queue, uint64_t *headp, uint64_t *tailp)
  * before it, joins the earlier signature, so a linked list is
  * "['head'](.next)+" and a tree "root(.children[*])+" however deep (a
  * signature per depth would make each a row of its own, and no two dumps
- * agree on the depth).  A text longer than SIG_MAX_TEXT keeps its head and
- * tail around " … " and ends in a hash of the whole, so two signatures
- * never read the same.
+ * agree on the depth).
  *
  * Computed in BFS order, so a parent's signature is known first: O(V) with
- * a hash of (parent signature, step) -> signature; the texts are written
- * at the end, once every fold is known.
+ * a hash of (parent signature, step) -> signature.  Stored as a tree (the
+ * signature before, the last step, a hash of the whole text): the text of
+ * a deep chain is written out only for the rows a person reads (store.c,
+ * held_text()).
  */
 
-#define SIG_MAX_TEXT 400
-#define SIG_HEAD 200 /* bytes kept before " … " */
-#define SIG_TAIL 160 /* and after it */
-#define ELLIPSIS " \xe2\x80\xa6 "
+#define SIG_MAX_TEXT 400 /* bytes of one step */
 
 #define SIG_MAX_PERIOD 4 /* ".__dict__['children'][*]" and back: 3.9's tree */
 
@@ -223,73 +220,14 @@ sig_step(sigmap *m, const hd_heap *h, uint32_t o, uint32_t parent,
     return sig_intern(m, parent, step);
 }
 
-/* Back to the start of a UTF-8 character at or before p. */
-static size_t
-utf8_floor(const char *s, size_t i)
-{
-    while (i > 0 && ((uint8_t)s[i] & 0xC0) == 0x80)
-        i--;
-    return i;
-}
-
-/* A signature's text: its prefix's (head_len > 0 when that was cut) with
- * `add` appended, cut around " … " past SIG_MAX_TEXT. */
-static char *
-sig_join(const char *prefix, size_t prefix_head, const char *add,
-         size_t *head_len)
-{
-    size_t np = strlen(prefix), na = strlen(add);
-    char *out;
-    *head_len = 0;
-    if (prefix_head == 0 && np + na <= SIG_MAX_TEXT) {
-        if ((out = malloc(np + na + 1)) != NULL) {
-            memcpy(out, prefix, np);
-            memcpy(out + np, add, na + 1);
-        }
-        return out;
-    }
-    /* head: the prefix's own head, or the first SIG_HEAD bytes; tail: the
-     * last SIG_TAIL bytes of what follows it */
-    size_t head = prefix_head ? prefix_head : utf8_floor(prefix, np < SIG_HEAD ? np : SIG_HEAD);
-    const char *rest = prefix + head;
-    if (prefix_head)
-        rest += strlen(ELLIPSIS);
-    size_t nr = strlen(rest);
-    char *whole = malloc(nr + na + 1);
-    if (whole == NULL)
-        return NULL;
-    memcpy(whole, rest, nr);
-    memcpy(whole + nr, add, na + 1);
-    size_t nw = nr + na, from = nw > SIG_TAIL ? nw - SIG_TAIL : 0;
-    while (from < nw && ((uint8_t)whole[from] & 0xC0) == 0x80)
-        from++;
-    size_t ne = strlen(ELLIPSIS);
-    if ((out = malloc(head + ne + (nw - from) + 1)) != NULL) {
-        memcpy(out, prefix, head);
-        memcpy(out + head, ELLIPSIS, ne);
-        memcpy(out + head + ne, whole + from, nw - from + 1);
-        *head_len = head;
-    }
-    free(whole);
-    return out;
-}
-
-/* Every signature's text, parents first (a parent's id is lower): the
- * steps with their folds written as "(.next)+", "(.children[*])*.children"
- * and "(.children[*])+"; a cut text ends in " [#hash of the whole]". */
+/* Every signature as the step that ends it and the signature before that
+ * step (parents first: a parent's id is lower), the folds written as
+ * "(.next)+", "(.children[*])*.children" and "(.children[*])+"; and a hash
+ * of the whole text, which diff compares across dumps. */
 static int
-sig_texts(const sigmap *m, hd_heap *h)
+sig_steps(const sigmap *m, hd_heap *h)
 {
-    size_t *head = calloc((size_t)m->n + 1, sizeof(size_t));
-    uint64_t *hash = calloc((size_t)m->n + 1, sizeof(uint64_t));
-    char **text = calloc((size_t)m->n + 1, sizeof(char *));
     char add[2 * SIG_MAX_TEXT + 64];
-    int err = 0;
-    if (!head || !hash || !text) {
-        err = -1;
-        goto done;
-    }
-    text[0] = (char *)"";
     for (uint32_t i = 1; i <= m->n; i++) {
         const sig *s = &m->sigs[i];
         uint32_t base = s->parent;
@@ -315,33 +253,12 @@ sig_texts(const sigmap *m, hd_heap *h)
             base = first->parent;
         } else
             snprintf(add, sizeof(add), "%s", s->step);
-        hash[i] = sig_hash(hash[base], add);
-        if ((text[i] = sig_join(text[base], head[base], add, &head[i])) == NULL) {
-            err = -1;
-            goto done;
-        }
+        h->path_base[i] = base;
+        h->path_hash[i] = sig_hash(h->path_hash[base], add);
+        if ((h->path_step[i] = strdup(add)) == NULL)
+            return -1;
     }
-    for (uint32_t i = 1; i <= m->n; i++) {
-        size_t n = strlen(text[i]);
-        char *t = malloc(n + 24);
-        if (t == NULL) {
-            err = -1;
-            goto done;
-        }
-        if (head[i])
-            snprintf(t, n + 24, "%s [#%012" PRIx64 "]", text[i],
-                     (uint64_t)(hash[i] & 0xFFFFFFFFFFFFull));
-        else
-            memcpy(t, text[i], n + 1);
-        h->path_text[i] = t;
-    }
-done:
-    for (uint32_t i = 1; text && i <= m->n; i++)
-        free(text[i]);
-    free(text);
-    free(head);
-    free(hash);
-    return err;
+    return 0;
 }
 /* The generalised text of a root's name. */
 static void
@@ -446,10 +363,11 @@ hd_refchain__signatures(hd_heap *h)
             goto nomem;
         h->path[o] = id;
     }
-    if ((h->path_text = calloc((size_t)m.n + 1, sizeof(char *))) == NULL)
-        goto nomem;
-    h->n_paths = m.n; /* the texts are the heap's, made or not */
-    if (sig_texts(&m, h) < 0)
+    h->path_step = calloc((size_t)m.n + 1, sizeof(char *));
+    h->path_base = calloc((size_t)m.n + 1, sizeof(uint32_t));
+    h->path_hash = calloc((size_t)m.n + 1, sizeof(uint64_t));
+    h->n_paths = m.n; /* the steps are the heap's, made or not */
+    if (!h->path_step || !h->path_base || !h->path_hash || sig_steps(&m, h) < 0)
         goto nomem;
     goto done;
 nomem:

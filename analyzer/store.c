@@ -323,23 +323,6 @@ done:
     return err;
 }
 
-static int
-write_paths(sqlite3 *db, const hd_heap *h)
-{
-    sqlite3_stmt *st = NULL;
-    int err;
-    if ((err = prepare(db, &st, "INSERT INTO paths VALUES (?1, ?2)")) < 0)
-        goto done;
-    for (uint32_t i = 1; i <= h->n_paths; i++) {
-        sqlite3_bind_int64(st, 1, i);
-        sqlite3_bind_text(st, 2, h->path_text[i], -1, SQLITE_STATIC);
-        if ((err = step_reset(db, st, "paths")) < 0)
-            goto done;
-    }
-done:
-    sqlite3_finalize(st);
-    return err;
-}
 
 /* Binds an id, or NULL for HD_NONE. */
 static void
@@ -532,13 +515,12 @@ label_id(label_ids *li, const char *text)
 /* The edges, and for each object the label its immediate dominator holds
  * it under (its first strong reference to it), into held_as[]. */
 static int
-write_refs(sqlite3 *db, const hd_heap *h, uint32_t *held_as)
+write_refs(sqlite3 *db, const hd_heap *h, uint32_t *held_as, label_ids *lp)
 {
-    sqlite3_stmt *st = NULL;
     batch b;
     char buf[600];
     label_cache lc = {NULL, h->n_strings};
-    label_ids li = {0};
+    label_ids li = *lp;
     int err;
     /* best effort: without the caches labels are rendered per row */
     lc.text = calloc(2 * ((size_t)h->n_strings + 1), sizeof(char *));
@@ -578,28 +560,72 @@ write_refs(sqlite3 *db, const hd_heap *h, uint32_t *held_as)
                 break;
         }
     }
-    if ((err = batch_close(&b, err)) < 0)
-        goto done;
+    err = batch_close(&b, err);
+    for (size_t i = 0; lc.text && i < 2 * ((size_t)h->n_strings + 1); i++)
+        free(lc.text[i]);
+    free(lc.text);
+    free(index_ids);
+    *lp = li;
+    return err;
+}
+
+/* Every label text the edges and the signatures use, once. */
+static int
+write_labels(sqlite3 *db, const label_ids *li)
+{
+    sqlite3_stmt *st = NULL;
+    int err;
     if ((err = prepare(db, &st, "INSERT INTO labels VALUES (?1, ?2)")) < 0)
         goto done;
-    for (uint32_t i = 1; i <= li.n; i++) {
+    for (uint32_t i = 1; i <= li->n; i++) {
         sqlite3_bind_int64(st, 1, i);
-        sqlite3_bind_text(st, 2, li.text[i], -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, li->text[i], -1, SQLITE_STATIC);
         if ((err = step_reset(db, st, "labels")) < 0)
             goto done;
     }
 done:
     sqlite3_finalize(st);
-    for (size_t i = 0; lc.text && i < 2 * ((size_t)h->n_strings + 1); i++)
-        free(lc.text[i]);
-    free(lc.text);
-    for (uint32_t i = 1; i <= li.n; i++)
-        free(li.text[i]);
-    free(li.text);
-    hd_hmap_free(&li.map);
-    free(index_ids);
     return err;
 }
+
+static void
+label_ids_free(label_ids *li)
+{
+    for (uint32_t i = 1; i <= li->n; i++)
+        free(li->text[i]);
+    free(li->text);
+    hd_hmap_free(&li->map);
+    *li = (label_ids){0};
+}
+
+/* Signatures as a tree: the one before, the last step (a label), the hash
+ * of the whole text. */
+static int
+write_paths(sqlite3 *db, const hd_heap *h, label_ids *li)
+{
+    sqlite3_stmt *st = NULL;
+    int err;
+    if ((err = prepare(db, &st, "INSERT INTO path_steps VALUES (?1, ?2, ?3, "
+                       "?4)")) < 0)
+        goto done;
+    for (uint32_t i = 1; i <= h->n_paths; i++) {
+        uint32_t step = label_id(li, h->path_step[i]);
+        if (step == 0) {
+            err = hd_error_set(HD_ENOMEM, "out of memory (labels)");
+            goto done;
+        }
+        sqlite3_bind_int64(st, 1, i);
+        bind_id(st, 2, h->path_base[i] ? h->path_base[i] : HD_NONE);
+        sqlite3_bind_int64(st, 3, step);
+        sqlite3_bind_int64(st, 4, (int64_t)h->path_hash[i]);
+        if ((err = step_reset(db, st, "path_steps")) < 0)
+            goto done;
+    }
+done:
+    sqlite3_finalize(st);
+    return err;
+}
+
 
 static int
 write_roots_tracebacks(sqlite3 *db, const hd_heap *h)
@@ -759,6 +785,7 @@ hd_store__write(hd_heap **heap, const char *db_path, mode_t mode,
     sqlite3 *db = NULL;
     char *tmp = NULL, *schema = NULL;
     uint32_t *type_obj = NULL, *held_as = NULL;
+    label_ids labels = {0};
     const char *post;
     size_t n = strlen(db_path);
     double t0;
@@ -811,9 +838,11 @@ hd_store__write(hd_heap **heap, const char *db_path, mode_t mode,
     if ((err = write_meta(db, h, stats)) < 0 ||
         (err = write_memory(db, h, stats)) < 0 ||
         (err = write_types(db, h, type_obj)) < 0 ||
-        (err = write_refs(db, h, held_as)) < 0 ||
+        (err = write_refs(db, h, held_as, &labels)) < 0 ||
         (err = write_objects(db, h, held_as)) < 0 ||
-        (err = write_cycles(db, h)) < 0 || (err = write_paths(db, h)) < 0 ||
+        (err = write_cycles(db, h)) < 0 ||
+        (err = write_paths(db, h, &labels)) < 0 ||
+        (err = write_labels(db, &labels)) < 0 ||
         (err = write_held(db, h)) < 0 || (err = write_waste(db, h)) < 0 ||
         (err = write_roots_tracebacks(db, h)) < 0 ||
         (err = exec(db, "COMMIT", "commit")) < 0)
@@ -824,6 +853,7 @@ hd_store__write(hd_heap **heap, const char *db_path, mode_t mode,
     type_obj = NULL;
     free(held_as);
     held_as = NULL;
+    label_ids_free(&labels);
     hd_heap__free(*heap);
     *heap = NULL;
     t0 = hd__now();
@@ -867,6 +897,7 @@ done:
     free(schema);
     free(type_obj);
     free(held_as);
+    label_ids_free(&labels);
     return err;
 }
 
@@ -956,6 +987,106 @@ hd__db_check(hd_db *d, const char *schema, const char *path)
     return err;
 }
 
+/* held_text(schema, id): the text of signature id in that database's
+ * path_steps (main, or an attached b or c for diff), walked up to its
+ * root; a text past HELD_MAX bytes keeps its head and tail around " … "
+ * and ends in its hash, so two signatures never read the same. */
+#define HELD_MAX 400
+#define HELD_HEAD 200
+#define HELD_TAIL 160
+#define HELD_DEPTH 100000 /* a parent chain longer is no heapdig's */
+
+static void
+sql_held_text(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    const char *schema = (const char *)sqlite3_value_text(argv[0]);
+    sqlite3 *db = sqlite3_context_db_handle(ctx);
+    sqlite3_stmt *st = NULL;
+    char **steps = NULL, *sql = NULL, *out = NULL;
+    size_t n = 0, cap = 0, len = 0;
+    uint64_t hash = 0;
+    (void)argc;
+    if (schema == NULL || sqlite3_value_type(argv[1]) == SQLITE_NULL) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    sqlite3_int64 id = sqlite3_value_int64(argv[1]);
+    sql = sqlite3_mprintf("SELECT p.parent, l.text, p.hash FROM \"%w\"."
+                          "path_steps p JOIN \"%w\".labels l ON l.id = p.step "
+                          "WHERE p.id = ?1", schema, schema);
+    if (sql == NULL || sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        sqlite3_result_error(ctx, sql ? sqlite3_errmsg(db) : "out of memory", -1);
+        goto done;
+    }
+    for (int has = 1; has; ) {
+        sqlite3_bind_int64(st, 1, id);
+        if (sqlite3_step(st) != SQLITE_ROW)
+            break; /* a parent that is not there: the text so far */
+        if (n == 0)
+            hash = (uint64_t)sqlite3_column_int64(st, 2);
+        if (n >= HELD_DEPTH) {
+            sqlite3_result_error(ctx, "the signatures loop: the database is "
+                                 "inconsistent", -1);
+            goto done;
+        }
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 16;
+            char **t = realloc(steps, nc * sizeof(char *));
+            if (t == NULL) {
+                sqlite3_result_error_nomem(ctx);
+                goto done;
+            }
+            steps = t;
+            cap = nc;
+        }
+        const char *text = (const char *)sqlite3_column_text(st, 1);
+        steps[n] = strdup(text ? text : "");
+        if (steps[n] == NULL) {
+            sqlite3_result_error_nomem(ctx);
+            goto done;
+        }
+        len += strlen(steps[n++]);
+        has = sqlite3_column_type(st, 0) != SQLITE_NULL;
+        id = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+    }
+    if ((out = malloc(len + 1)) == NULL) {
+        sqlite3_result_error_nomem(ctx);
+        goto done;
+    }
+    len = 0;
+    for (size_t i = n; i-- > 0;) {
+        size_t k = strlen(steps[i]);
+        memcpy(out + len, steps[i], k);
+        len += k;
+    }
+    out[len] = 0;
+    if (len > HELD_MAX) {
+        size_t head = HELD_HEAD, from = len - HELD_TAIL;
+        while (head > 0 && ((uint8_t)out[head] & 0xC0) == 0x80)
+            head--;
+        while (from < len && ((uint8_t)out[from] & 0xC0) == 0x80)
+            from++;
+        char *cut = sqlite3_mprintf("%.*s \xe2\x80\xa6 %s [#%012llx]",
+                                    (int)head, out, out + from,
+                                    (unsigned long long)(hash &
+                                                         0xFFFFFFFFFFFFull));
+        if (cut == NULL)
+            sqlite3_result_error_nomem(ctx);
+        else
+            sqlite3_result_text(ctx, cut, -1, sqlite3_free);
+    } else {
+        sqlite3_result_text(ctx, out, (int)len, SQLITE_TRANSIENT);
+    }
+done:
+    for (size_t i = 0; i < n; i++)
+        free(steps[i]);
+    free(steps);
+    free(out);
+    sqlite3_finalize(st);
+    sqlite3_free(sql);
+}
+
 /* shown_value(value, flags): the value as a person reads it
  * (hd_value_text), for the CLI's tables; heapdig's connections only. */
 static void
@@ -1006,6 +1137,8 @@ hd_db_open(hd_db **out, const char *path)
     sqlite3_create_function(d->db, "shown_value", 2,
                             SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
                             sql_shown_value, NULL, NULL);
+    sqlite3_create_function(d->db, "held_text", 2, SQLITE_UTF8, NULL,
+                            sql_held_text, NULL, NULL);
     /* 64 MiB of page cache, not 2: chains and the report revisit pages */
     sqlite3_exec(d->db, "PRAGMA cache_size = -65536", NULL, NULL, NULL);
     *out = d;

@@ -241,9 +241,9 @@ done:
     "shown_value(o.value, o.flags) || CASE WHEN o.flags & 1024 THEN "          \
     "' (same length and prefix)' ELSE '' END WHEN 'empty' THEN CASE WHEN "     \
     "o.length = 0 THEN 'empty' ELSE '1-2 items' END ELSE 'instances with a "   \
-    "__dict__' END AS what, w.count, w.size, w.saved_size, p.signature AS "    \
-    "held_at FROM waste w JOIN types t ON t.id = w.type JOIN objects o ON "    \
-    "o.id = w.example LEFT JOIN paths p ON p.id = w.path WHERE w.kind = ?2 "   \
+    "__dict__' END AS what, w.count, w.size, w.saved_size, held_text('main', " \
+    "w.path) AS held_at FROM waste w JOIN types t ON t.id = w.type JOIN "      \
+    "objects o ON o.id = w.example WHERE w.kind = ?2 "                        \
     "ORDER BY w.saved_size DESC, w.count DESC LIMIT ?1"
 
 int

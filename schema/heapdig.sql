@@ -59,12 +59,25 @@ CREATE TABLE objects (
 -- Where objects are held, generalised so that it compares across dumps:
 -- the chain from a root with list indices and data-dict keys as [*],
 -- e.g. "sys.modules['app'].__dict__['_CACHE'][*].payload"; recursion
--- folded ("['head'](.next)+", "root(.children[*])+"); a text over 400
--- bytes cut around " … " and ended by a hash of the whole ("[#1a2b…]").
-CREATE TABLE paths (
-    id        INTEGER PRIMARY KEY,
-    signature TEXT NOT NULL
+-- folded ("['head'](.next)+", "root(.children[*])+").  Stored as a tree:
+-- a signature is its last step (a label) after the text of its parent;
+-- hash is of the whole text, equal for equal texts in any dump.
+CREATE TABLE path_steps (
+    id     INTEGER PRIMARY KEY,
+    parent INTEGER,           -- path_steps.id, NULL at a root
+    step   INTEGER NOT NULL,  -- labels.id
+    hash   INTEGER NOT NULL
 );
+
+-- Every signature's text (built by walking the tree: read a few rows of
+-- it, or use heapdig's own commands, on big heaps).
+CREATE VIEW paths AS
+WITH RECURSIVE up(id, at, signature) AS (
+    SELECT p.id, p.parent, l.text FROM path_steps p JOIN labels l ON l.id = p.step
+    UNION ALL
+    SELECT up.id, p.parent, l.text || up.signature
+    FROM up JOIN path_steps p ON p.id = up.at JOIN labels l ON l.id = p.step)
+SELECT id, signature FROM up WHERE at IS NULL;
 
 -- Objects counted by where they are held and their type: the rows `diff`
 -- compares.  retained counts an object once even where its group nests
