@@ -208,6 +208,13 @@ def main(cli, outdir):
             "sys.modules['__main__'].__dict__['CACHE']['user:42']"]
     check("labelled chain from sys.modules", chain and chain[0][0] in want,
           repr(chain))
+    # where it is held, as the paths view writes it out of the signature
+    # tree (a data dict's keys are [*]; a module's keep their names)
+    held = q("SELECT p.signature FROM objects o JOIN paths p ON p.id = "
+             "o.path WHERE o.address = ?", id(planted))
+    check("paths: the signature of a cached object",
+          held == [("sys.modules['__main__'].__dict__['CACHE'][*]",)],
+          repr(held))
 
     roots = q("SELECT r.kind, o.address FROM roots r JOIN objects o "
               "ON o.id = r.object")
