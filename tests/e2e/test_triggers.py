@@ -192,6 +192,91 @@ def test_run(cli, outdir):
                        capture_output=True, text=True)
     check("run without a program", r.returncode == 2 and "what should it run"
           in r.stderr, r.stderr)
+    test_run_conventions(outdir)
+
+
+def heapdig_run(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "heapdig"] + list(args),
+                          capture_output=True, text=True, timeout=60, **kw)
+
+
+def test_run_conventions(outdir):
+    for args in (["--help"], ["-h"], ["run", "--help"]):
+        r = heapdig_run(*args)
+        check("python -m heapdig %s: usage on stdout, exit 0" % " ".join(args),
+              r.returncode == 0 and "python -m heapdig run" in r.stdout,
+              r.stderr)
+    show = os.path.join(outdir, "show_argv.py")
+    with open(show, "w") as f:
+        f.write("import sys\nprint(sys.argv[1:])\n")
+    r = heapdig_run("run", show, "-x", "--every", "3", "--", "-m")
+    check("the program's arguments are its own, '-' ones too",
+          r.returncode == 0 and r.stdout.strip() ==
+          repr(["-x", "--every", "3", "--", "-m"]), r.stdout + r.stderr)
+    r = heapdig_run("run", "-m", "json.tool", "--sort-keys",
+                    input='{"b": 1, "a": 2}')
+    check("... after -m module too", r.returncode == 0 and
+          r.stdout.index('"a"') < r.stdout.index('"b"'), r.stdout + r.stderr)
+    ran = os.path.join(outdir, "ran.py")
+    with open(ran, "w") as f:
+        f.write("print('the program ran')\n")
+    for opts, what in ((["--on-signal", "SIGFOO"], "no signal"),
+                       (["--on-signal", "999"], "no signal"),
+                       (["--every", "0"], "positive"),
+                       (["--every", "-2"], "positive"),
+                       (["--every", "soon"], "number"),
+                       (["--rss-above", "0"], "positive"),
+                       (["--at-exit", os.path.join(outdir, "no", "such",
+                                                   "dir.hdig")], "cannot")):
+        r = heapdig_run("run", *opts, ran)
+        check("run %s: one line, exit 2, the program not started"
+              % " ".join(opts), r.returncode == 2 and what in r.stderr and
+              "Traceback" not in r.stderr and len(r.stderr.splitlines()) == 1
+              and "the program ran" not in r.stdout, r.stderr)
+    r = heapdig_run("run", "--on-signal", "10", ran)
+    check("--on-signal takes a number", r.returncode == 0 and
+          "the program ran" in r.stdout, r.stderr)
+    boom = os.path.join(outdir, "boom.py")
+    with open(boom, "w") as f:
+        f.write("def f():\n    raise ValueError('boom')\nf()\n")
+    direct = subprocess.run([sys.executable, boom], capture_output=True,
+                            text=True)
+    at_exit = os.path.join(outdir, "boom.hdig")
+    r = heapdig_run("run", "--at-exit", at_exit, boom)
+    check("a program's traceback is python's own: no runpy or heapdig "
+          "frames", r.returncode == direct.returncode == 1 and
+          r.stderr.replace("heapdig: wrote %s\n" % at_exit, "") ==
+          direct.stderr, repr((r.stderr, direct.stderr)))
+    check("each dump says its file on stderr",
+          "heapdig: wrote %s" % at_exit in r.stderr and
+          os.path.exists(at_exit), r.stderr)
+    # background dumps on a signal: the child is reaped, no zombie stays
+    zombies = os.path.join(outdir, "zombies.py")
+    with open(zombies, "w") as f:
+        f.write(textwrap.dedent('''
+            import os, signal, time
+            os.kill(os.getpid(), signal.SIGUSR1)
+            time.sleep(2.0)
+            me = str(os.getpid())
+            dead = 0
+            for pid in os.listdir("/proc"):
+                try:
+                    stat = open("/proc/%s/stat" % pid).read()
+                except OSError:
+                    continue
+                fields = stat.rsplit(")", 1)[1].split()
+                if fields[1] == me and fields[0] == "Z":
+                    dead += 1
+            print("zombies", dead)
+            '''))
+    sub = os.path.join(outdir, "bg")
+    os.makedirs(sub, exist_ok=True)
+    r = heapdig_run("run", "--background", "--on-signal", "USR1", "--path",
+                    os.path.join(sub, "bg-{n}.hdig"), zombies)
+    check("background dumps are reaped: no zombies",
+          r.returncode == 0 and "zombies 0" in r.stdout and
+          "heapdig: wrote %s" % os.path.join(sub, "bg-1.hdig") in r.stderr,
+          r.stdout + r.stderr)
 
 
 def main(cli, outdir):
