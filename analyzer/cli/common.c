@@ -247,6 +247,36 @@ cli_database_arg(const hd_cmd *cmd, const char *in, int *rc)
     return opened[i];
 }
 
+/* --type and --exclude name types by the names Python gives them: one
+ * that no object has is most likely a typo, and would answer nothing, so
+ * say so (with the name of one that is close, when there is one). */
+static void
+warn_unknown_type(const hd_cmd *cmd, hd_db *db, const char *what,
+                  const char *name)
+{
+    hd_rows *r = NULL;
+    const char *p[1] = {name};
+    int known = hd_query(&r, db, "SELECT 1 FROM types WHERE name = ?1 AND "
+                         "count > 0", 1, p) == 0 && hd_rows_next(r) == 1;
+    hd_rows_free(r);
+    r = NULL;
+    if (known)
+        return;
+    fprintf(stderr, "heapdig: %s: warning: no object of type '%s' in the "
+            "heap", cmd->name, name);
+    /* the same but for case, else one whose name holds it or is held in
+     * it (four letters or more: 'Eq' is in 'requests' by chance) */
+    if (hd_query(&r, db, "SELECT name FROM types WHERE count > 0 AND "
+                 "(instr(lower(name), lower(?1)) OR (length(name) >= 4 AND "
+                 "instr(lower(?1), lower(name)))) ORDER BY lower(name) = "
+                 "lower(?1) DESC, length(name) DESC, count DESC LIMIT 1", 1,
+                 p) == 0 &&
+        hd_rows_next(r) == 1)
+        fprintf(stderr, " (did you mean '%s'?)", hd_rows_text(r, 0));
+    fprintf(stderr, "; %s names nothing\n", what);
+    hd_rows_free(r);
+}
+
 int
 cli_open(const hd_cmd *cmd, cli_opts *o, int need_obj, hd_db **db,
          int64_t *obj)
@@ -264,6 +294,11 @@ cli_open(const hd_cmd *cmd, cli_opts *o, int need_obj, hd_db **db,
         return rc;
     if ((err = hd_db_open(db, path)) < 0)
         return cli_fail(cmd->name, err);
+    if (o->type)
+        warn_unknown_type(cmd, *db, "--type", o->type);
+    for (int i = 0; i < o->n_exclude; i++)
+        if (!cli_looks_like_object(o->exclude[i]))
+            warn_unknown_type(cmd, *db, "--exclude", o->exclude[i]);
     if (need_obj && (err = hd_obj_resolve(obj, *db, o->pos[1])) < 0) {
         hd_db_close(*db);
         *db = NULL;

@@ -143,8 +143,19 @@ def files(cli, outdir):
         check("%s: an option given twice is refused" % " ".join(args[:1] +
                                                                  args[-2:-1]),
               rc == 2 and "given twice" in err, err)
+    rc, out, err = run(cli, "top", db, "--type", "dcit", "-n", "1")
+    check("--type naming no type warns (the command still answers)",
+          rc == 0 and "no object of type 'dcit'" in err, err)
+    rc, out, err = run(cli, "top", db, "--type", "DICT", "-n", "1")
+    check("... and suggests the name that differs only in case",
+          "did you mean 'dict'?" in err, err)
+    rc, out, err = run(cli, "top", db, "--type", "dict", "-n", "1")
+    check("a type that is there: no warning", rc == 0 and "warning" not in err,
+          err)
     rc, out, err = run(cli, "path", db, "#1", "--exclude", "x", "--exclude",
                        "y")
+    check("--exclude naming no type warns", "no object of type 'x'" in err and
+          "no object of type 'y'" in err, err)
     check("--exclude given twice accumulates", rc in (0, 1) and
           "given twice" not in err, err)
     dashed = os.path.join(outdir, "-dashed.hdig")
