@@ -52,7 +52,10 @@ enum {
     OPT_RANK = 1 << 11, /* diff --rank */
     OPT_QUIET = 1 << 12,
     OPT_VERBOSE = 1 << 13,
-    OPT_FORCE = 1 << 14
+    OPT_FORCE = 1 << 14,
+    OPT_PICTURE = 1 << 15,   /* graph: --format svg|png|pdf|dot */
+    OPT_MAX_NODES = 1 << 16, /* graph */
+    OPT_GRAPH_MODE = 1 << 17 /* graph: --backrefs, --refs, --path, ... */
 };
 #define CLI_MAX_EXCLUDE 64
 
@@ -69,6 +72,9 @@ typedef struct cli_opts {
     const char *kind;  /* --kind */
     const char *rank;  /* --rank */
     int quiet, verbose, force; /* -q, -v, -f (load) */
+    const char *picture; /* graph --format */
+    long max_nodes;      /* graph --max-nodes */
+    int mode;            /* graph: the HD_GRAPH_* of the mode given, or -1 */
     const char *exclude[CLI_MAX_EXCLUDE];
     int n_exclude;
     const char *pos[3]; /* DB [OBJ], or up to three DBs (diff) */

@@ -15,67 +15,35 @@ run(int argc, char **argv)
 {
     hd_graph_opts g;
     hd_db *db = NULL;
-    const char *out = NULL, *fmt = NULL, *obj_spec = NULL, *dbp = NULL;
-    const char *excl_types[64], *excl_specs[64];
-    int64_t excl_ids[64], obj;
+    cli_opts o;
+    const char *excl_types[CLI_MAX_EXCLUDE], *excl_specs[CLI_MAX_EXCLUDE];
+    int64_t excl_ids[CLI_MAX_EXCLUDE], obj;
     size_t n_nodes = 0;
     int rc;
 
+    if ((rc = cli_parse(&hd_cmd_graph, &o, argc, argv,
+                        OPT_GRAPH_MODE | OPT_WEAK | OPT_OUTPUT | OPT_PICTURE |
+                        OPT_DEPTH | OPT_MAX_NODES | OPT_EXCLUDE)))
+        return rc;
     memset(&g, 0, sizeof(g));
-    g.mode = HD_GRAPH_BACKREFS;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--backrefs"))
-            g.mode = HD_GRAPH_BACKREFS;
-        else if (!strcmp(a, "--refs"))
-            g.mode = HD_GRAPH_REFS;
-        else if (!strcmp(a, "--path"))
-            g.mode = HD_GRAPH_PATH;
-        else if (!strcmp(a, "--cycle"))
-            g.mode = HD_GRAPH_CYCLE;
-        else if (!strcmp(a, "--dominated"))
-            g.mode = HD_GRAPH_DOMINATED;
-        else if (!strcmp(a, "--weak"))
-            g.chain.weak = 1;
-        else if ((!strcmp(a, "-o") || !strcmp(a, "--output")) && v)
-            out = argv[++i];
-        else if (!strcmp(a, "--format") && v)
-            fmt = argv[++i];
-        else if (!strcmp(a, "--depth") && v) {
-            long d;
-            if (cli_number(argv[++i], &d) < 0 || d <= 0 || d > 1000)
-                return cli_usage(&hd_cmd_graph, "--depth takes a positive "
-                                 "number");
-            g.depth = (int)d;
-            if (g.depth <= 0)
-                return cli_usage(&hd_cmd_graph, "--depth takes a positive "
-                                 "number");
-        } else if (!strcmp(a, "--max-nodes") && v) {
-            long m;
-            if (cli_number(argv[++i], &m) < 0)
-                m = 0;
-            g.max_nodes = (int)(m > 0 && m <= 2000 ? m : 0);
-            if (g.max_nodes < 2 || g.max_nodes > 2000)
-                return cli_usage(&hd_cmd_graph, "--max-nodes takes 2 to 2000");
-        } else if (!strcmp(a, "--exclude") && v) {
-            const char *x = argv[++i];
-            if (g.chain.n_exclude_ids + g.chain.n_exclude_types >= 64)
-                return cli_usage(&hd_cmd_graph, "at most 64 --exclude");
-            if (cli_looks_like_object(x))
-                excl_specs[g.chain.n_exclude_ids++] = x; /* resolved below */
-            else
-                excl_types[g.chain.n_exclude_types++] = x;
-        } else if (a[0] == '-' && a[1])
-            return cli_usage(&hd_cmd_graph, "unknown option %s", a);
-        else if (dbp == NULL)
-            dbp = a;
-        else if (obj_spec == NULL)
-            obj_spec = a;
+    g.mode = o.mode >= 0 ? (hd_graph_mode)o.mode : HD_GRAPH_BACKREFS;
+    g.chain.weak = o.weak;
+    g.depth = o.depth;
+    if (o.max_nodes && (o.max_nodes < 2 || o.max_nodes > 2000))
+        return cli_usage(&hd_cmd_graph, "--max-nodes takes 2 to 2000");
+    g.max_nodes = (int)o.max_nodes;
+    for (int i = 0; i < o.n_exclude; i++) {
+        if (cli_looks_like_object(o.exclude[i]))
+            excl_specs[g.chain.n_exclude_ids++] = o.exclude[i]; /* below */
         else
-            return cli_usage(&hd_cmd_graph, "too many arguments");
+            excl_types[g.chain.n_exclude_types++] = o.exclude[i];
     }
+    const char *dbp = o.n_pos > 0 ? o.pos[0] : NULL;
+    const char *obj_spec = o.n_pos > 1 ? o.pos[1] : NULL, *out = o.output;
     if (dbp == NULL || obj_spec == NULL)
         return cli_usage(&hd_cmd_graph, "which database and object?");
+    if (o.n_pos > 2)
+        return cli_usage(&hd_cmd_graph, "too many arguments");
     if (out == NULL)
         return cli_usage(&hd_cmd_graph, "-o FILE is required (.svg, .png, "
                          ".pdf or .dot)");
@@ -91,7 +59,7 @@ run(int argc, char **argv)
             goto fail;
     g.chain.exclude_ids = excl_ids;
     g.chain.exclude_types = excl_types;
-    g.format = fmt;
+    g.format = o.picture;
     if ((err = hd_graph_render(db, obj, &g, out, &n_nodes)) < 0)
         goto fail;
     /* the picture itself may be on stdout (-o -) */

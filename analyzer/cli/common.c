@@ -41,30 +41,48 @@ cli_percent(const char *s, double *out)
 /* The options the query commands share: a command takes the ones its
  * bits name.  A value option given twice is refused (which one would
  * count?), except --exclude, which accumulates. */
-typedef enum { TAKES_TEXT, TAKES_FORMAT, TAKES_COUNT, TAKES_DEPTH, FLAG } opt_kind;
+typedef enum {
+    TAKES_TEXT, TAKES_FORMAT, TAKES_COUNT, TAKES_DEPTH, FLAG,
+    MODE /* one of several: the field gets `mode`; two of them conflict */
+} opt_kind;
 
 static const struct {
     const char *name, *alias;
     unsigned bit;
     opt_kind kind;
     size_t field; /* offsetof(cli_opts, ...) */
+    int mode;
 } OPTIONS[] = {
-    {"--format", NULL, OPT_FORMAT, TAKES_FORMAT, offsetof(cli_opts, format)},
-    {"-n", NULL, OPT_LIMIT, TAKES_COUNT, offsetof(cli_opts, limit)},
-    {"--by", NULL, OPT_BY, TAKES_TEXT, offsetof(cli_opts, by)},
-    {"--type", NULL, OPT_TYPE, TAKES_TEXT, offsetof(cli_opts, type)},
-    {"--exclude", NULL, OPT_EXCLUDE, TAKES_TEXT, 0},
-    {"--depth", NULL, OPT_DEPTH, TAKES_DEPTH, offsetof(cli_opts, depth)},
-    {"--all", NULL, OPT_ALL, TAKES_COUNT, offsetof(cli_opts, all)},
-    {"-o", "--output", OPT_OUTPUT, TAKES_TEXT, offsetof(cli_opts, output)},
-    {"--kind", NULL, OPT_KIND, TAKES_TEXT, offsetof(cli_opts, kind)},
-    {"--rank", NULL, OPT_RANK, TAKES_TEXT, offsetof(cli_opts, rank)},
-    {"--garbage", NULL, OPT_GARBAGE, FLAG, offsetof(cli_opts, garbage)},
-    {"--weak", NULL, OPT_WEAK, FLAG, offsetof(cli_opts, weak)},
-    {"-q", "--quiet", OPT_QUIET, FLAG, offsetof(cli_opts, quiet)},
-    {"-v", "--verbose", OPT_VERBOSE, FLAG, offsetof(cli_opts, verbose)},
-    {"-f", "--force", OPT_FORCE, FLAG, offsetof(cli_opts, force)},
+    {"--format", NULL, OPT_FORMAT, TAKES_FORMAT, offsetof(cli_opts, format), 0},
+    {"-n", NULL, OPT_LIMIT, TAKES_COUNT, offsetof(cli_opts, limit), 0},
+    {"--by", NULL, OPT_BY, TAKES_TEXT, offsetof(cli_opts, by), 0},
+    {"--type", NULL, OPT_TYPE, TAKES_TEXT, offsetof(cli_opts, type), 0},
+    {"--exclude", NULL, OPT_EXCLUDE, TAKES_TEXT, 0, 0},
+    {"--depth", NULL, OPT_DEPTH, TAKES_DEPTH, offsetof(cli_opts, depth), 0},
+    {"--all", NULL, OPT_ALL, TAKES_COUNT, offsetof(cli_opts, all), 0},
+    {"-o", "--output", OPT_OUTPUT, TAKES_TEXT, offsetof(cli_opts, output), 0},
+    {"--kind", NULL, OPT_KIND, TAKES_TEXT, offsetof(cli_opts, kind), 0},
+    {"--rank", NULL, OPT_RANK, TAKES_TEXT, offsetof(cli_opts, rank), 0},
+    {"--garbage", NULL, OPT_GARBAGE, FLAG, offsetof(cli_opts, garbage), 0},
+    {"--weak", NULL, OPT_WEAK, FLAG, offsetof(cli_opts, weak), 0},
+    {"-q", "--quiet", OPT_QUIET, FLAG, offsetof(cli_opts, quiet), 0},
+    {"-v", "--verbose", OPT_VERBOSE, FLAG, offsetof(cli_opts, verbose), 0},
+    {"-f", "--force", OPT_FORCE, FLAG, offsetof(cli_opts, force), 0},
+    {"--format", NULL, OPT_PICTURE, TAKES_TEXT, offsetof(cli_opts, picture), 0},
+    {"--max-nodes", NULL, OPT_MAX_NODES, TAKES_COUNT,
+     offsetof(cli_opts, max_nodes), 0},
+    {"--backrefs", NULL, OPT_GRAPH_MODE, MODE, offsetof(cli_opts, mode),
+     HD_GRAPH_BACKREFS},
+    {"--refs", NULL, OPT_GRAPH_MODE, MODE, offsetof(cli_opts, mode),
+     HD_GRAPH_REFS},
+    {"--path", NULL, OPT_GRAPH_MODE, MODE, offsetof(cli_opts, mode),
+     HD_GRAPH_PATH},
+    {"--cycle", NULL, OPT_GRAPH_MODE, MODE, offsetof(cli_opts, mode),
+     HD_GRAPH_CYCLE},
+    {"--dominated", NULL, OPT_GRAPH_MODE, MODE, offsetof(cli_opts, mode),
+     HD_GRAPH_DOMINATED},
 };
+#define N_OPTIONS (sizeof(OPTIONS) / sizeof(OPTIONS[0]))
 
 static int
 take_value(const hd_cmd *cmd, cli_opts *o, size_t k, const char *a,
@@ -97,6 +115,9 @@ take_value(const hd_cmd *cmd, cli_opts *o, size_t k, const char *a,
             *(const char **)(void *)field = val;
         }
         return 0;
+    case MODE:
+        *(int *)(void *)field = OPTIONS[k].mode;
+        return 0;
     case FLAG:
         break;
     }
@@ -110,31 +131,38 @@ cli_parse(const hd_cmd *cmd, cli_opts *o, int argc, char **argv,
 {
     int positional_only = 0, rc;
     unsigned given = 0;
+    const char *mode_given = NULL;
     memset(o, 0, sizeof(*o));
     o->limit = 20;
+    o->mode = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        size_t k = sizeof(OPTIONS) / sizeof(OPTIONS[0]);
+        size_t k = N_OPTIONS;
         if (!positional_only && !strcmp(a, "--")) {
             positional_only = 1; /* "--": the rest are arguments */
             continue;
         }
         if (!positional_only)
-            for (k = 0; k < sizeof(OPTIONS) / sizeof(OPTIONS[0]); k++)
+            for (k = 0; k < N_OPTIONS; k++)
                 if ((accepted & OPTIONS[k].bit) &&
                     (!strcmp(a, OPTIONS[k].name) ||
                      (OPTIONS[k].alias && !strcmp(a, OPTIONS[k].alias))))
                     break;
-        if (k < sizeof(OPTIONS) / sizeof(OPTIONS[0])) {
+        if (k < N_OPTIONS) {
             unsigned bit = OPTIONS[k].bit;
+            if (OPTIONS[k].kind == MODE && mode_given &&
+                strcmp(mode_given, OPTIONS[k].name))
+                return cli_usage(cmd, "%s and %s: one at a time", mode_given,
+                                 OPTIONS[k].name);
             if ((given & bit) && bit != OPT_EXCLUDE)
                 return cli_usage(cmd, "%s given twice", OPTIONS[k].name);
             given |= bit;
-            if (OPTIONS[k].kind != FLAG && i + 1 == argc)
+            if (OPTIONS[k].kind == MODE)
+                mode_given = OPTIONS[k].name;
+            int flag = OPTIONS[k].kind == FLAG || OPTIONS[k].kind == MODE;
+            if (!flag && i + 1 == argc)
                 return cli_usage(cmd, "%s needs a value", a);
-            if ((rc = take_value(cmd, o, k, a,
-                                 OPTIONS[k].kind == FLAG ? NULL
-                                                         : argv[++i])) != 0)
+            if ((rc = take_value(cmd, o, k, a, flag ? NULL : argv[++i])) != 0)
                 return rc;
         } else if (!positional_only && a[0] == '-' && a[1]) {
             return cli_usage(cmd, "unknown option %s", a);

@@ -143,6 +143,19 @@ def files(cli, outdir):
         check("%s: an option given twice is refused" % " ".join(args[:1] +
                                                                  args[-2:-1]),
               rc == 2 and "given twice" in err, err)
+    rc, out, err = run(cli, "graph", db, "#1", "--refs", "--path", "-o",
+                       os.path.join(outdir, "two.dot"))
+    check("two pictures at once are refused", rc == 2 and
+          "--refs and --path: one at a time" in err, err)
+    rc, out, err = run(cli, "graph", db, "#1", "--max-nodes", "1", "-o",
+                       os.path.join(outdir, "one.dot"))
+    check("graph --max-nodes 1: a usage error", rc == 2 and "2 to 2000" in err,
+          err)
+    rc, out, err = run(cli, "graph", db, "#1", "--refs", "--format=dot",
+                       "-o", os.path.join(outdir, "eq.x"))
+    check("graph takes --format=dot like any option", rc == 0 and
+          open(os.path.join(outdir, "eq.x")).read().startswith("digraph"),
+          err)
     rc, out, err = run(cli, "top", db, "--type", "dcit", "-n", "1")
     check("--type naming no type warns (the command still answers)",
           rc == 0 and "no object of type 'dcit'" in err, err)
