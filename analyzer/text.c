@@ -143,7 +143,10 @@ hd_value_text(char *out, size_t cap, const char *value, size_t n,
     }
     if (!(flags & HD_DB_VALUE_STR)) /* the load wrote it as Python does */
         return hd_text_escape(out, cap, value, n, HD_TEXT_RENDERED, max_chars);
-    out[0] = '\'';
+    /* repr's quotes: double ones around a ' when there is no " (a text
+     * with both keeps ' and shows its own as they are: it stays readable) */
+    char q = memchr(value, '\'', n) && !memchr(value, '"', n) ? '"' : '\'';
+    out[0] = q;
     k = 1 + hd_text_escape(out + 1, cap - 5, value, n, HD_TEXT_PLAIN,
                            max_chars);
     /* a prefix the dumper cut: say so, unless the escape just did */
@@ -152,7 +155,7 @@ hd_value_text(char *out, size_t cap, const char *value, size_t n,
         memcpy(out + k, ellipsis, 3);
         k += 3;
     }
-    out[k++] = '\'';
+    out[k++] = q;
     out[k] = 0;
     return k;
 }
