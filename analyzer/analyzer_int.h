@@ -391,7 +391,7 @@ int hd_render__draw(const hd_picture *pic, const char *format,
 
 /* The version of schema/heapdig.sql's tables, stored last by a load as meta
  * schema_version; databases of another are refused (load the dump again). */
-#define HD_SCHEMA_VERSION 9
+#define HD_SCHEMA_VERSION 10
 /* Checks that database `schema` ("main", or an attached alias) of d is one
  * a load finished, of HD_SCHEMA_VERSION, with heapdig's own definitions. */
 int hd__db_check(hd_db *d, const char *schema, const char *path);

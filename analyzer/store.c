@@ -598,6 +598,95 @@ label_ids_free(label_ids *li)
     *li = (label_ids){0};
 }
 
+/* What an object that dominates many objects holds, grouped as suspects
+ * reads it (by type, and by label with items and keys as "[*]"): grouping
+ * a list's 1.2 M items at query time took 1.6 s on a 40 M heap.  Smaller
+ * groups are grouped by the query itself. */
+#define HOLDS_MIN 5000
+
+typedef struct hold_row {
+    uint32_t object, type, label; /* label: labels.id, UINT32_MAX "[*]" */
+    uint64_t count, retained;
+} hold_row;
+
+static int
+write_holds(sqlite3 *db, const hd_heap *h, const uint32_t *held_as,
+            const label_ids *li)
+{
+    uint64_t n = h->n_objects;
+    uint32_t *kids = calloc((size_t)n + 1, sizeof(uint32_t));
+    hd_hmap m = {0};
+    hold_row *rows = NULL;
+    size_t n_rows = 0, cap = 0;
+    sqlite3_stmt *st = NULL;
+    int err = 0;
+    if (kids == NULL)
+        goto nomem;
+    for (uint64_t o = 0; o < n; o++)
+        if (h->idom[o] != HD_NONE && kids[h->idom[o]] < UINT32_MAX)
+            kids[h->idom[o]]++;
+    for (uint64_t o = 0; o < n; o++) {
+        uint32_t p = h->idom[o];
+        if (p == HD_NONE || kids[p] < HOLDS_MIN)
+            continue;
+        uint32_t l = held_as ? held_as[o] : 0;
+        if (l && li->text[l][0] == '[')
+            l = UINT32_MAX;
+        uint64_t key = ((((uint64_t)p * 1099511628211ull) ^ h->type[o]) *
+                        1099511628211ull ^ l) | 1;
+        if (hd_hmap_reserve(&m, 1) < 0)
+            goto nomem;
+        uint64_t slot = hd_hmap_first(&m, key);
+        for (; m.keys[slot]; slot = (slot + 1) & m.mask) {
+            hold_row *r = &rows[m.vals[slot]];
+            if (m.keys[slot] == key && r->object == p &&
+                r->type == h->type[o] && r->label == l)
+                break;
+        }
+        if (!m.keys[slot]) {
+            if (n_rows == cap) {
+                size_t nc = cap ? cap * 2 : 256;
+                hold_row *t = realloc(rows, nc * sizeof(*rows));
+                if (t == NULL)
+                    goto nomem;
+                rows = t;
+                cap = nc;
+            }
+            rows[n_rows] = (hold_row){p, h->type[o], l, 0, 0};
+            hd_hmap_put_at(&m, slot, key, (uint32_t)n_rows++);
+        }
+        rows[m.vals[slot]].count++;
+        rows[m.vals[slot]].retained += h->retained[o];
+    }
+    if ((err = prepare(db, &st, "INSERT INTO holds VALUES (?1, ?2, ?3, ?4, "
+                       "?5)")) < 0)
+        goto done;
+    for (size_t i = 0; i < n_rows; i++) {
+        const hold_row *r = &rows[i];
+        sqlite3_bind_int64(st, 1, r->object);
+        sqlite3_bind_int64(st, 2, r->type);
+        if (r->label == UINT32_MAX)
+            sqlite3_bind_text(st, 3, "[*]", -1, SQLITE_STATIC);
+        else if (r->label)
+            sqlite3_bind_text(st, 3, li->text[r->label], -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(st, 3);
+        sqlite3_bind_int64(st, 4, (int64_t)r->count);
+        sqlite3_bind_int64(st, 5, (int64_t)r->retained);
+        if ((err = step_reset(db, st, "holds")) < 0)
+            goto done;
+    }
+    goto done;
+nomem:
+    err = hd_error_set(HD_ENOMEM, "out of memory (holds)");
+done:
+    sqlite3_finalize(st);
+    hd_hmap_free(&m);
+    free(rows);
+    free(kids);
+    return err;
+}
+
 /* Signatures as a tree: the one before, the last step (a label), the hash
  * of the whole text. */
 static int
@@ -840,6 +929,7 @@ hd_store__write(hd_heap **heap, const char *db_path, mode_t mode,
         (err = write_types(db, h, type_obj)) < 0 ||
         (err = write_refs(db, h, held_as, &labels)) < 0 ||
         (err = write_objects(db, h, held_as)) < 0 ||
+        (err = write_holds(db, h, held_as, &labels)) < 0 ||
         (err = write_cycles(db, h)) < 0 ||
         (err = write_paths(db, h, &labels)) < 0 ||
         (err = write_labels(db, &labels)) < 0 ||

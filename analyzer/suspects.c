@@ -176,14 +176,20 @@ holder_name(char *out, size_t n, const hd_chain *c)
 /* What the suspect holds directly, grouped by (type, label): the label is
  * "[*]" for any item or key of a container, else the label itself (the
  * one the load kept as objects.held_as); what it dominates without
- * referring to it has none.  One range of the objects_idom index: a cache
- * of a million entries costs one pass. */
+ * referring to it has none.  A big dominator's groups were found at load
+ * (the holds table); a smaller one's are one range of the objects_idom
+ * index, which covers the columns read. */
 #define HOLDS_SQL                                                             \
-    "WITH k AS (SELECT o.type, o.retained, CASE WHEN l.text LIKE '[%' THEN "  \
+    "WITH big AS (SELECT t.name, sum(h.count) c, sum(h.retained) r, h.label " \
+    "g FROM holds h JOIN types t ON t.id = h.type WHERE h.object = ?1 GROUP " \
+    "BY t.name, h.label), "                                                   \
+    "k AS (SELECT o.type, o.retained, CASE WHEN l.text LIKE '[%' THEN "       \
     "'[*]' ELSE l.text END AS g FROM objects o LEFT JOIN labels l ON l.id = " \
-    "o.held_as WHERE o.idom = ?1) "                                           \
-    "SELECT t.name, count(*), sum(k.retained), k.g FROM k JOIN types t ON "   \
-    "t.id = k.type GROUP BY t.name, k.g ORDER BY 3 DESC LIMIT 4"
+    "o.held_as WHERE o.idom = ?1 AND NOT EXISTS (SELECT 1 FROM holds WHERE "  \
+    "object = ?1)), "                                                         \
+    "small AS (SELECT t.name, count(*) c, sum(k.retained) r, k.g FROM k JOIN " \
+    "types t ON t.id = k.type GROUP BY t.name, k.g) "                          \
+    "SELECT * FROM big UNION ALL SELECT * FROM small ORDER BY 3 DESC LIMIT 4"
 static int
 find_holds(hd_db *db, hd_rows *kids, hd_suspect *s)
 {

@@ -106,6 +106,17 @@ CREATE TABLE waste (
     path       INTEGER            -- paths.id
 );
 
+-- What an object dominating 5,000 objects or more holds, grouped by type
+-- and label (items and keys as '[*]'; NULL: dominated, not referred to):
+-- the "holds" lines of suspects, found at load for the big ones.
+CREATE TABLE holds (
+    object   INTEGER NOT NULL,  -- objects.id of the dominator
+    type     INTEGER NOT NULL,  -- types.id of what it holds
+    label    TEXT,
+    count    INTEGER NOT NULL,
+    retained INTEGER NOT NULL
+);
+
 -- References: src holds dst, stored as edges (clustered on src, seq: a
 -- reference's position among src's) with their labels stored once, and
 -- read through the refs view.  label is how src names it: '.attr',
@@ -201,5 +212,8 @@ FROM objects WHERE external > 0 AND id NOT IN (SELECT object FROM roots);
 CREATE UNIQUE INDEX objects_address ON objects(address);
 CREATE INDEX edges_dst ON edges(dst, src);  -- (dst, src): one edge's label in one seek
 CREATE INDEX roots_object ON roots(object);
-CREATE INDEX objects_idom ON objects(idom, retained);  -- children, largest first
+CREATE INDEX holds_object ON holds(object);
+-- children, largest first; with their type and label, so that grouping a
+-- million children reads the index alone (no row lookups)
+CREATE INDEX objects_idom ON objects(idom, retained, type, held_as);
 CREATE INDEX objects_scc ON objects(scc) WHERE scc IS NOT NULL;

@@ -83,6 +83,12 @@ test_store__tables_add_up(void)
     /* waste: groups of two or more, a saving within what they take */
     CHECK(one("SELECT count(*) FROM waste WHERE count < 2 OR saved_size > "
               "size OR saved_size < 0") == 0);
+    /* holds: a big dominator's groups count all it dominates */
+    CHECK(one("SELECT count(*) FROM (SELECT object, sum(count) AS c, "
+              "sum(retained) AS r FROM holds GROUP BY object) h WHERE c != "
+              "(SELECT count(*) FROM objects WHERE idom = h.object) OR r != "
+              "(SELECT sum(retained) FROM objects WHERE idom = h.object)") ==
+          0);
     /* held_as names a reference its dominator really holds */
     CHECK(one("SELECT count(*) FROM objects o WHERE held_as IS NOT NULL AND "
               "NOT EXISTS (SELECT 1 FROM edges e WHERE e.src = o.idom AND "
