@@ -217,3 +217,5 @@ CREATE INDEX holds_object ON holds(object);
 -- million children reads the index alone (no row lookups)
 CREATE INDEX objects_idom ON objects(idom, retained, type, held_as);
 CREATE INDEX objects_scc ON objects(scc) WHERE scc IS NOT NULL;
+-- held from outside the heap: `external` and the all_roots view
+CREATE INDEX objects_external ON objects(external) WHERE external > 0;

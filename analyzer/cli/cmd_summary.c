@@ -117,7 +117,8 @@ run(int argc, char **argv)
         goto fail;
     snprintf(sql, sizeof(sql),
              "SELECT name AS type, module, count, size, "
-             "round(100.0 * size / (SELECT sum(size) FROM objects), 1) "
+             "round(100.0 * size / (SELECT max(value, 1) FROM meta WHERE "
+             "key = 'total_size'), 1) "
              "AS percent FROM type_stats ORDER BY %s DESC, name LIMIT %d",
              by, atoi(limit));
     if ((err = hd_query(&rows, db, sql, 0, NULL)) < 0)
