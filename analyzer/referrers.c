@@ -203,7 +203,7 @@ sig_step(sigmap *m, const hd_heap *h, uint32_t o, uint32_t parent,
             for (int i = 0; i < k && ok; i++)
                 ok = m->sigs[chain[i]].loop == 0;
         } else {
-            ok = f->loop == first && f->loop_len == k &&
+            ok = ok && f->loop == first && f->loop_len == k &&
                  f->loop_end == chain[k - 1];
         }
         if (!ok)
