@@ -324,85 +324,57 @@ done:
 }
 
 
-/* Binds an id, or NULL for HD_NONE. */
-static void
-bind_id(sqlite3_stmt *st, int i, uint32_t v)
-{
-    if (v == HD_NONE)
-        sqlite3_bind_null(st, i);
-    else
-        sqlite3_bind_int64(st, i, v);
-}
-
 static int
 write_held(sqlite3 *db, const hd_heap *h)
 {
-    sqlite3_stmt *st = NULL;
-    int err;
-    if ((err = prepare(db, &st, "INSERT INTO held VALUES (?1, ?2, ?3, ?4, "
-                       "?5)")) < 0)
-        goto done;
-    for (uint32_t g = 1; g <= h->n_held; g++) {
+    batch b;
+    int err = batch_open(&b, db, "held", 5);
+    for (uint32_t g = 1; g <= h->n_held && err == 0; g++) {
         const hd_held *x = &h->held[g];
-        bind_id(st, 1, x->path ? x->path : HD_NONE);
-        sqlite3_bind_int64(st, 2, x->type);
-        sqlite3_bind_int64(st, 3, (int64_t)x->count);
-        sqlite3_bind_int64(st, 4, (int64_t)x->size);
-        sqlite3_bind_int64(st, 5, (int64_t)x->retained);
-        if ((err = step_reset(db, st, "held")) < 0)
-            goto done;
+        batch_id(&b, x->path ? x->path : HD_NONE);
+        batch_int(&b, x->type);
+        batch_int(&b, (int64_t)x->count);
+        batch_int(&b, (int64_t)x->size);
+        batch_int(&b, (int64_t)x->retained);
+        err = batch_row(&b);
     }
-done:
-    sqlite3_finalize(st);
-    return err;
+    return batch_close(&b, err);
 }
 
 static int
 write_waste(sqlite3 *db, const hd_heap *h)
 {
-    sqlite3_stmt *st = NULL;
-    int err;
-    if ((err = prepare(db, &st, "INSERT INTO waste VALUES (?1, ?2, ?3, ?4, "
-                       "?5, ?6, ?7)")) < 0)
-        goto done;
-    for (uint32_t i = 1; i <= h->n_waste; i++) {
+    batch b;
+    int err = batch_open(&b, db, "waste", 7);
+    for (uint32_t i = 1; i <= h->n_waste && err == 0; i++) {
         const hd_waste *w = &h->waste[i];
-        sqlite3_bind_text(st, 1, w->kind, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, w->type);
-        sqlite3_bind_int64(st, 3, w->example);
-        sqlite3_bind_int64(st, 4, (int64_t)w->count);
-        sqlite3_bind_int64(st, 5, (int64_t)w->size);
-        sqlite3_bind_int64(st, 6, (int64_t)w->saved);
-        bind_id(st, 7, w->path ? w->path : HD_NONE);
-        if ((err = step_reset(db, st, "waste")) < 0)
-            goto done;
+        batch_text(&b, w->kind, -1);
+        batch_int(&b, w->type);
+        batch_int(&b, w->example);
+        batch_int(&b, (int64_t)w->count);
+        batch_int(&b, (int64_t)w->size);
+        batch_int(&b, (int64_t)w->saved);
+        batch_id(&b, w->path ? w->path : HD_NONE);
+        err = batch_row(&b);
     }
-done:
-    sqlite3_finalize(st);
-    return err;
+    return batch_close(&b, err);
 }
 
 static int
 write_cycles(sqlite3 *db, const hd_heap *h)
 {
-    sqlite3_stmt *st = NULL;
-    int err;
-    if ((err = prepare(db, &st, "INSERT INTO cycles VALUES (?1, ?2, ?3, ?4, "
-                       "?5, ?6)")) < 0)
-        goto done;
-    for (uint32_t c = 1; c <= h->n_cycles; c++) {
-        sqlite3_bind_int64(st, 1, c);
-        sqlite3_bind_int64(st, 2, h->cycle_members[c]);
-        sqlite3_bind_int64(st, 3, (int64_t)h->cycle_size[c]);
-        sqlite3_bind_int64(st, 4, (int64_t)h->cycle_retained[c]);
-        sqlite3_bind_int64(st, 5, h->cycle_reachable[c]);
-        sqlite3_bind_int64(st, 6, h->cycle_finalizers[c]);
-        if ((err = step_reset(db, st, "cycles")) < 0)
-            goto done;
+    batch b;
+    int err = batch_open(&b, db, "cycles", 6);
+    for (uint32_t c = 1; c <= h->n_cycles && err == 0; c++) {
+        batch_int(&b, c);
+        batch_int(&b, h->cycle_members[c]);
+        batch_int(&b, (int64_t)h->cycle_size[c]);
+        batch_int(&b, (int64_t)h->cycle_retained[c]);
+        batch_int(&b, h->cycle_reachable[c]);
+        batch_int(&b, h->cycle_finalizers[c]);
+        err = batch_row(&b);
     }
-done:
-    sqlite3_finalize(st);
-    return err;
+    return batch_close(&b, err);
 }
 
 static int
@@ -515,12 +487,11 @@ label_id(label_ids *li, const char *text)
 /* The edges, and for each object the label its immediate dominator holds
  * it under (its first strong reference to it), into held_as[]. */
 static int
-write_refs(sqlite3 *db, const hd_heap *h, uint32_t *held_as, label_ids *lp)
+write_refs(sqlite3 *db, const hd_heap *h, uint32_t *held_as, label_ids *li)
 {
     batch b;
     char buf[600];
     label_cache lc = {NULL, h->n_strings};
-    label_ids li = *lp;
     int err;
     /* best effort: without the caches labels are rendered per row */
     lc.text = calloc(2 * ((size_t)h->n_strings + 1), sizeof(char *));
@@ -539,7 +510,7 @@ write_refs(sqlite3 *db, const hd_heap *h, uint32_t *held_as, label_ids *lp)
             uint32_t id = idx ? *idx : 0;
             if (id == 0) {
                 label = cached_label(&lc, h, w, payload, buf, sizeof(buf));
-                id = label ? label_id(&li, label) : 0;
+                id = label ? label_id(li, label) : 0;
                 if (idx)
                     *idx = id;
             }
@@ -565,7 +536,6 @@ write_refs(sqlite3 *db, const hd_heap *h, uint32_t *held_as, label_ids *lp)
         free(lc.text[i]);
     free(lc.text);
     free(index_ids);
-    *lp = li;
     return err;
 }
 
@@ -573,19 +543,14 @@ write_refs(sqlite3 *db, const hd_heap *h, uint32_t *held_as, label_ids *lp)
 static int
 write_labels(sqlite3 *db, const label_ids *li)
 {
-    sqlite3_stmt *st = NULL;
-    int err;
-    if ((err = prepare(db, &st, "INSERT INTO labels VALUES (?1, ?2)")) < 0)
-        goto done;
-    for (uint32_t i = 1; i <= li->n; i++) {
-        sqlite3_bind_int64(st, 1, i);
-        sqlite3_bind_text(st, 2, li->text[i], -1, SQLITE_STATIC);
-        if ((err = step_reset(db, st, "labels")) < 0)
-            goto done;
+    batch b;
+    int err = batch_open(&b, db, "labels", 2);
+    for (uint32_t i = 1; i <= li->n && err == 0; i++) {
+        batch_int(&b, i);
+        batch_text(&b, li->text[i], -1);
+        err = batch_row(&b);
     }
-done:
-    sqlite3_finalize(st);
-    return err;
+    return batch_close(&b, err);
 }
 
 static void
@@ -618,7 +583,6 @@ write_holds(sqlite3 *db, const hd_heap *h, const uint32_t *held_as,
     hd_hmap m = {0};
     hold_row *rows = NULL;
     size_t n_rows = 0, cap = 0;
-    sqlite3_stmt *st = NULL;
     int err = 0;
     if (kids == NULL)
         goto nomem;
@@ -658,29 +622,27 @@ write_holds(sqlite3 *db, const hd_heap *h, const uint32_t *held_as,
         rows[m.vals[slot]].count++;
         rows[m.vals[slot]].retained += h->retained[o];
     }
-    if ((err = prepare(db, &st, "INSERT INTO holds VALUES (?1, ?2, ?3, ?4, "
-                       "?5)")) < 0)
-        goto done;
-    for (size_t i = 0; i < n_rows; i++) {
+    batch b;
+    err = batch_open(&b, db, "holds", 5);
+    for (size_t i = 0; i < n_rows && err == 0; i++) {
         const hold_row *r = &rows[i];
-        sqlite3_bind_int64(st, 1, r->object);
-        sqlite3_bind_int64(st, 2, r->type);
+        batch_int(&b, r->object);
+        batch_int(&b, r->type);
         if (r->label == UINT32_MAX)
-            sqlite3_bind_text(st, 3, "[*]", -1, SQLITE_STATIC);
+            batch_text(&b, "[*]", -1);
         else if (r->label)
-            sqlite3_bind_text(st, 3, li->text[r->label], -1, SQLITE_STATIC);
+            batch_text(&b, li->text[r->label], -1);
         else
-            sqlite3_bind_null(st, 3);
-        sqlite3_bind_int64(st, 4, (int64_t)r->count);
-        sqlite3_bind_int64(st, 5, (int64_t)r->retained);
-        if ((err = step_reset(db, st, "holds")) < 0)
-            goto done;
+            batch_null(&b);
+        batch_int(&b, (int64_t)r->count);
+        batch_int(&b, (int64_t)r->retained);
+        err = batch_row(&b);
     }
+    err = batch_close(&b, err);
     goto done;
 nomem:
     err = hd_error_set(HD_ENOMEM, "out of memory (holds)");
 done:
-    sqlite3_finalize(st);
     hd_hmap_free(&m);
     free(rows);
     free(kids);
@@ -692,27 +654,21 @@ done:
 static int
 write_paths(sqlite3 *db, const hd_heap *h, label_ids *li)
 {
-    sqlite3_stmt *st = NULL;
-    int err;
-    if ((err = prepare(db, &st, "INSERT INTO path_steps VALUES (?1, ?2, ?3, "
-                       "?4)")) < 0)
-        goto done;
-    for (uint32_t i = 1; i <= h->n_paths; i++) {
+    batch b;
+    int err = batch_open(&b, db, "path_steps", 4);
+    for (uint32_t i = 1; i <= h->n_paths && err == 0; i++) {
         uint32_t step = label_id(li, h->path_step[i]);
         if (step == 0) {
             err = hd_error_set(HD_ENOMEM, "out of memory (labels)");
-            goto done;
+            break;
         }
-        sqlite3_bind_int64(st, 1, i);
-        bind_id(st, 2, h->path_base[i] ? h->path_base[i] : HD_NONE);
-        sqlite3_bind_int64(st, 3, step);
-        sqlite3_bind_int64(st, 4, (int64_t)h->path_hash[i]);
-        if ((err = step_reset(db, st, "path_steps")) < 0)
-            goto done;
+        batch_int(&b, i);
+        batch_id(&b, h->path_base[i] ? h->path_base[i] : HD_NONE);
+        batch_int(&b, step);
+        batch_int(&b, (int64_t)h->path_hash[i]);
+        err = batch_row(&b);
     }
-done:
-    sqlite3_finalize(st);
-    return err;
+    return batch_close(&b, err);
 }
 
 
