@@ -20,9 +20,11 @@ def main(path):
     index = {it.name: it for it in items}
     ring = collections.deque(items[:100])
     refs = [weakref.ref(it) for it in items[:50]]
+    # one list dominating 6,000 objects: the load groups what it holds
+    blobs = [("blob-%d" % i).encode() for i in range(6000)]
     stats = heapdig.dump(path)
     print(stats)
-    return items, index, ring, refs
+    return items, index, ring, refs, blobs
 
 
 if __name__ == "__main__":

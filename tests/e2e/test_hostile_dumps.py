@@ -70,6 +70,9 @@ def main(cli, outdir):
                        text=True, timeout=60)
     check("and summary reads them", r.returncode == 0 and
           "16.0 EiB" not in r.stdout, r.stdout + r.stderr)
+    # unbounded, rss read as -1 (no figures at all) or wrapped negative
+    check("... bounded at 2^56 bytes (64 PiB), not dropped or wrapped",
+          "RSS 65536.0 TiB" in r.stdout, r.stdout[:400])
 
     # 8,191 objects whose addresses (i << 50) all fell in one slot of the
     # address map's former hash: each insert probed past all the others
