@@ -715,6 +715,10 @@ hd_reader_finish(hd_reader *rd)
 {
     if (rd->error)
         return rd->error;
+    if (!rd->started && rd->n_head > 0 && undecided(rd->head, rd->n_head))
+        return rd->error = hd_error_set_offset(
+                   HD_ETRUNCATED, rd->n_head, "truncated dump: %zu bytes, "
+                   "less than the magic", rd->n_head);
     if (!rd->started && rd->n_head > 0 && decide(rd) < 0)
         return rd->error; /* a stream shorter than a magic */
     if (rd->state == 2 && rd->member_done && rd->pos == rd->len)

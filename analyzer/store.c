@@ -410,7 +410,8 @@ write_objects(sqlite3 *db, const hd_heap *h, const uint32_t *held_as)
         batch_id(&b, h->idom[i]);
         batch_int(&b, (int64_t)h->retained[i]);
         batch_id(&b, h->path[i] ? h->path[i] : HD_NONE);
-        batch_id(&b, held_as && held_as[i] ? held_as[i] : HD_NONE);
+        batch_id(&b, held_as && held_as[i] && held_as[i] != HD_NONE
+                         ? held_as[i] : HD_NONE);
         err = batch_row(&b);
     }
     return batch_close(&b, err);
@@ -519,8 +520,10 @@ write_refs(sqlite3 *db, const hd_heap *h, uint32_t *held_as, label_ids *li)
                 break;
             }
             uint32_t d = h->edge_dst[e];
+            /* the first strong reference, labelled or not (HD_NONE marks
+             * none seen yet; 0 an unlabelled one) */
             if (held_as && !(w & HD_EDGE_WEAK) && h->idom[d] == o &&
-                !held_as[d])
+                held_as[d] == HD_NONE)
                 held_as[d] = id;
             batch_int(&b, (int64_t)o);
             batch_int(&b, (int64_t)(e - h->edge_start[o]));
@@ -593,7 +596,7 @@ write_holds(sqlite3 *db, const hd_heap *h, const uint32_t *held_as,
         uint32_t p = h->idom[o];
         if (p == HD_NONE || kids[p] < HOLDS_MIN)
             continue;
-        uint32_t l = held_as ? held_as[o] : 0;
+        uint32_t l = held_as && held_as[o] != HD_NONE ? held_as[o] : 0;
         if (l && li->text[l][0] == '[')
             l = UINT32_MAX;
         uint64_t key = ((((uint64_t)p * 1099511628211ull) ^ h->type[o]) *
@@ -837,7 +840,9 @@ hd_store__write(hd_heap **heap, const char *db_path, mode_t mode,
     int err = 0;
 
     /* best effort: without it, held_as is NULL in the database */
-    held_as = calloc((size_t)h->n_objects + 1, sizeof(uint32_t));
+    held_as = malloc(((size_t)h->n_objects + 1) * sizeof(uint32_t));
+    for (uint64_t i = 0; held_as && i <= h->n_objects; i++)
+        held_as[i] = HD_NONE;
     if ((tmp = malloc(n + 16)) == NULL ||
         (schema = strdup(hd_schema_sql)) == NULL ||
         (type_obj = type_objects(h)) == NULL) {
@@ -1040,7 +1045,6 @@ hd__db_check(hd_db *d, const char *schema, const char *path)
 #define HELD_MAX 400
 #define HELD_HEAD 200
 #define HELD_TAIL 160
-#define HELD_DEPTH 100000 /* a parent chain longer is no heapdig's */
 
 static void
 sql_held_text(sqlite3_context *ctx, int argc, sqlite3_value **argv)
@@ -1070,11 +1074,6 @@ sql_held_text(sqlite3_context *ctx, int argc, sqlite3_value **argv)
             break; /* a parent that is not there: the text so far */
         if (n == 0)
             hash = (uint64_t)sqlite3_column_int64(st, 2);
-        if (n >= HELD_DEPTH) {
-            sqlite3_result_error(ctx, "the signatures loop: the database is "
-                                 "inconsistent", -1);
-            goto done;
-        }
         if (n == cap) {
             size_t nc = cap ? cap * 2 : 16;
             char **t = realloc(steps, nc * sizeof(char *));
@@ -1093,8 +1092,20 @@ sql_held_text(sqlite3_context *ctx, int argc, sqlite3_value **argv)
         }
         len += strlen(steps[n++]);
         has = sqlite3_column_type(st, 0) != SQLITE_NULL;
-        id = sqlite3_column_int64(st, 0);
+        sqlite3_int64 parent = sqlite3_column_int64(st, 0);
         sqlite3_reset(st);
+        /* a parent always has the lower id (the load numbers them parents
+         * first): anything else is a loop in a database made by hand */
+        if (has && parent >= id) {
+            sqlite3_result_error(ctx, "the signatures loop: the database is "
+                                 "inconsistent", -1);
+            goto done;
+        }
+        id = parent;
+    }
+    if (n == 0) { /* no such signature */
+        sqlite3_result_null(ctx);
+        goto done;
     }
     if ((out = malloc(len + 1)) == NULL) {
         sqlite3_result_error_nomem(ctx);

@@ -172,11 +172,12 @@ hd_waste__compute(hd_heap *h)
                                   h->type[o], (uint32_t)o, NULL, 0);
             if (r == NULL || count_path(h, &a, r, h->path[o]) < 0)
                 goto nomem;
-            int64_t len = h->length[d] > 0 ? h->length[d] : 0;
+            /* a pointer a slot instead of the dict (a crafted length may
+             * be past any size: no overflow) */
+            uint64_t len = h->length[d] > 0 ? (uint64_t)h->length[d] : 0;
             r->count++;
             r->size += h->size[d];
-            r->saved += h->size[d] > (uint64_t)(8 * len)
-                            ? h->size[d] - (uint64_t)(8 * len) : 0;
+            r->saved += len < h->size[d] / 8 ? h->size[d] - 8 * len : 0;
         }
     }
     for (uint64_t o = 0; o < n; o++) {

@@ -76,7 +76,8 @@ WITH RECURSIVE up(id, at, signature) AS (
     SELECT p.id, p.parent, l.text FROM path_steps p JOIN labels l ON l.id = p.step
     UNION ALL
     SELECT up.id, p.parent, l.text || up.signature
-    FROM up JOIN path_steps p ON p.id = up.at JOIN labels l ON l.id = p.step)
+    FROM up JOIN path_steps p ON p.id = up.at JOIN labels l ON l.id = p.step
+    WHERE p.parent IS NULL OR p.parent < p.id)  -- parents first: no loops
 SELECT id, signature FROM up WHERE at IS NULL;
 
 -- Objects counted by where they are held and their type: the rows `diff`

@@ -35,7 +35,7 @@ run_top(int argc, char **argv)
                  "FROM objects WHERE idom IS NULL UNION ALL SELECT k.id, "
                  "k.retained FROM best JOIN objects k ON k.id IN (SELECT c.id "
                  "FROM objects c WHERE c.idom = best.id ORDER BY c.retained "
-                 "DESC LIMIT %ld) ORDER BY 2 DESC LIMIT %ld) "
+                 "DESC, c.id LIMIT %ld) ORDER BY 2 DESC, 1 LIMIT %ld) "
                  "SELECT o.id, printf('0x%%x', o.address) AS address, t.name "
                  "AS type, o.size, o.retained, o.length AS len, %s FROM best "
                  "b JOIN objects o ON o.id = b.id JOIN types t ON t.id = "

@@ -154,7 +154,8 @@ cli_parse(const hd_cmd *cmd, cli_opts *o, int argc, char **argv,
                 strcmp(mode_given, OPTIONS[k].name))
                 return cli_usage(cmd, "%s and %s: one at a time", mode_given,
                                  OPTIONS[k].name);
-            if ((given & bit) && bit != OPT_EXCLUDE)
+            /* a flag twice says the same; a value twice, which one? */
+            if ((given & bit) && bit != OPT_EXCLUDE && OPTIONS[k].kind != FLAG)
                 return cli_usage(cmd, "%s given twice", OPTIONS[k].name);
             given |= bit;
             if (OPTIONS[k].kind == MODE)

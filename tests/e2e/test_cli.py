@@ -165,6 +165,8 @@ def files(cli, outdir):
     rc, out, err = run(cli, "top", db, "--type", "dict", "-n", "1")
     check("a type that is there: no warning", rc == 0 and "warning" not in err,
           err)
+    rc, out, err = run(cli, "load", "-q", "-q", dump, "-o", db + ".qq")
+    check("a flag given twice is the flag (not refused)", rc == 0, err)
     rc, out, err = run(cli, "path", db, "#1", "--exclude", "x", "--exclude",
                        "y")
     check("--exclude naming no type warns", "no object of type 'x'" in err and

@@ -117,6 +117,34 @@ def main(cli, outdir):
         except subprocess.TimeoutExpired:
             check("%s over looping parent links: an error, not a hang"
                   % args[0], False, "hung")
+    # a database whose signature tree loops: its texts end, with an error
+    looped = os.path.join(outdir, "looped-paths.db")
+    shutil.copy(good + ".db", looped)
+    c = sqlite3.connect(looped)
+    pid = c.execute("SELECT max(id) FROM path_steps").fetchone()[0]
+    c.execute("UPDATE path_steps SET parent = id WHERE id = ?1", (pid,))
+    c.execute("UPDATE waste SET path = ?1", (pid,))
+    c.commit()
+    n_waste = c.execute("SELECT count(*) FROM waste").fetchone()[0]
+    c.close()
+    try:
+        r = subprocess.run([cli, "waste", looped], capture_output=True,
+                           text=True, timeout=60)
+        check("held_text over a looping signature tree: an error, not a "
+              "hang", n_waste == 0 or (r.returncode == 1 and "inconsistent"
+                                       in r.stderr), r.stderr)
+    except subprocess.TimeoutExpired:
+        check("held_text over a looping signature tree: an error, not a "
+              "hang", False, "hung")
+    code = ("import sqlite3, sys\n"
+            "print(sqlite3.connect(sys.argv[1]).execute("
+            "'SELECT count(*) FROM paths').fetchone()[0])\n")
+    try:
+        r = subprocess.run([sys.executable, "-c", code, looped],
+                           capture_output=True, text=True, timeout=60)
+        check("the paths view over it ends", r.returncode == 0, r.stderr)
+    except subprocess.TimeoutExpired:
+        check("the paths view over it ends", False, "hung")
     return finish()
 
 

@@ -226,6 +226,9 @@ def test_run_conventions(outdir):
                        (["--every", "-2"], "positive"),
                        (["--every", "soon"], "number"),
                        (["--rss-above", "0"], "positive"),
+                       (["--on-signal", "KILL"], "cannot be caught"),
+                       (["--path", "heap-{pid.hdig"], "template"),
+                       (["--path", "heap-{host}.hdig"], "template"),
                        (["--at-exit", os.path.join(outdir, "no", "such",
                                                    "dir.hdig")], "cannot")):
         r = heapdig_run("run", *opts, ran)
@@ -250,6 +253,18 @@ def test_run_conventions(outdir):
     check("each dump says its file on stderr",
           "heapdig: wrote %s" % at_exit in r.stderr and
           os.path.exists(at_exit), r.stderr)
+    # a dump that fails at exit (its directory went away) says so and
+    # leaves the program's own exit status
+    gone = os.path.join(outdir, "gone")
+    os.makedirs(gone, exist_ok=True)
+    quits = os.path.join(outdir, "quits.py")
+    with open(quits, "w") as f:
+        f.write("import os, sys\nos.rmdir(sys.argv[1])\nsys.exit(3)\n")
+    r = heapdig_run("run", "--at-exit", os.path.join(gone, "x.hdig"), quits,
+                    gone)
+    check("a failed --at-exit dump: said, and the program's exit status kept",
+          r.returncode == 3 and "at-exit dump failed" in r.stderr and
+          "Traceback" not in r.stderr, repr((r.returncode, r.stderr)))
     # background dumps on a signal: the child is reaped, no zombie stays
     zombies = os.path.join(outdir, "zombies.py")
     with open(zombies, "w") as f:

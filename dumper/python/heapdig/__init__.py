@@ -11,6 +11,7 @@ Then `heapdig load app.hdig` and dig in (see the heapdig CLI).  The walk
 itself is C (heapdig._heapdig): it runs no Python code, allocates no Python
 object per object and leaves the heap as it found it.
 """
+import itertools as _itertools
 import os
 import signal as _signal
 import sys as _sys
@@ -30,14 +31,13 @@ from heapdig._heapdig import dump as _dump
 __all__ = ["dump", "dump_on_signal", "BackgroundDump", "expand_path",
            "FORMAT_MAJOR", "FORMAT_MINOR", "__version__"]
 
-_counter = [0]
+_counter = _itertools.count(1)  # next() is one step: no two dumps share n
 
 
 def expand_path(template):
     """Fills a path template: {pid} the process id, {n} a counter (1, 2, ...
     per process), {time} the local time as YYYYmmdd-HHMMSS."""
-    _counter[0] += 1
-    return template.format(pid=os.getpid(), n=_counter[0],
+    return template.format(pid=os.getpid(), n=next(_counter),
                            time=_time.strftime("%Y%m%d-%H%M%S"))
 
 

@@ -15,6 +15,7 @@ The program's argv, __main__, stdin/stdout, tracebacks and exit status are
 what they would be without heapdig; everything after -m MODULE or the
 script is the program's.  Each dump says its file name on stderr.
 """
+import atexit
 import os
 import runpy
 import signal
@@ -48,11 +49,16 @@ def _signal(text):
     name = text.upper()
     try:
         if name.isdigit():
-            return signal.Signals(int(name))
-        return signal.Signals[name if name.startswith("SIG") else "SIG" + name]
+            sig = signal.Signals(int(name))
+        else:
+            sig = signal.Signals[name if name.startswith("SIG") else
+                                 "SIG" + name]
     except (KeyError, ValueError):
         raise UsageError("--on-signal: no signal %r here (USR1, USR2, HUP, "
                          "or a number)" % text)
+    if sig in (signal.SIGKILL, signal.SIGSTOP):
+        raise UsageError("--on-signal: %s cannot be caught" % sig.name)
+    return sig
 
 
 def _parse(argv):
@@ -98,6 +104,11 @@ def _parse(argv):
         a["rss_above"] = _number("--rss-above", a["rss_above"])
     if a["on_signal"] is not None:
         a["on_signal"] = _signal(a["on_signal"])
+    try:  # the template's fields, checked before the program starts
+        a["path"].format(pid=0, n=0, time="")
+    except (KeyError, IndexError, ValueError) as e:
+        raise UsageError("--path %s: not a file name template (%s; it takes "
+                         "{pid}, {n} and {time})" % (a["path"], e))
     if a["at_exit"] is not None:
         # checked now: finding out when the program ends loses the dump
         where = os.path.dirname(os.path.abspath(a["at_exit"]))
@@ -122,10 +133,13 @@ def _said(path):
 def _dump_now(a):
     """A dump to the next --path name; a background one is waited for (and
     reaped) on a thread of its own, then named."""
-    path = heapdig.expand_path(a["path"])
+    # Never the program's failure: from a signal handler an exception would
+    # surface at whatever line it was running (MemoryError is likely when
+    # --rss-above fires).
     try:
+        path = heapdig.expand_path(a["path"])
         job = heapdig.dump(path, background=a["background"])
-    except OSError as e:
+    except Exception as e:
         sys.stderr.write("heapdig: dump failed: %s\n" % e)
         return
     if not a["background"]:
@@ -136,7 +150,7 @@ def _dump_now(a):
         try:
             job.wait()
             _said(path)
-        except OSError as e:
+        except Exception as e:
             sys.stderr.write("heapdig: dump failed: %s\n" % e)
     threading.Thread(target=reap, daemon=True, name="heapdig-reap").start()
 
@@ -211,8 +225,11 @@ def main(argv):
         # still holds the program's frames and globals; by atexit time they
         # are gone.
         if a["at_exit"]:
-            heapdig.dump(a["at_exit"])
-            _said(a["at_exit"])
+            try:  # a failed dump must not replace the program's own exit
+                heapdig.dump(a["at_exit"])
+                _said(a["at_exit"])
+            except Exception as e:
+                sys.stderr.write("heapdig: at-exit dump failed: %s\n" % e)
 
     try:
         kept = _run(a)
@@ -226,7 +243,11 @@ def main(argv):
         e.__traceback__ = _program_traceback(e.__traceback__)
         sys.excepthook(type(e), e, e.__traceback__)
         if isinstance(e, KeyboardInterrupt):
-            # as python exits on an uncaught ^C: killed by SIGINT
+            # as python exits on an uncaught ^C: finalized, then killed by
+            # SIGINT (atexit handlers run, buffered output is written)
+            atexit._run_exitfuncs()
+            sys.stdout.flush()
+            sys.stderr.flush()
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             os.kill(os.getpid(), signal.SIGINT)
         return 1
