@@ -227,7 +227,8 @@ sig_step(sigmap *m, const hd_heap *h, uint32_t o, uint32_t parent,
 static int
 sig_steps(const sigmap *m, hd_heap *h)
 {
-    char add[2 * SIG_MAX_TEXT + 64];
+    /* a loop's text: "(" + its steps + ")*" + all but one of them again */
+    char add[2 * SIG_MAX_PERIOD * (SIG_MAX_TEXT + 16) + 8];
     for (uint32_t i = 1; i <= m->n; i++) {
         const sig *s = &m->sigs[i];
         uint32_t base = s->parent;
@@ -241,15 +242,15 @@ sig_steps(const sigmap *m, hd_heap *h)
             size_t len = 0;
             add[len++] = '(';
             for (int j = 0; j < s->loop_len; j++)
-                len += (size_t)snprintf(add + len, sizeof(add) - len, "%.*s",
-                                        SIG_MAX_TEXT / SIG_MAX_PERIOD, steps[j]);
+                len += (size_t)snprintf(add + len, sizeof(add) - len, "%s",
+                                        steps[j]);
             add[len++] = ')';
             add[len++] = s->loop_pos == s->loop_len - 1 ? '+' : '*';
             add[len] = 0;
             for (int j = 0; s->loop_pos < s->loop_len - 1 && j <= s->loop_pos;
                  j++)
-                len += (size_t)snprintf(add + len, sizeof(add) - len, "%.*s",
-                                        SIG_MAX_TEXT / SIG_MAX_PERIOD, steps[j]);
+                len += (size_t)snprintf(add + len, sizeof(add) - len, "%s",
+                                        steps[j]);
             base = first->parent;
         } else
             snprintf(add, sizeof(add), "%s", s->step);

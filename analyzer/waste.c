@@ -127,6 +127,7 @@ hd_waste__compute(hd_heap *h)
     uint64_t n = h->n_objects;
     uint8_t *is_dict_of = NULL; /* an object's .__dict__ (not "empty") */
     uint8_t *dup_type = NULL, *empty_type = NULL, *slots_type = NULL;
+    uint8_t *dict_name = NULL; /* by string id: the text is "__dict__" */
     int err = 0;
     free(h->waste);
     h->waste = NULL;
@@ -138,7 +139,8 @@ hd_waste__compute(hd_heap *h)
     dup_type = calloc((size_t)h->n_types + 1, 1);
     empty_type = calloc((size_t)h->n_types + 1, 1);
     slots_type = calloc((size_t)h->n_types + 1, 1);
-    if (!is_dict_of || !dup_type || !empty_type || !slots_type)
+    dict_name = calloc((size_t)h->n_strings + 1, 1);
+    if (!is_dict_of || !dup_type || !empty_type || !slots_type || !dict_name)
         goto nomem;
     static const char *const containers[][2] = {
         {"builtins", "dict"}, {"builtins", "list"}, {"builtins", "set"},
@@ -154,13 +156,15 @@ hd_waste__compute(hd_heap *h)
                             ? hd_heap__str(h, h->type_module[t], NULL) : NULL;
         slots_type[t] = m && strcmp(m, "builtins") != 0;
     }
+    /* the strings "__dict__" (once each, not a strcmp an edge) */
+    for (uint32_t i = 1; i <= h->n_strings; i++)
+        dict_name[i] = !strcmp(hd_heap__str(h, i, NULL), "__dict__");
     /* instances with a __dict__: a strong .__dict__ reference */
     for (uint64_t o = 0; o < n; o++) {
         for (uint64_t e = h->edge_start[o]; e < h->edge_start[o + 1]; e++) {
             uint8_t w = h->edge_word[e];
             if ((w >> 1) != HD_LBL_ATTR || h->edge_payload[e] > h->n_strings ||
-                strcmp(hd_heap__str(h, (uint32_t)h->edge_payload[e], NULL),
-                       "__dict__"))
+                !dict_name[h->edge_payload[e]])
                 continue;
             uint32_t d = h->edge_dst[e];
             is_dict_of[d] = 1;
@@ -232,6 +236,7 @@ done:
     free(dup_type);
     free(empty_type);
     free(slots_type);
+    free(dict_name);
     return err;
 }
 
