@@ -2,7 +2,7 @@
  *
  * cmd_waste.c: `heapdig waste DB` — memory the program could keep for less:
  * duplicate strings and bytes, empty and nearly empty containers, __dict__s
- * that __slots__ would replace (the rules: analyzer/waste.c).
+ * that __slots__ would replace (the rules: analyzer/analyze/waste.c).
  */
 #include "cli.h"
 

@@ -7,7 +7,7 @@
  * addresses, labels, refcounts and graphs must neither crash nor hang it.
  */
 #define _GNU_SOURCE
-#include "analyzer_int.h"
+#include "read/read.h"
 
 #include <stdint.h>
 #include <stdio.h>

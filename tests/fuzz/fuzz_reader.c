@@ -7,7 +7,7 @@
  * so the checks behind them run.  A crash, a sanitizer report or a hang is
  * a finding; an error return is the reader doing its job.
  */
-#include "analyzer_int.h"
+#include "read/read.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -7,7 +7,8 @@
  * dominators by their definition (remove d: is n still reachable?), and
  * retained sizes by recomputation.
  */
-#include "analyzer_int.h"
+#include "read/read.h"
+#include "analyze/analyze.h"
 #include "harness.h"
 #include "heapdig/format.h"
 

@@ -6,7 +6,7 @@
  * 4096 bytes and must decode identically; every truncation and every bit
  * flip must give a clean error, never a crash (run under ASan/UBSan).
  */
-#include "analyzer_int.h"
+#include "read/read.h"
 #include "harness.h"
 #include "heapdig/format.h"
 

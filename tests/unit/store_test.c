@@ -6,7 +6,8 @@
  * path_steps, agreeing with held_text()), the load's own tables add up,
  * and the query side reports what goes wrong.
  */
-#include "analyzer_int.h"
+#include "store/store.h"
+#include "query/query.h"
 #include "harness.h"
 
 #include <stdio.h>

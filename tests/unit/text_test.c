@@ -5,7 +5,8 @@
  * text heapdig rendered already, cuts that say so and never overrun, and
  * the numbers tables print.
  */
-#include "analyzer_int.h"
+#include "query/query.h"
+#include "heapdig/format.h"
 #include "harness.h"
 
 #include <stdlib.h>

@@ -2,11 +2,11 @@
  *
  * analysis.c: runs the analysis stages on a loaded heap, in dependency
  * order, timing each: reverse graph + roots (graph.c) -> BFS: reachable,
- * depth, parent (referrers.c) -> SCCs and garbage islands (cycles.c) ->
+ * depth, parent (paths.c) -> SCCs and garbage islands (cycles.c) ->
  * dominators and retained sizes (dominators.c) -> retained sizes of sets:
  * per type, per cycle and per (where it is held, type) for the diff.  Each stage owns its arrays in hd_heap.
  */
-#include "analyzer_int.h"
+#include "analyze/analyze.h"
 
 #include <stdlib.h>
 #include <time.h>

@@ -9,7 +9,7 @@
  * and the counts compared.  With three dumps, what grew in both intervals is
  * a steady leak and ranks first.
  */
-#include "analyzer_int.h"
+#include "query/query.h"
 
 #include <stdio.h>
 #include <string.h>

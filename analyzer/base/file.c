@@ -6,7 +6,7 @@
  * never sees half a file and a full disk is an error, not a short file.
  * The path "-" is standard output.
  */
-#include "analyzer_int.h"
+#include "base/base.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -12,7 +12,7 @@
  *                  (< > & also as \u escapes, so neither "</script>" nor
  *                  "<!--" can end or change the script element).
  */
-#include "analyzer_int.h"
+#include "query/query.h"
 
 #include <stdarg.h>
 #include <stdio.h>

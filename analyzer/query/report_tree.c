@@ -11,7 +11,7 @@
  * from a root (the objects on it shared in one table) and the chain as
  * Python where it has one.
  */
-#include "analyzer_int.h"
+#include "query/query.h"
 
 #include <inttypes.h>
 #include <stdio.h>

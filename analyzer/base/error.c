@@ -3,7 +3,9 @@
  * error.c: the last error of each thread (hd_error_last) and hd_strerror.
  * Setting an error never allocates, so reporting out-of-memory cannot fail.
  */
-#include "analyzer_int.h"
+#include "base/base.h"
+
+#include <stdarg.h>
 
 #include <stdio.h>
 #include <string.h>

@@ -14,7 +14,7 @@
  * the label it is held under and its type ("20,000 Request in _CACHE[*]").
  * `heapdig suspects` and `heapdig report` both print these.
  */
-#include "analyzer_int.h"
+#include "query/query.h"
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -30,7 +30,7 @@
  * count each object only where no dominator-tree ancestor is in the same
  * set (hd_dom__group_retained), so nothing is counted twice.
  */
-#include "analyzer_int.h"
+#include "analyze/analyze.h"
 #include "heapdig/format.h"
 
 #include <stdlib.h>

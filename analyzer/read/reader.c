@@ -9,7 +9,7 @@
  * the reader's file:line (HD_CORRUPT); running out of input is reported
  * separately as truncation.  zlib is used here and in dumper/sink.c only.
  */
-#include "analyzer_int.h"
+#include "read/read.h"
 #include "heapdig/format.h"
 
 #include <stdio.h>

@@ -19,7 +19,8 @@
  * its backslashes are escapes already and stay single; the rest of the
  * rule still applies, since a database is input too.
  */
-#include "analyzer_int.h"
+#include "base/base.h"
+#include "heapdig/format.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -13,7 +13,7 @@
  * the page's Content-Security-Policy forbids every request.  Every string
  * from the heap goes through html.c's escaping.
  */
-#include "analyzer_int.h"
+#include "query/query.h"
 #include "heapdig/format.h"
 
 #include <inttypes.h>

@@ -6,7 +6,7 @@
  * checked against the text on a match).  Keys are spread by a Fibonacci
  * multiply, so sequential ids and weak hashes both probe short.
  */
-#include "analyzer_int.h"
+#include "base/base.h"
 
 #include <stdlib.h>
 

@@ -19,7 +19,7 @@
  * DAG), its lowest-numbered member.  Invariant: every unreachable object is
  * reachable from some representative.  O(V+E) time; 13 bytes per node.
  */
-#include "analyzer_int.h"
+#include "analyze/analyze.h"
 #include "heapdig/format.h"
 
 #include <stdlib.h>

@@ -14,7 +14,7 @@
  * `fan` neighbours; the rest become one summary node ("... 9,981 more
  * (list, 3 types)").  Graphviz is not used here (render.c draws).
  */
-#include "analyzer_int.h"
+#include "query/query.h"
 
 #include <inttypes.h>
 #include <stdio.h>

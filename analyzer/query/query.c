@@ -4,7 +4,7 @@
  * (0x address, decimal id(), #row) and describing an object in one line.
  * Built on the public hd_query cursor only.
  */
-#include "analyzer_int.h"
+#include "query/query.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -18,7 +18,7 @@
  * count cannot happen in a faithful dump; such objects are counted
  * (n_negative_external, in meta) rather than hidden.
  */
-#include "analyzer_int.h"
+#include "analyze/analyze.h"
 #include "heapdig/format.h"
 
 #include <stdlib.h>

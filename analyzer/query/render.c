@@ -14,7 +14,7 @@
  * Graphviz itself quotes DOT strings and escapes XML in SVG.  Graphviz's
  * own messages are captured into hd_error_last().
  */
-#include "analyzer_int.h"
+#include "query/query.h"
 
 #include <errno.h>
 #include <fcntl.h>

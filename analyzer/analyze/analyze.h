@@ -1,0 +1,65 @@
+/* heapdig — MIT licence.
+ *
+ * analyze/analyze.h: the analysis stages over the heap model: graph, roots,
+ * BFS and signatures, cycles, dominators, waste, the memory reconciliation.
+ */
+#ifndef HEAPDIG_ANALYZE_ANALYZE_H
+#define HEAPDIG_ANALYZE_ANALYZE_H
+
+#include "heap/heap.h"
+
+/* ---- The analysis stages (each file opens with its design) -------------- */
+
+/* Reverse CSR of the strong edges: the referrers of o are
+ * rev_src[rev_start[o] .. rev_start[o+1]). */
+typedef struct hd_rev {
+    uint64_t *start;
+    uint32_t *src;
+} hd_rev;
+
+int hd_graph__reverse(const hd_heap *h, hd_rev *out);
+void hd_graph__rev_free(hd_rev *r);
+/* external counts and the root order (graph.c). */
+int hd_graph__roots(hd_heap *h, const hd_rev *rev);
+/* reachable, depth, parent (paths.c). */
+int hd_refchain__bfs(hd_heap *h);
+/* Chain signatures for diffs: every reachable object's chain from a root
+ * with indices and data keys generalised ("...['_CACHE'][*].payload"). */
+int hd_refchain__signatures(hd_heap *h);
+/* scc ids and the cycles summary; garbage_reps receives one object per
+ * garbage source component (cycles.c). */
+int hd_cycles__compute(hd_heap *h, uint32_t **garbage_reps, uint64_t *n_reps);
+/* idom and retained, plus retained sizes of sets (dominators.c). */
+int hd_dom__compute(hd_heap *h, const hd_rev *rev, const uint32_t *extra_roots,
+                    uint64_t n_extra);
+/* Retained size of each group of objects (group[o] in 1..n_groups, 0 for
+ * none), counting an object only where no dominator-tree ancestor belongs to
+ * the same group, so sets are not double counted. */
+int hd_dom__group_retained(const hd_heap *h, const uint32_t *group,
+                           uint32_t n_groups, uint64_t *out);
+/* Runs every stage (analysis.c). */
+int hd_analyze(hd_heap *h);
+
+/* ---- waste.c: what could be kept for less ---------------------------------- */
+
+int hd_waste__compute(hd_heap *h);
+
+/* ---- memory.c: the memory table ---------------------------------------------- */
+
+typedef struct hd_memory_row {
+    char part[HD_MEMORY_PART_MAX + 1];
+    int64_t bytes;
+} hd_memory_row;
+
+#define HD_MEMORY_ROWS 176
+/* pymalloc serves requests up to this size; larger ones go to malloc. */
+#define HD_PYMALLOC_MAX_BLOCK 512
+/* The memory table's rows: the reconciliation (rss, objects, python_free,
+ * malloc_free, unaccounted, unaccounted_allocated), then the other parts
+ * the dumper measured.  None when the dump has no rss. */
+int hd__memory_account(const hd_heap *h, const hd_load_stats *stats,
+                       hd_memory_row *rows, size_t cap, size_t *n_out);
+/* The one-line note of a part, for the memory table. */
+const char *hd__memory_note(const char *part);
+
+#endif /* HEAPDIG_ANALYZE_ANALYZE_H */

@@ -1,0 +1,155 @@
+/* heapdig — MIT licence.
+ *
+ * heap/heap.h: the heap in memory, as the reader builds it (structure
+ * of arrays, dense 0-based object ids) and the analysis stages fill in.
+ */
+#ifndef HEAPDIG_HEAP_HEAP_H
+#define HEAPDIG_HEAP_HEAP_H
+
+#include "base/base.h"
+#include "heapdig/format.h"
+
+/* ---- the heap model: what a dump holds, as dense arrays -------------------- */
+
+typedef struct hd_header {
+    uint16_t major, minor;
+    uint64_t pointer_size;
+    uint64_t hexversion;
+    uint64_t pid;
+    uint64_t time_ns;
+    uint64_t options;
+    uint64_t max_value_len;
+    size_t n_meta;
+    const uint8_t *const *meta; /* 2 * n_meta pointers: key, value, ... */
+    const size_t *meta_len;     /* their lengths */
+} hd_header;
+
+typedef struct hd_tb_frame {
+    uint32_t filename; /* string id */
+    uint64_t lineno;
+} hd_tb_frame;
+
+/* One figure of a MEMORY record (FORMAT.md §7b) / a memory table row. */
+typedef struct hd_memory_part {
+    char part[HD_MEMORY_PART_MAX + 1];
+    uint64_t bytes;
+} hd_memory_part;
+/* A row of the waste table (waste.c): kind is "duplicate", "empty" or
+ * "slots"; example one of its objects (a duplicate's value, an empty
+ * container's length); path where most of them are held. */
+typedef struct hd_waste {
+    const char *kind;
+    uint32_t type, example, path;
+    uint64_t count, size, saved;
+} hd_waste;
+
+typedef struct hd_held {
+    uint32_t path, type;
+    uint64_t count, size, retained;
+} hd_held;
+
+typedef struct hd_heap {
+    /* strings: id i (1-based) is str_data[str_off[i] .. str_off[i+1]) */
+    char *str_data;
+    uint64_t *str_off;
+    uint32_t n_strings;
+    /* types, 1-based */
+    uint64_t *type_addr;
+    uint32_t *type_name, *type_module;
+    uint32_t n_types;
+    /* objects, 0-based dense ids in dump order */
+    uint64_t *addr;
+    uint32_t *type;
+    uint64_t *size;
+    uint64_t *refcount;
+    uint32_t *flags;
+    int64_t *length;
+    uint64_t *value_off; /* into val_data, UINT64_MAX if none */
+    uint32_t *value_n;   /* its length in bytes (a str may hold NULs) */
+    uint32_t *traceback;
+    uint64_t *edge_start; /* CSR: edges of o are [edge_start[o], edge_start[o+1]) */
+    uint64_t n_objects;
+    /* edges */
+    uint32_t *edge_dst;  /* object id */
+    uint64_t *edge_payload;
+    uint8_t *edge_word;  /* label_kind << 1 | weak */
+    uint64_t n_edges;
+    /* roots */
+    uint32_t *root_obj;
+    uint8_t *root_kind;
+    uint32_t *root_name;
+    uint64_t n_roots;
+    /* tracebacks: frames of tb i are tb_frames[tb_start[i] .. tb_start[i+1]) */
+    uint64_t *tb_start;
+    hd_tb_frame *tb_frames;
+    uint32_t n_tracebacks;
+    /* rendered values (NUL-terminated text) */
+    char *val_data;
+    size_t val_len;
+    /* header */
+    hd_header hdr;
+    char **meta;         /* 2 * n_meta NUL-terminated strings */
+    size_t n_meta;
+    hd_memory_part *memory; /* the MEMORY record's parts, in dump order */
+    size_t n_memory;
+    uint64_t n_dangling;
+    uint64_t addr_longest_probe; /* the address map's worst probe */
+    int truncated;
+
+    /* ---- analysis (analysis.c and the stages it runs) ---- */
+    int analyzed;
+    int64_t *external;   /* refcount - strong in-heap references */
+    uint8_t *reachable;  /* from a root over strong edges */
+    uint32_t *depth;     /* BFS distance from the roots, HD_NONE if none */
+    uint32_t *parent;    /* BFS predecessor, HD_NONE for roots/unreached */
+    uint64_t *parent_edge; /* the edge parent -> object the BFS used */
+    uint32_t *bfs_order; /* reachable objects in BFS order */
+    uint64_t n_bfs;
+    uint32_t *path;      /* signature id (1-based) of the object's chain */
+    /* signature id's text is path_step[id] after the text of path_base[id]
+     * (0: none): "sys.modules['app'].__dict__['_CACHE']" + "[*]" */
+    char **path_step;
+    uint32_t *path_base;
+    uint64_t *path_hash; /* of the whole text: equal across dumps */
+    uint32_t n_paths;
+    /* Objects by where they are held and their type (the diff's rows):
+     * group g is (held_path[g], held_type[g]), path 0 for garbage, with
+     * the bytes freeing all of them would free (nested members once). */
+    hd_held *held;       /* [1..n_held] */
+    uint32_t n_held;
+    hd_waste *waste;     /* [1..n_waste] (waste.c) */
+    uint32_t n_waste;
+    uint32_t *scc;       /* cycle id (1-based), HD_NONE if on no cycle */
+    uint32_t *idom;      /* immediate dominator, HD_NONE = virtual root */
+    uint64_t *retained;  /* bytes dominated, own size included */
+    uint32_t *root_order; /* all roots, in BFS seeding order */
+    uint64_t n_root_order;
+    /* root_order's phases: [0, n_module_roots) sys.modules and builtins,
+     * then the threads' frames, locals and dicts up to n_named_roots, then
+     * objects held from outside and immortal ones. */
+    uint64_t n_module_roots, n_named_roots;
+    uint64_t n_negative_external; /* consistency check: should be 0 */
+    uint64_t n_external_roots;    /* objects held from outside */
+    /* cycles, 1-based: members, total size, retained (as a set),
+     * whether reachable, members with finalisers */
+    uint32_t n_cycles;
+    uint32_t *cycle_members;
+    uint64_t *cycle_size, *cycle_retained;
+    uint8_t *cycle_reachable;
+    uint32_t *cycle_finalizers;
+    uint64_t *type_retained; /* per type id, retained size of the set */
+    uint64_t *type_count;
+    double t_graph, t_roots, t_scc, t_dom, t_bfs;
+} hd_heap;
+
+#define HD_NONE UINT32_MAX
+
+void hd_heap__free(hd_heap *h);
+/* The text of string id (1-based); "" for 0. */
+const char *hd_heap__str(const hd_heap *h, uint32_t id, size_t *len);
+/* Renders an edge label as its SQL text form (FORMAT.md §6) into buf;
+ * returns NULL for unlabelled edges. */
+const char *hd_heap__label(const hd_heap *h, uint8_t word, uint64_t payload,
+                           char *buf, size_t cap);
+
+#endif /* HEAPDIG_HEAP_HEAP_H */
