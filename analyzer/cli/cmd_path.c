@@ -74,12 +74,21 @@ print_arrows(hd_db *db, const hd_chain *c, int64_t obj)
     printf("%s", c->labels[0] && c->labels[0][0]
                      ? out_label(lab, sizeof(lab), c->labels[0])
                      : hd_obj_describe(desc, sizeof(desc), db, c->ids[0]));
-    for (size_t i = 1; i < c->n; i++)
+    /* An unnamed hop is shown as its object; the last one is the object
+     * the line ends with, so it is not shown twice. */
+    for (size_t i = 1; i < c->n; i++) {
+        if (c->labels[i] == NULL && i + 1 == c->n && c->ids[i] == obj) {
+            printf(" %s %s\n", c->weak[i] ? "~>" : "→",
+                   hd_obj_describe(desc, sizeof(desc), db, obj));
+            goto python;
+        }
         printf(" %s %s", c->weak[i] ? "~>" : "→",
                c->labels[i] ? out_label(lab, sizeof(lab), c->labels[i])
                             : hd_obj_describe(desc, sizeof(desc), db,
                                               c->ids[i]));
+    }
     printf(" → %s\n", hd_obj_describe(desc, sizeof(desc), db, obj));
+python:
     if (hd_chain_python(py, sizeof(py), db, c))
         printf("as Python: %s\n", out_label(lab, sizeof(lab), py));
 }
@@ -161,13 +170,21 @@ run(int argc, char **argv)
     } else {
         print_arrows(db, c, obj);
         putchar('\n');
-        for (size_t i = 0; i < c->n; i++)
-            printf("  %2zu  %-28s %s\n", i,
-                   i ? (c->labels[i] ? out_label(lab, sizeof(lab),
-                                                 c->labels[i])
-                                     : "(unnamed)")
-                     : "(root)",
+        /* the label column padded by display width (CJK is two wide) */
+        size_t w = 28;
+        for (size_t i = 1; i < c->n; i++)
+            if (c->labels[i] && hd_text_width(out_label(lab, sizeof(lab),
+                                                        c->labels[i])) > w)
+                w = hd_text_width(lab) < 60 ? hd_text_width(lab) : 60;
+        for (size_t i = 0; i < c->n; i++) {
+            const char *l = i ? (c->labels[i] ? out_label(lab, sizeof(lab),
+                                                          c->labels[i])
+                                              : "(unnamed)")
+                              : "(root)";
+            size_t lw = hd_text_width(l);
+            printf("  %2zu  %s%*s %s\n", i, l, (int)(lw < w ? w - lw : 0), "",
                    hd_obj_describe(desc, sizeof(desc), db, c->ids[i]));
+        }
     }
 done:
     hd_chain_free(c);

@@ -33,6 +33,10 @@ class User(object):
         self.payload = b"p" * 1000 + str(uid).encode()
 
 
+class Marker(object):
+    pass
+
+
 class Finalized(object):
     def __del__(self):
         pass
@@ -44,6 +48,9 @@ def build():
     for i in range(N_USERS):
         app._CACHE["user:%d" % i] = User(i)
     sys.modules["app"] = app
+    # a set member (no name in Python) and a key two columns wide a char
+    app.IN_SET = {Marker()}
+    app.WIDE = {"日本語キー": Marker()}
     # a second, shorter way to it: builtins is a root
     import builtins
     builtins.RECENT = [app._CACHE["user:42"]]
@@ -55,7 +62,8 @@ def build():
     # refers to it and no collector list holds it)
     leaked = [bytearray(2 * 1024 * 1024)]
     leakmod.keep(leaked)
-    return id(app._CACHE["user:42"]), id(app._CACHE), id(leaked), id(a)
+    return (id(app._CACHE["user:42"]), id(app._CACHE), id(leaked), id(a),
+            id(next(iter(app.IN_SET))), id(app.WIDE["日本語キー"]))
 
 
 
@@ -63,7 +71,7 @@ def build():
 def main(cli, outdir):
     os.makedirs(outdir, exist_ok=True)
     gc.disable()
-    u42, cache, leaked, garbage = build()
+    u42, cache, leaked, garbage, member, wide = build()
     dump = os.path.join(outdir, "analysis.hdig")
     heapdig.dump(dump)
     user42 = sys.modules["app"]._CACHE["user:42"]
@@ -109,6 +117,22 @@ def main(cli, outdir):
     check("path: objects on the chain line are written once, <dict 0x…>, "
           "never <<dict 0x…>>", rc == 0 and "<<" not in out and
           ">>" not in out, out[:300])
+    rc, out, err = run(cli, "path", db, hex(member))
+    first = out.splitlines()[0] if out else ""
+    check("path: an unnamed last hop is the object, shown once",
+          rc == 0 and first.endswith("→ ['IN_SET'] → <Marker 0x%x>" % member)
+          and first.count("<Marker") == 1, first + err)
+    rc, out, err = run(cli, "path", db, hex(wide))
+    rows = [l for l in out.splitlines() if l.startswith("  ") and "<" in l]
+
+    def column(line):  # display column where the object starts
+        head = line[:line.index("<")]
+        return sum(2 if "\u3000" <= ch <= "\u9fff" or
+                   "\u30a0" <= ch <= "\u30ff" else 1 for ch in head)
+    check("path's step table aligns a CJK label by display width",
+          rc == 0 and len(rows) >= 5 and
+          len({column(l) for l in rows}) == 1 and "['日本語キー']" in out,
+          out)
     rc, out, err = run(cli, "path", db, hex(garbage))
     check("path of garbage says so", rc == 1 and "garbage" in err, err)
 
