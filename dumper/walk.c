@@ -263,13 +263,19 @@ key_repr(key_writer *w, PyObject *k, int depth)
             kw_put(w, "\xe2\x80\xa6", 3), w->cut = 1;
         return 0;
     }
-    if (PyTuple_CheckExact(k) && depth < KEY_REPR_DEPTH) {
-        Py_ssize_t n = PyTuple_GET_SIZE(k);
+    /* lru_cache's key for several arguments is a functools._HashedSeq, a
+     * list of them: written as the tuple of the call's arguments */
+    int hashed_seq = Py_TYPE(k)->tp_base == &PyList_Type &&
+                     !strcmp(Py_TYPE(k)->tp_name, "_HashedSeq");
+    if ((PyTuple_CheckExact(k) || hashed_seq) && depth < KEY_REPR_DEPTH) {
+        Py_ssize_t n = hashed_seq ? PyList_GET_SIZE(k) : PyTuple_GET_SIZE(k);
         kw_put(w, "(", 1);
         for (Py_ssize_t i = 0; i < n && !w->cut; i++) {
             if (i)
                 kw_put(w, ", ", 2);
-            if (key_repr(w, PyTuple_GET_ITEM(k, i), depth + 1) < 0)
+            if (key_repr(w, hashed_seq ? PyList_GET_ITEM(k, i)
+                                       : PyTuple_GET_ITEM(k, i),
+                         depth + 1) < 0)
                 return -1;
         }
         if (n == 1)
@@ -529,6 +535,48 @@ label_deque(hd_dumpctx *ctx, PyObject *op)
     return 0;
 }
 
+/* A bounded lru_cache keeps each result in a link of its private list, not
+ * in the cache dict (which maps the key to the link): its tp_traverse
+ * visits the links oldest first, each as key, result (3.9, 3.10) or as
+ * key, result, the link's type (3.11+).  Each result is labelled by its
+ * key as a dict entry would be (`[3]`, `[('GET', '/a')]`), each key
+ * `<key>`; only when the edges have exactly that shape, n_links of them
+ * (the cache's size), so another layout leaves them unnamed, never
+ * misnamed.  An unbounded cache (maxsize=None) has no links. */
+static int
+label_lru_links(hd_dumpctx *ctx, PyObject *op, Py_ssize_t n_links)
+{
+    size_t first = 0, stride = 2, n = ctx->n_edges;
+    if (n_links <= 0)
+        return 0;
+    if (n > 0 && ctx->edges[0].target == (PyObject *)Py_TYPE(op))
+        first = 1;
+    PyObject *t = first + 2 < n ? ctx->edges[first + 2].target : NULL;
+    if (t && PyType_Check(t) &&
+        strstr(((PyTypeObject *)t)->tp_name, "_lru_list_elem"))
+        stride = 3;
+    if (first + stride * (size_t)n_links > n)
+        return 0;
+    for (size_t j = 0; j < (size_t)n_links; j++) {
+        const hd_edge *e = &ctx->edges[first + stride * j];
+        if ((stride == 3 && e[2].target != t) || e[0].word != 0 ||
+            e[1].word != 0)
+            return 0;
+    }
+    for (size_t j = 0; j < (size_t)n_links; j++) {
+        hd_edge *e = &ctx->edges[first + stride * j];
+        uint32_t word;
+        uint64_t payload;
+        if (key_label(ctx, e[0].target, &word, &payload) < 0)
+            return -1;
+        e[0].word = STRONG(HD_LBL_KEY_OBJ);
+        e[0].payload = 0;
+        e[1].word = word;
+        e[1].payload = payload;
+    }
+    return 0;
+}
+
 /* functools.lru_cache's wrapper keeps its cache in a dict of its private
  * struct, whose layout changes between versions: of the dicts it
  * references, the cache is the one that is not its __dict__. */
@@ -551,8 +599,11 @@ label_lru_cache(hd_dumpctx *ctx, PyObject *op)
         return -1;
     for (size_t i = 0; i < ctx->n_edges; i++) {
         v = ctx->edges[i].target;
-        if (ctx->edges[i].word == 0 && v != dict && PyDict_CheckExact(v))
-            return label_attr(ctx, v, "cache", 0);
+        if (ctx->edges[i].word == 0 && v != dict && PyDict_CheckExact(v)) {
+            if (label_attr(ctx, v, "cache", 0) < 0)
+                return -1;
+            return label_lru_links(ctx, op, PyDict_GET_SIZE(v));
+        }
     }
     return 0;
 }
