@@ -144,6 +144,10 @@ FROM edges e LEFT JOIN labels l ON l.id = e.label;
 
 -- Reference cycles (strongly connected components over strong edges).
 -- reachable = 0: cyclic garbage, what gc.collect() would free.
+-- A component through a module or a class takes in every instance its
+-- globals hold (instance -> class -> method -> __globals__ -> globals);
+-- the cycles among the rest of it (without modules, classes, functions and
+-- their __dict__s: a Session and its Connection) are rows of their own.
 CREATE TABLE cycles (
     id         INTEGER PRIMARY KEY,  -- = objects.scc
     members    INTEGER NOT NULL,

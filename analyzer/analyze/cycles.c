@@ -23,37 +23,31 @@
 #include "heapdig/format.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct frame {
     uint32_t v;
     uint64_t e; /* next edge to look at */
 } frame;
 
-int
-hd_cycles__compute(hd_heap *h, uint32_t **reps_out, uint64_t *n_reps_out)
-{
-    uint64_t n = h->n_objects;
-    uint32_t *index = malloc(((size_t)n + 1) * sizeof(uint32_t));
-    uint32_t *low = malloc(((size_t)n + 1) * sizeof(uint32_t));
-    uint32_t *comp = malloc(((size_t)n + 1) * sizeof(uint32_t));
-    uint32_t *stack = malloc(((size_t)n + 1) * sizeof(uint32_t));
-    frame *calls = malloc(((size_t)n + 1) * sizeof(frame));
-    uint8_t *self_loop = calloc((size_t)n + 1, 1);
-    uint8_t *has_in = NULL;
-    uint32_t *reps = NULL, *comp_first = NULL;
-    uint64_t n_comp = 0, n_reps = 0, sp = 0, next_index = 1;
-    int err = 0;
+/* The scratch arrays of one Tarjan run (n + 1 entries each). */
+typedef struct tarjan_work {
+    uint32_t *index, *low, *stack;
+    frame *calls;
+} tarjan_work;
 
-    *reps_out = NULL;
-    *n_reps_out = 0;
-    h->scc = malloc(((size_t)n + 1) * sizeof(uint32_t));
-    if (!index || !low || !comp || !stack || !calls || !self_loop || !h->scc) {
-        err = hd_error_set(HD_ENOMEM, "out of memory (cycles)");
-        goto done;
-    }
+/* Tarjan over strong edges; an object with cut[o] set is left out (its
+ * edges, and the edges into it, are not followed: it is its own
+ * component).  comp[o] receives o's component; returns how many. */
+static uint64_t
+tarjan(const hd_heap *h, const uint8_t *cut, tarjan_work *t, uint32_t *comp,
+       uint8_t *self_loop)
+{
+    uint64_t n = h->n_objects, n_comp = 0, sp = 0, next_index = 1;
+    uint32_t *index = t->index, *low = t->low, *stack = t->stack;
+    frame *calls = t->calls;
     for (uint64_t o = 0; o < n; o++)
         index[o] = 0;
-
     for (uint64_t root = 0; root < n; root++) {
         uint64_t cp = 0;
         if (index[root])
@@ -65,12 +59,12 @@ hd_cycles__compute(hd_heap *h, uint32_t **reps_out, uint64_t *n_reps_out)
         while (cp > 0) {
             frame *f = &calls[cp - 1];
             uint32_t v = f->v;
-            if (f->e < h->edge_start[v + 1]) {
+            if (f->e < h->edge_start[v + 1] && !(cut && cut[v])) {
                 uint64_t e = f->e++;
                 uint32_t w = h->edge_dst[e];
-                if (h->edge_word[e] & HD_EDGE_WEAK)
+                if ((h->edge_word[e] & HD_EDGE_WEAK) || (cut && cut[w]))
                     continue;
-                if (w == v)
+                if (w == v && self_loop)
                     self_loop[v] = 1;
                 if (!index[w]) {
                     index[w] = low[w] = (uint32_t)next_index++;
@@ -99,20 +93,129 @@ hd_cycles__compute(hd_heap *h, uint32_t **reps_out, uint64_t *n_reps_out)
             }
         }
     }
+    return n_comp;
+}
 
-    /* Component sizes: reuse index[] as counts per component. */
+/* The backbone: a component through a module or a class takes in every
+ * instance a module global holds (instance -> class -> method ->
+ * __globals__ -> the module's dict -> instance), so the cycles a person
+ * made among instances (a Session and its Connection) would be lost in
+ * it.  Within such a component, the objects of the namespaces (modules,
+ * classes, functions, and the __dict__ of a module or a class) are cut
+ * and Tarjan runs again: the components of two or more of the rest (or
+ * one that refers to itself) are cycles of their own; what remains is the
+ * backbone's.  sub[o] receives o's component in the cut graph, or
+ * HD_NONE where o stays in its component.  Returns how many, or -1. */
+static int64_t
+split_backbone(const hd_heap *h, tarjan_work *t, const uint32_t *comp,
+               uint64_t n_comp, const uint8_t *self_loop, uint32_t *sub)
+{
+    uint64_t n = h->n_objects;
+    uint8_t *backbone = calloc((size_t)n_comp + 1, 1);
+    uint8_t *cut = calloc((size_t)n + 1, 1);
+    uint8_t *dict_name = calloc((size_t)h->n_strings + 1, 1);
+    uint32_t *count = NULL;
+    int64_t out = -1;
+    if (!backbone || !cut || !dict_name)
+        goto done;
+    for (uint32_t i = 1; i <= h->n_strings; i++)
+        dict_name[i] = !strcmp(hd_heap__str(h, i, NULL), "__dict__");
+    for (uint64_t o = 0; o < n; o++)
+        if (h->flags[o] & (HD_OBJ_TYPE | HD_OBJ_MODULE))
+            backbone[comp[o]] = 1;
+    for (uint64_t o = 0; o < n; o++) {
+        if (!backbone[comp[o]])
+            continue;
+        const char *tn = hd_heap__str(h, h->type_name[h->type[o]], NULL);
+        if ((h->flags[o] & (HD_OBJ_TYPE | HD_OBJ_MODULE)) ||
+            !strcmp(tn, "function"))
+            cut[o] = 1;
+        if (!(h->flags[o] & (HD_OBJ_TYPE | HD_OBJ_MODULE)))
+            continue;
+        for (uint64_t e = h->edge_start[o]; e < h->edge_start[o + 1]; e++)
+            if ((h->edge_word[e] >> 1) == HD_LBL_ATTR &&
+                h->edge_payload[e] <= h->n_strings &&
+                dict_name[h->edge_payload[e]])
+                cut[h->edge_dst[e]] = 1;
+    }
+    uint64_t n_sub = tarjan(h, cut, t, sub, NULL);
+    count = calloc((size_t)n_sub + 1, sizeof(uint32_t));
+    if (count == NULL)
+        goto done;
+    for (uint64_t o = 0; o < n; o++)
+        count[sub[o]]++;
+    for (uint64_t o = 0; o < n; o++)
+        if (!backbone[comp[o]] || cut[o] ||
+            (count[sub[o]] < 2 && !self_loop[o]))
+            sub[o] = HD_NONE;
+    out = (int64_t)n_sub;
+done:
+    free(backbone);
+    free(cut);
+    free(dict_name);
+    free(count);
+    return out;
+}
+
+int
+hd_cycles__compute(hd_heap *h, uint32_t **reps_out, uint64_t *n_reps_out)
+{
+    uint64_t n = h->n_objects;
+    tarjan_work t = {
+        malloc(((size_t)n + 1) * sizeof(uint32_t)),
+        malloc(((size_t)n + 1) * sizeof(uint32_t)),
+        malloc(((size_t)n + 1) * sizeof(uint32_t)),
+        malloc(((size_t)n + 1) * sizeof(frame))};
+    uint32_t *comp = malloc(((size_t)n + 1) * sizeof(uint32_t));
+    uint32_t *sub = malloc(((size_t)n + 1) * sizeof(uint32_t));
+    uint32_t *index = t.index;
+    uint8_t *self_loop = calloc((size_t)n + 1, 1);
+    uint8_t *has_in = NULL, *was_cycle = NULL;
+    uint32_t *reps = NULL, *comp_first = NULL, *cycle_of = NULL;
+    uint64_t n_comp = 0, n_reps = 0;
+    int err = 0;
+
+    *reps_out = NULL;
+    *n_reps_out = 0;
+    h->scc = malloc(((size_t)n + 1) * sizeof(uint32_t));
+    if (!t.index || !t.low || !t.stack || !t.calls || !comp || !sub ||
+        !self_loop || !h->scc) {
+        err = hd_error_set(HD_ENOMEM, "out of memory (cycles)");
+        goto done;
+    }
+    n_comp = tarjan(h, NULL, &t, comp, self_loop);
+
+    /* Which components are cycles: two or more members, or one that
+     * refers to itself (index[] reused as counts per component). */
+    was_cycle = calloc((size_t)n_comp + 1, 1);
+    if (was_cycle == NULL) {
+        err = hd_error_set(HD_ENOMEM, "out of memory (cycles)");
+        goto done;
+    }
     for (uint64_t c = 0; c < n_comp; c++)
         index[c] = 0;
     for (uint64_t o = 0; o < n; o++)
         index[comp[o]]++;
-    /* Number the cycles; low[] maps component -> cycle id (0: not a cycle). */
+    for (uint64_t o = 0; o < n; o++)
+        if (index[comp[o]] > 1 || self_loop[o])
+            was_cycle[comp[o]] = 1;
+    int64_t n_sub = split_backbone(h, &t, comp, n_comp, self_loop, sub);
+    if (n_sub < 0) {
+        err = hd_error_set(HD_ENOMEM, "out of memory (cycles)");
+        goto done;
+    }
+    /* Number the cycles in object order: component c is key c, a cycle
+     * split from the backbone key n_comp + its component in the cut graph. */
+    cycle_of = calloc((size_t)(n_comp + (uint64_t)n_sub) + 1, sizeof(uint32_t));
+    if (cycle_of == NULL) {
+        err = hd_error_set(HD_ENOMEM, "out of memory (cycles)");
+        goto done;
+    }
     h->n_cycles = 0;
-    for (uint64_t c = 0; c < n_comp; c++)
-        low[c] = 0;
     for (uint64_t o = 0; o < n; o++) {
-        uint32_t c = comp[o];
-        if ((index[c] > 1 || self_loop[o]) && low[c] == 0)
-            low[c] = ++h->n_cycles;
+        uint64_t key = sub[o] != HD_NONE ? n_comp + sub[o] : comp[o];
+        if ((sub[o] != HD_NONE || was_cycle[comp[o]]) && cycle_of[key] == 0)
+            cycle_of[key] = ++h->n_cycles;
     }
     size_t nc = (size_t)h->n_cycles + 1;
     h->cycle_members = calloc(nc, sizeof(uint32_t));
@@ -126,7 +229,7 @@ hd_cycles__compute(hd_heap *h, uint32_t **reps_out, uint64_t *n_reps_out)
         goto done;
     }
     for (uint64_t o = 0; o < n; o++) {
-        uint32_t id = low[comp[o]];
+        uint32_t id = cycle_of[sub[o] != HD_NONE ? n_comp + sub[o] : comp[o]];
         h->scc[o] = id ? id : HD_NONE;
         if (!id)
             continue;
@@ -169,11 +272,14 @@ hd_cycles__compute(hd_heap *h, uint32_t **reps_out, uint64_t *n_reps_out)
     *n_reps_out = n_reps;
     reps = NULL;
 done:
-    free(index);
-    free(low);
+    free(t.index);
+    free(t.low);
+    free(t.stack);
+    free(t.calls);
     free(comp);
-    free(stack);
-    free(calls);
+    free(sub);
+    free(was_cycle);
+    free(cycle_of);
     free(self_loop);
     free(has_in);
     free(comp_first);

@@ -68,6 +68,8 @@ const hd_cmd hd_cmd_cycles = {
     "Garbage first, then live cycles with finalisers, then the rest; cycles\n"
     "through a module or a class (state 'backbone': every program has them)\n"
     "are summed up in one line in the table and listed last in JSON/CSV.\n"
+    "Cycles among instances that the backbone would take in (a module\n"
+    "global's Session and its Connection) are rows of their own.\n"
     "finalizers counts members with __del__ (tp_finalize) or tp_del;\n"
     "example is a member's row id, for `heapdig show DB #ID`.",
     run};

@@ -55,9 +55,16 @@ hd_obj_resolve(int64_t *id_out, hd_db *db, const char *spec)
         v = strtoull(spec, &end, 0); /* 0x... or decimal id() */
         sql = "SELECT id FROM objects WHERE address = ?1";
     }
-    if (errno || *end || end == spec || (spec[0] == '#' && end == spec + 1))
+    if (errno || *end || end == spec || (spec[0] == '#' && end == spec + 1)) {
+        /* "34,606" is a row id copied from a table without its # */
+        size_t digits = strspn(spec, "0123456789,");
+        if (spec[0] >= '0' && spec[0] <= '9' && spec[digits] == 0 &&
+            strchr(spec, ','))
+            return hd_error_set(HD_EINVAL, "'%s' is not an object: for row "
+                                "%s of a table, write #%s", spec, spec, spec);
         return hd_error_set(HD_EINVAL, "'%s' is not an object: use an "
                             "address (0x7f..), an id() or #row", spec);
+    }
     snprintf(num, sizeof(num), "%" PRId64, (int64_t)v);
     const char *p[1] = {num};
     if ((err = hd_query(&r, db, sql, 1, p)) < 0)

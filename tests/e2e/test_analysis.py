@@ -37,6 +37,16 @@ class Marker(object):
     pass
 
 
+class Conn(object):
+    def __init__(self, session):
+        self.session = session
+
+
+class Session(object):  # a cycle a person made: Session <-> Conn
+    def __init__(self):
+        self.conn = Conn(self)
+
+
 class Finalized(object):
     def __del__(self):
         pass
@@ -51,6 +61,7 @@ def build():
     # a set member (no name in Python) and a key two columns wide a char
     app.IN_SET = {Marker()}
     app.WIDE = {"日本語キー": Marker()}
+    app.SESSIONS = [Session() for _ in range(5)]
     # a second, shorter way to it: builtins is a root
     import builtins
     builtins.RECENT = [app._CACHE["user:42"]]
@@ -179,6 +190,15 @@ def main(cli, outdir):
           states and states[0] == "garbage" and "backbone" in states and
           [order[x] for x in states] == sorted(order[x] for x in states),
           repr(states[:8]))
+    # a module global's instances are in the module's component (instance
+    # -> class -> method -> __globals__ -> module dict): the cycles among
+    # them are rows of their own, never summed up in the backbone
+    mine = [c for c in cyc if "Session x1" in c["types"] and
+            "Conn x1" in c["types"]]
+    check("cycles: each Session <-> Conn cycle is a live row of its own, "
+          "not in the backbone", len(mine) == 5 and
+          all(c["state"] == "live" and c["members"] <= 4 for c in mine),
+          repr(mine[:2]))
     rc, out, err = run(cli, "cycles", db, "-n", "3")
     rows = [l for l in out.splitlines()[2:] if l.strip()]
     check("cycles table: leads with garbage, sums the backbone in one line",
@@ -206,6 +226,15 @@ def main(cli, outdir):
     rc2, out2, err2 = run(cli, "show", db, str(row))
     check("a bare row id is no address: the error says to write #N",
           rc2 == 1 and ("write #%d" % row) in err2, err2)
+    import sqlite3
+    con = sqlite3.connect(db)
+    big = con.execute("SELECT max(id) FROM objects").fetchone()[0]
+    con.close()
+    if big >= 1000:  # a table's "34,606" pasted without its #
+        rc2, out2, err2 = run(cli, "show", db, "{:,}".format(big))
+        check("a row id as a table prints it, without #: the error says "
+              "write #34,606", rc2 == 1 and ("write #{:,}".format(big)) in err2,
+              err2)
     check("show", s["type"] == "User" and s["reachable"] == "yes" and
           s["depth"] == 2 and s["referrers"] == 2, repr(s))
     rc, out, err = run(cli, "referrers", db, hex(u42), "--format", "json")
