@@ -52,12 +52,11 @@ capture_gv_error(char *msg)
  * doubled (Graphviz reads \n, \l, \N in labels) and & as an entity (it
  * decodes entities). */
 static size_t
-sanitize_n(char *out, size_t cap, const char *s, int max_chars)
+sanitize_mode(char *out, size_t cap, const char *s, int max_chars, int mode)
 {
     char esc[4 * 3 * MAX_TEXT + 16];
     size_t k = 0;
-    hd_text_escape(esc, sizeof(esc), s, strlen(s), HD_TEXT_PLAIN,
-                   (size_t)max_chars);
+    hd_text_escape(esc, sizeof(esc), s, strlen(s), mode, (size_t)max_chars);
     size_t whole = 0; /* where the last whole character ended */
     const char *p = esc;
     for (; *p && k + 6 < cap; p++) {
@@ -76,6 +75,12 @@ sanitize_n(char *out, size_t cap, const char *s, int max_chars)
         k = whole; /* out is full: never leave half a character */
     out[k] = 0;
     return k;
+}
+
+static size_t
+sanitize_n(char *out, size_t cap, const char *s, int max_chars)
+{
+    return sanitize_mode(out, cap, s, max_chars, HD_TEXT_PLAIN);
 }
 
 static size_t
@@ -202,7 +207,10 @@ hd_render__draw(const hd_picture *pic, const char *format, const char *path)
         const hd_pic_edge *e = &pic->edges[i];
         Agedge_t *ge = agedge(g, nodes[e->src], nodes[e->dst], NULL, 1);
         if (e->label) {
-            sanitize(label, sizeof(label), e->label);
+            /* a label is text already rendered (['a\\nb'] holds the
+             * backslash itself): escaped again it would show two */
+            sanitize_mode(label, sizeof(label), e->label, MAX_TEXT,
+                          HD_TEXT_RENDERED);
             set(ge, "label", label);
         }
         set(ge, "fontname", "Helvetica");

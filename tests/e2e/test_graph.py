@@ -43,7 +43,7 @@ def build():
     victim = Victim()
     app.holder = {"victim": victim, '"quoted" <script>&amp;': "x\ny",
                   "\x01ctrl\x7f": "\\N\\G\\l backslash", "k" * 5000: 1,
-                  "日本語": "値"}
+                  "日本語": "値", "nl\nkey": "v"}
     app.crowd = [victim] * 10000   # 10,000 references from one list
     app.many = [[victim] for _ in range(500)]  # 500 distinct holders
     a, b, c = Ring(), Ring(), Ring()
@@ -153,6 +153,8 @@ def main(cli, outdir):
                        "--max-nodes", "100", "-o", svg)
     nodes, edges = svg_graph(svg)
     labels = [" ".join(e[2]) for e in edges]
+    check("a label is escaped once: ['nl\\nkey'] as repr writes it",
+          "['nl\\nkey']" in labels, repr(labels))
     check("refs picture with hostile labels", rc == 0 and
           any("<script>&amp;" in l for l in labels) and
           all(len(l) < 200 for l in labels), repr(labels))
