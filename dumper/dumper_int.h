@@ -127,8 +127,17 @@ enum hd_trait {
     HD_T_DEQUE = 1 << 27      /* collections.deque (exactly) */
 };
 
+/* An attribute of a mypyc native class: where its getter reads it. */
+typedef struct hd_native_attr {
+    size_t offset;
+    const char *name; /* the getset's name: static in the compiled module */
+} hd_native_attr;
+
 typedef struct hd_typeinfo {
     PyTypeObject *type;  /* borrowed */
+    hd_native_attr *native; /* mypyc classes' attributes (walk.c) */
+    uint32_t n_native;
+    uint8_t native_known;   /* native/n_native are worked out */
     uint32_t traits;     /* enum hd_trait */
     uint8_t sizeof_kind; /* enum hd_sizeof_kind */
     uint8_t approx;      /* a Python-level __sizeof__ was skipped */

@@ -127,6 +127,8 @@ ctx_dispose(hd_dumpctx *ctx)
     hd_ptrmap_dispose(&ctx->cstr_ids);
     hd_ptrmap_dispose(&ctx->tb_ids);
     hd_probe_dispose(&ctx->probe);
+    for (size_t i = 0; ctx->types && i < ctx->st.n_types; i++)
+        free(ctx->types[i].native);
     free(ctx->types);
     free(ctx->stack);
     free(ctx->edges);

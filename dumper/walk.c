@@ -610,10 +610,142 @@ label_lru_cache(hd_dumpctx *ctx, PyObject *op)
 
 
 
-/* Collects ctx->edges for op, whose type has traits t. */
+/* ---- mypyc's native classes ---------------------------------------------
+ *
+ * A class compiled by mypyc keeps its attributes in C fields of the object,
+ * named only by getset descriptors (mypy's own heap is two thirds such
+ * references).  A getter runs code, so it is never called; but every object
+ * attribute's getter that mypyc emits begins by loading the field and
+ * testing it for NULL, with no stack frame before (`mov rax, [rdi + offset];
+ * test rax, rax` on x86-64):
+ * the offset is read from those instructions, once per class, and only
+ * from classes whose dict has __mypyc_attrs__.  A field is named only where
+ * tp_traverse visited the very object it holds, so an offset misread
+ * leaves a reference unnamed, never misnamed.  Other CPUs: unnamed. */
+
 static int
-collect_edges(hd_dumpctx *ctx, PyObject *op, uint32_t t)
+getter_offset(const void *getter, size_t *offset)
 {
+#if defined(__x86_64__)
+    const unsigned char *p = getter;
+    uint32_t d32;
+    /* No stack frame before the load: a getter that has one builds its
+     * value (an unboxed tuple's fields into a new tuple), so the field it
+     * loads first is not the value. */
+    if (p[0] == 0xf3 && p[1] == 0x0f && p[2] == 0x1e && p[3] == 0xfa)
+        p += 4; /* endbr64 */
+    if (p[0] == 0x48 && p[1] == 0x8b && p[2] == 0x47) {
+        *offset = p[3]; /* mov rax, [rdi + disp8] */
+        p += 4;
+    } else if (p[0] == 0x48 && p[1] == 0x8b && p[2] == 0x87) {
+        memcpy(&d32, p + 3, 4); /* mov rax, [rdi + disp32] */
+        *offset = d32;
+        p += 7;
+    } else
+        return 0;
+    return p[0] == 0x48 && p[1] == 0x85 && p[2] == 0xc0; /* test rax, rax */
+#else
+    (void)getter;
+    (void)offset;
+    return 0;
+#endif
+}
+
+static int
+is_mypyc_class(PyTypeObject *t)
+{
+    PyObject *k, *v;
+    Py_ssize_t pos = 0;
+    if (!(t->tp_flags & Py_TPFLAGS_HEAPTYPE) || t->tp_dict == NULL ||
+        !PyDict_CheckExact(t->tp_dict))
+        return 0;
+    while (PyDict_Next(t->tp_dict, &pos, &k, &v))
+        if (PyUnicode_CheckExact(k) &&
+            PyUnicode_CompareWithASCIIString(k, "__mypyc_attrs__") == 0)
+            return 1;
+    return 0;
+}
+
+/* 1 if a class before mro[i] in the MRO has name in its dict: there,
+ * x.name is that class's, not mro[i]'s descriptor. */
+static int
+shadowed(PyObject *mro, Py_ssize_t i, PyObject *name)
+{
+    for (Py_ssize_t j = 0; j < i; j++) {
+        PyObject *d = ((PyTypeObject *)PyTuple_GET_ITEM(mro, j))->tp_dict;
+        if (d && PyDict_CheckExact(d)) {
+            PyObject *hit = PyDict_GetItemWithError(d, name); /* borrowed */
+            if (hit)
+                return 1;
+            PyErr_Clear();
+        }
+    }
+    return 0;
+}
+
+/* Works out ti's native attributes (none for most classes): 0 or -1.  The
+ * getset descriptors in the dicts of the class's mypyc classes, each only
+ * where attribute lookup would reach it (a class attribute of the same
+ * name before it in the MRO wins: mypy's TypeInfo.FLAGS). */
+static int
+native_attrs(hd_dumpctx *ctx, hd_typeinfo *ti)
+{
+    PyTypeObject *tp = ti->type;
+    PyObject *mro = tp->tp_mro;
+    ti->native_known = 1;
+    if (mro == NULL || !PyTuple_CheckExact(mro))
+        return 0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(mro); i++) {
+        PyTypeObject *t = (PyTypeObject *)PyTuple_GET_ITEM(mro, i);
+        PyObject *k, *v;
+        Py_ssize_t pos = 0;
+        if (!PyType_Check((PyObject *)t) || !is_mypyc_class(t))
+            continue;
+        while (PyDict_Next(t->tp_dict, &pos, &k, &v)) {
+            size_t off;
+            if (Py_TYPE(v) != &PyGetSetDescr_Type ||
+                ((PyDescrObject *)v)->d_type != t || !PyUnicode_CheckExact(k))
+                continue;
+            PyGetSetDef *g = ((PyGetSetDescrObject *)v)->d_getset;
+            if (g == NULL || g->get == NULL || g->name == NULL ||
+                !getter_offset((const void *)g->get, &off) ||
+                off < 2 * sizeof(PyObject *) || off % sizeof(PyObject *) ||
+                off + sizeof(PyObject *) > (size_t)tp->tp_basicsize ||
+                shadowed(mro, i, k))
+                continue;
+            hd_native_attr *a = realloc(ti->native, (ti->n_native + 1) *
+                                                        sizeof(*a));
+            if (a == NULL) {
+                ctx->nomem = 1;
+                return -1;
+            }
+            ti->native = a;
+            a[ti->n_native].offset = off;
+            a[ti->n_native].name = g->name;
+            ti->n_native++;
+        }
+    }
+    return 0;
+}
+
+static int
+label_native(hd_dumpctx *ctx, PyObject *op, hd_typeinfo *ti)
+{
+    if (!ti->native_known && native_attrs(ctx, ti) < 0)
+        return -1;
+    for (uint32_t i = 0; i < ti->n_native; i++) {
+        PyObject *v = *(PyObject **)((char *)op + ti->native[i].offset);
+        if (label_attr(ctx, v, ti->native[i].name, 0) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Collects ctx->edges for op, whose type is ti. */
+static int
+collect_edges(hd_dumpctx *ctx, PyObject *op, hd_typeinfo *ti)
+{
+    uint32_t t = ti->traits;
     PyTypeObject *tp = Py_TYPE(op);
     ctx->n_edges = 0;
     ctx->label_cursor = 0;
@@ -640,7 +772,7 @@ collect_edges(hd_dumpctx *ctx, PyObject *op, uint32_t t)
     /* Instances of classes; a class whose metaclass is a class too (ABCMeta)
      * has its __dict__ named by label_type, not twice. */
     if ((t & HD_T_HEAPTYPE) && !(t & HD_T_TYPE)) {
-        if (label_instance(ctx, op) < 0)
+        if (label_instance(ctx, op) < 0 || label_native(ctx, op, ti) < 0)
             return -1;
     } else if (t & HD_T_HEAPTYPE) {
         if (label_attr(ctx, (PyObject *)tp, "__class__", 0) < 0)
@@ -707,7 +839,7 @@ drain(hd_dumpctx *ctx)
     while (ctx->n_stack > 0) {
         PyObject *op = ctx->stack[--ctx->n_stack];
         uint32_t tid = hd_emit_type(ctx, Py_TYPE(op));
-        if (tid == 0 || collect_edges(ctx, op, ctx->types[tid - 1].traits) < 0 ||
+        if (tid == 0 || collect_edges(ctx, op, &ctx->types[tid - 1]) < 0 ||
             ctx->nomem)
             return -1;
         for (size_t i = 0; i < ctx->n_edges; i++)

@@ -205,6 +205,26 @@ done:
     return err;
 }
 
+/* How many more objects the search visits for a module's root once it has
+ * found another root. */
+#define MODULE_ROOT_SEARCH 100000
+
+/* 1 if object id is the sys.modules or the builtins root, 0 if not. */
+static int
+is_module_root(hd_db *db, int64_t id)
+{
+    hd_rows *r = NULL;
+    char num[32];
+    snprintf(num, sizeof(num), "%" PRId64, id);
+    const char *p[1] = {num};
+    int err = hd_query(&r, db, "SELECT 1 FROM roots WHERE object = ?1 AND "
+                       "kind IN ('sys.modules', 'builtins')", 1, p);
+    if (err == 0)
+        err = hd_rows_next(r);
+    hd_rows_free(r);
+    return err;
+}
+
 int
 hd_refchain_find(hd_chain **out, hd_db *db, const int64_t id,
                  const hd_chain_opts *o)
@@ -215,7 +235,8 @@ hd_refchain_find(hd_chain **out, hd_db *db, const int64_t id,
     uint32_t *next = NULL;    /* index of the node each leads to */
     char **label = NULL;      /* label of node -> next */
     uint8_t *weak = NULL;
-    size_t n = 0, cap = 0, head = 0, found = SIZE_MAX;
+    size_t n = 0, cap = 0, head = 0, found = SIZE_MAX, fallback = SIZE_MAX;
+    size_t budget_end = 0;
     uint64_t limit = o && o->max_visit ? o->max_visit : 5000000;
     hd_chain *c = NULL;
     int err = 0;
@@ -274,7 +295,8 @@ hd_refchain_find(hd_chain **out, hd_db *db, const int64_t id,
         if (hd_rows_text(self, 0) && hd_rows_int(self, 0) == 0)
             found = 0; /* the object is a root itself */
     }
-    while (found == SIZE_MAX && head < n && n < limit) {
+    while (found == SIZE_MAX && head < n && n < limit &&
+           (fallback == SIZE_MAX || n < budget_end)) {
         size_t cur = head++;
         int64_t p[1] = {node[cur]};
         hd_rows_rerun(st, 1, p);
@@ -293,14 +315,31 @@ hd_refchain_find(hd_chain **out, hd_db *db, const int64_t id,
             char *l = hd_rows_text(st, 1) ? strdup(hd_rows_text(st, 1)) : NULL;
             PUSH(src, (uint32_t)cur, l, (uint8_t)is_weak);
             if (hd_rows_text(st, 3) && hd_rows_int(st, 3) == 0) {
-                found = n - 1;
-                break;
+                /* a root: a module's (sys.modules, builtins) ends the
+                 * search; another (a thread's frame, an object held from
+                 * outside) is kept while a module's is looked for a while
+                 * longer, as the stored chains prefer modules */
+                int mod = is_module_root(db, src);
+                if (mod < 0) {
+                    err = mod;
+                    goto done;
+                }
+                if (mod) {
+                    found = n - 1;
+                    break;
+                }
+                if (fallback == SIZE_MAX) {
+                    fallback = n - 1;
+                    budget_end = n + MODULE_ROOT_SEARCH;
+                }
             }
         }
         if (err < 0)
             goto done;
         err = 0;
     }
+    if (found == SIZE_MAX)
+        found = fallback;
     if (found == SIZE_MAX) {
         err = hd_error_set(HD_EINVAL, n >= limit
                                           ? "no chain found within %" PRIu64

@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include "read/read.h"
+#include "analyze/analyze.h"
 
 #include <stdint.h>
 #include <stdio.h>
