@@ -130,7 +130,10 @@ enum hd_trait {
 /* An attribute of a mypyc native class: where its getter reads it. */
 typedef struct hd_native_attr {
     size_t offset;
-    const char *name; /* the getset's name: static in the compiled module */
+    const char *name; /* the getset's name (static in the compiled module)
+                         or owned */
+    char *owned;      /* "name[i]" of an unboxed tuple's item, or NULL */
+    int kind;         /* enum getter_kind (walk.c) */
 } hd_native_attr;
 
 typedef struct hd_typeinfo {

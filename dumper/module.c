@@ -127,8 +127,11 @@ ctx_dispose(hd_dumpctx *ctx)
     hd_ptrmap_dispose(&ctx->cstr_ids);
     hd_ptrmap_dispose(&ctx->tb_ids);
     hd_probe_dispose(&ctx->probe);
-    for (size_t i = 0; ctx->types && i < ctx->st.n_types; i++)
+    for (size_t i = 0; ctx->types && i < ctx->st.n_types; i++) {
+        for (uint32_t j = 0; j < ctx->types[i].n_native; j++)
+            free(ctx->types[i].native[j].owned);
         free(ctx->types[i].native);
+    }
     free(ctx->types);
     free(ctx->stack);
     free(ctx->edges);

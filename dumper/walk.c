@@ -623,17 +623,33 @@ label_lru_cache(hd_dumpctx *ctx, PyObject *op)
  * tp_traverse visited the very object it holds, so an offset misread
  * leaves a reference unnamed, never misnamed.  Other CPUs: unnamed. */
 
+/* What a getter's first instructions say of the field it reads. */
+enum getter_kind {
+    GETTER_UNKNOWN,
+    GETTER_OBJECT, /* returns the object in the field */
+    GETTER_TUPLE,  /* builds a tuple from fields starting there */
+    GETTER_BYTE    /* a bool: a byte there (only bounds a tuple) */
+};
+
 static int
 getter_offset(const void *getter, size_t *offset)
 {
 #if defined(__x86_64__)
     const unsigned char *p = getter;
     uint32_t d32;
-    /* No stack frame before the load: a getter that has one builds its
-     * value (an unboxed tuple's fields into a new tuple), so the field it
-     * loads first is not the value. */
+    int frame = 0;
     if (p[0] == 0xf3 && p[1] == 0x0f && p[2] == 0x1e && p[3] == 0xfa)
         p += 4; /* endbr64 */
+    if (p[0] == 0x80 && p[1] == 0x7f && p[3] == 0x00) {
+        *offset = p[2]; /* cmp byte [rdi + disp8], 0 */
+        return GETTER_BYTE;
+    }
+    /* A stack frame before the load: the getter builds its value (an
+     * unboxed tuple's fields into a new tuple). */
+    if (p[0] == 0x53 && p[1] == 0x48 && p[2] == 0x83 && p[3] == 0xec) {
+        frame = 1; /* push rbx; sub rsp, imm8 */
+        p += 5;
+    }
     if (p[0] == 0x48 && p[1] == 0x8b && p[2] == 0x47) {
         *offset = p[3]; /* mov rax, [rdi + disp8] */
         p += 4;
@@ -642,12 +658,14 @@ getter_offset(const void *getter, size_t *offset)
         *offset = d32;
         p += 7;
     } else
-        return 0;
-    return p[0] == 0x48 && p[1] == 0x85 && p[2] == 0xc0; /* test rax, rax */
+        return GETTER_UNKNOWN;
+    if (!(p[0] == 0x48 && p[1] == 0x85 && p[2] == 0xc0)) /* test rax, rax */
+        return GETTER_UNKNOWN;
+    return frame ? GETTER_TUPLE : GETTER_OBJECT;
 #else
     (void)getter;
     (void)offset;
-    return 0;
+    return GETTER_UNKNOWN;
 #endif
 }
 
@@ -683,6 +701,66 @@ shadowed(PyObject *mro, Py_ssize_t i, PyObject *name)
     return 0;
 }
 
+static int
+add_native(hd_dumpctx *ctx, hd_typeinfo *ti, size_t off, const char *name,
+           int kind, char *owned)
+{
+    hd_native_attr *a = realloc(ti->native, (ti->n_native + 1) * sizeof(*a));
+    if (a == NULL) {
+        free(owned);
+        ctx->nomem = 1;
+        return -1;
+    }
+    ti->native = a;
+    a[ti->n_native].offset = off;
+    a[ti->n_native].name = owned ? owned : name;
+    a[ti->n_native].kind = kind;
+    a[ti->n_native].owned = owned;
+    ti->n_native++;
+    return 0;
+}
+
+/* An unboxed tuple attribute (mypyc's `__match_args__`, a tuple[str, str]
+ * field) is its items in consecutive fields from the one its getter
+ * loads first, up to the next field another getter reads (or the end of
+ * the object): each named `name[i]`, as x.name[i] reads it. */
+static int
+tuple_fields(hd_dumpctx *ctx, hd_typeinfo *ti)
+{
+    uint32_t n = ti->n_native;
+    PyTypeObject *tp = ti->type;
+    for (uint32_t i = 0; i < n; i++) {
+        if (ti->native[i].kind != GETTER_TUPLE)
+            continue;
+        size_t start = ti->native[i].offset, end = (size_t)tp->tp_basicsize;
+        for (uint32_t j = 0; j < n; j++)
+            if (j != i && ti->native[j].offset > start &&
+                ti->native[j].offset < end)
+                end = ti->native[j].offset;
+        if (tp->tp_dictoffset > 0 && (size_t)tp->tp_dictoffset > start &&
+            (size_t)tp->tp_dictoffset < end)
+            end = (size_t)tp->tp_dictoffset;
+        if (tp->tp_weaklistoffset > 0 &&
+            (size_t)tp->tp_weaklistoffset > start &&
+            (size_t)tp->tp_weaklistoffset < end)
+            end = (size_t)tp->tp_weaklistoffset;
+        const char *name = ti->native[i].name;
+        for (size_t off = start, k = 0; off + sizeof(PyObject *) <= end;
+             off += sizeof(PyObject *), k++) {
+            size_t len = strlen(name) + 24;
+            char *item = malloc(len);
+            if (item == NULL) {
+                ctx->nomem = 1;
+                return -1;
+            }
+            snprintf(item, len, "%s[%zu]", name, k);
+            if (add_native(ctx, ti, off, NULL, GETTER_OBJECT, item) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
 /* Works out ti's native attributes (none for most classes): 0 or -1.  The
  * getset descriptors in the dicts of the class's mypyc classes, each only
  * where attribute lookup would reach it (a class attribute of the same
@@ -707,25 +785,21 @@ native_attrs(hd_dumpctx *ctx, hd_typeinfo *ti)
                 ((PyDescrObject *)v)->d_type != t || !PyUnicode_CheckExact(k))
                 continue;
             PyGetSetDef *g = ((PyGetSetDescrObject *)v)->d_getset;
-            if (g == NULL || g->get == NULL || g->name == NULL ||
-                !getter_offset((const void *)g->get, &off) ||
-                off < 2 * sizeof(PyObject *) || off % sizeof(PyObject *) ||
-                off + sizeof(PyObject *) > (size_t)tp->tp_basicsize ||
+            int kind = g && g->get && g->name
+                           ? getter_offset((const void *)g->get, &off)
+                           : GETTER_UNKNOWN;
+            if (kind == GETTER_UNKNOWN || off < 2 * sizeof(PyObject *) ||
+                off >= (size_t)tp->tp_basicsize ||
+                (kind != GETTER_BYTE &&
+                 (off % sizeof(PyObject *) ||
+                  off + sizeof(PyObject *) > (size_t)tp->tp_basicsize)) ||
                 shadowed(mro, i, k))
                 continue;
-            hd_native_attr *a = realloc(ti->native, (ti->n_native + 1) *
-                                                        sizeof(*a));
-            if (a == NULL) {
-                ctx->nomem = 1;
+            if (add_native(ctx, ti, off, g->name, kind, NULL) < 0)
                 return -1;
-            }
-            ti->native = a;
-            a[ti->n_native].offset = off;
-            a[ti->n_native].name = g->name;
-            ti->n_native++;
         }
     }
-    return 0;
+    return tuple_fields(ctx, ti);
 }
 
 static int
@@ -734,6 +808,8 @@ label_native(hd_dumpctx *ctx, PyObject *op, hd_typeinfo *ti)
     if (!ti->native_known && native_attrs(ctx, ti) < 0)
         return -1;
     for (uint32_t i = 0; i < ti->n_native; i++) {
+        if (ti->native[i].kind != GETTER_OBJECT)
+            continue;
         PyObject *v = *(PyObject **)((char *)op + ti->native[i].offset);
         if (label_attr(ctx, v, ti->native[i].name, 0) < 0)
             return -1;

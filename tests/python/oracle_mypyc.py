@@ -72,12 +72,22 @@ def main(cli, outdir):
         attrs = [a for c in type(obj).__mro__
                  for a in c.__dict__.get("__mypyc_attrs__", ())]
         wrong, named, expected = [], set(), set()
+        items = 0
         for label, address in refs:
             if label and label.startswith(".") and label[1:] in attrs:
                 value = getattr(obj, label[1:], None)
                 if id(value) != address:
                     wrong.append(label)
                 named.add(label[1:])
+            elif label and label.startswith(".") and label.endswith("]"):
+                # an unboxed tuple's item: .__match_args__[0]
+                name, _, index = label[1:-1].partition("[")
+                value = getattr(obj, name, ())
+                if name not in attrs or not index.isdigit() or \
+                        int(index) >= len(value) or \
+                        id(value[int(index)]) != address:
+                    wrong.append(label)
+                items += 1
         for a in attrs:
             try:
                 value = getattr(obj, a)
@@ -86,8 +96,12 @@ def main(cli, outdir):
             if any(addr == id(value) for _, addr in refs) and \
                     not isinstance(value, (tuple, int)):  # unboxed in C
                 expected.add(a)
-        check("%s: every .attr is what getattr returns" % cls, not wrong,
-              repr(wrong))
+        check("%s: every .attr is what getattr returns, every .attr[i] its "
+              "item (%d items)" % (cls, items), not wrong, repr(wrong))
+        if "__match_args__" in attrs and getattr(obj, "__match_args__", ()):
+            check("%s: __match_args__ (an unboxed tuple) is named item by "
+                  "item" % cls, items == len(obj.__match_args__),
+                  "%d of %d" % (items, len(obj.__match_args__)))
         check("%s: its set object attributes are named (%d)" % (
             cls, len(expected)), expected and expected <= named,
               "missing %r" % sorted(expected - named))
