@@ -179,11 +179,16 @@ hd_chain_python(char *buf, size_t cap, hd_db *db, const hd_chain *c)
         return NULL;
     for (size_t i = 1; i < c->n; i++) {
         const char *l = c->labels[i];
+        if (obj_kind(db, c->ids[i - 1], &flags, type, sizeof(type)) < 0)
+            return NULL;
+        /* a read-only view's mapping has no name: proxy[k] is mapping[k] */
+        if (l == NULL && !c->weak[i] && !strcmp(type, "mappingproxy") &&
+            i + 1 < c->n && c->labels[i + 1] &&
+            !strncmp(c->labels[i + 1], "[", 1))
+            continue;
         if (l == NULL || c->weak[i] || strstr(l, "\xe2\x80\xa6") /* … */ ||
             strstr(l, "[<"))
             return NULL; /* unnamed, weak, cut short, or a key with no value */
-        if (obj_kind(db, c->ids[i - 1], &flags, type, sizeof(type)) < 0)
-            return NULL;
         if (!strcmp(type, "functools._lru_cache_wrapper") ||
             !strcmp(type, "_lru_cache_wrapper"))
             return NULL; /* its cache is no attribute */

@@ -22,6 +22,7 @@ import json
 import os
 import subprocess
 import sys
+import types
 import weakref
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -96,6 +97,7 @@ DQ = collections.deque([Planted() for _ in range(70)])  # more than a block
 DQ.rotate(5)
 _CACHE = {("GET", "/items"): Planted(), 2.5: Planted(), None: Planted()}
 IN_SET = {Planted()}  # a set's members have no name: one unnamed hop
+READ_ONLY = types.MappingProxyType({"entry": Planted()})  # a view's dict
 SHARED = Planted()
 _SESSIONS = {"sess-1": SHARED}
 _FORGOTTEN = [SHARED]  # a second holder: path --all shows both
@@ -241,6 +243,21 @@ def main(cli, outdir):
           "heap (1 ref)" % tag, r.returncode == 0 and r.stdout.startswith(
               "dict, held from outside the heap (1 ref) → ['payload_key']"),
           r.stdout[:300] + r.stderr)
+    r = subprocess.run([cli, "path", dump + ".db",
+                        hex(id(READ_ONLY["entry"])), "--format", "json"],
+                       capture_output=True, text=True)
+    chain = json.loads(r.stdout) if r.returncode == 0 else {}
+    hops = [s["label"] for s in chain.get("steps", [])[1:]]
+    expr = chain.get("python")
+    try:
+        same = expr is not None and eval(expr, {"sys": sys}) is \
+            READ_ONLY["entry"]
+    except Exception as e:  # a wrong expression is a failure
+        same = repr(e)
+    check("%s a mappingproxy's entry: ['READ_ONLY'], its dict, ['entry']; "
+          "as Python READ_ONLY['entry'] (%s)" % (tag, expr),
+          hops[-3:-2] == ["['READ_ONLY']"] and hops[-1:] == ["['entry']"] and
+          same is True, repr(hops) + repr(same))
     member = next(iter(IN_SET))
     r = subprocess.run([cli, "path", dump + ".db", hex(id(member))],
                        capture_output=True, text=True)
