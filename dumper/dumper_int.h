@@ -124,7 +124,8 @@ enum hd_trait {
     HD_T_TRACEBACK = 1 << 24,
     HD_T_LRU_CACHE = 1 << 25, /* functools._lru_cache_wrapper */
     HD_T_GEN = 1 << 26,       /* generator, coroutine or async generator */
-    HD_T_DEQUE = 1 << 27      /* collections.deque (exactly) */
+    HD_T_DEQUE = 1 << 27,     /* collections.deque (exactly) */
+    HD_T_HAMT_NODE = 1 << 28  /* contextvars' hamt_bitmap/collision_node */
 };
 
 /* An attribute of a mypyc native class: where its getter reads it. */

@@ -300,6 +300,11 @@ traits_of(PyTypeObject *tp)
              ? HD_T_LRU_CACHE
              : 0;
     t |= strcmp(tp->tp_name, "collections.deque") == 0 ? HD_T_DEQUE : 0;
+    t |= !(tp->tp_flags & Py_TPFLAGS_HEAPTYPE) &&
+                 (!strcmp(tp->tp_name, "hamt_bitmap_node") ||
+                  !strcmp(tp->tp_name, "hamt_collision_node"))
+             ? HD_T_HAMT_NODE
+             : 0;
     /* Types with a labeller of their own name their fields there (and
      * append the ones tp_traverse leaves out: named twice, they would
      * count twice). */

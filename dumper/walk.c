@@ -263,6 +263,20 @@ key_repr(key_writer *w, PyObject *k, int depth)
             kw_put(w, "\xe2\x80\xa6", 3), w->cut = 1;
         return 0;
     }
+    /* a context's variable: <ContextVar 'request_id'> (its name is the
+     * first field of its struct in every version) */
+    if (Py_TYPE(k) == &PyContextVar_Type) {
+        PyObject *name = *(PyObject **)((char *)k + sizeof(PyObject));
+        if (name == NULL || !PyUnicode_CheckExact(name))
+            return -1;
+        char buf[KEY_REPR_MAX + 4];
+        int trunc = 0;
+        size_t n = hd_str_utf8(name, buf, sizeof(buf), &trunc);
+        kw_put(w, "<ContextVar ", 12);
+        kw_quoted(w, buf, n, 0);
+        kw_put(w, ">", 1);
+        return 0;
+    }
     /* lru_cache's key for several arguments is a functools._HashedSeq, a
      * list of them: written as the tuple of the call's arguments */
     int hashed_seq = Py_TYPE(k)->tp_base == &PyList_Type &&
@@ -577,6 +591,36 @@ label_lru_links(hd_dumpctx *ctx, PyObject *op, Py_ssize_t n_links)
     return 0;
 }
 
+/* contextvars: a Context's variables are a HAMT whose bitmap and
+ * collision nodes hold key, value pairs in one array after their header (a
+ * NULL key: the value is a child node), a layout unchanged since 3.7.
+ * Each value is labelled by its key, as a dict entry would be:
+ * [<ContextVar 'request_id'>]. */
+typedef struct {
+    PyObject_VAR_HEAD
+    uint32_t bitmap_or_hash; /* b_bitmap, or a collision node's c_hash */
+    PyObject *array[1];      /* Py_SIZE of them */
+} hd_hamt_node;
+
+static int
+label_hamt_node(hd_dumpctx *ctx, PyObject *op)
+{
+    hd_hamt_node *node = (hd_hamt_node *)op;
+    Py_ssize_t n = Py_SIZE(op);
+    for (Py_ssize_t i = 0; i + 1 < n; i += 2) {
+        PyObject *k = node->array[i], *v = node->array[i + 1];
+        uint32_t word;
+        uint64_t payload;
+        if (k == NULL)
+            continue; /* v is a child node */
+        if (key_label(ctx, k, &word, &payload) < 0 ||
+            label(ctx, v, word, payload, 0) < 0 ||
+            label(ctx, k, STRONG(HD_LBL_KEY_OBJ), 0, 0) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* functools.lru_cache's wrapper keeps its cache in a dict of its private
  * struct, whose layout changes between versions: of the dicts it
  * references, the cache is the one that is not its __dict__. */
@@ -864,6 +908,8 @@ collect_edges(hd_dumpctx *ctx, PyObject *op, hd_typeinfo *ti)
         return label_lru_cache(ctx, op);
     if (t & HD_T_DEQUE)
         return label_deque(ctx, op);
+    if (t & HD_T_HAMT_NODE)
+        return label_hamt_node(ctx, op);
     if (t & HD_T_DICT)
         return label_dict(ctx, op, 0);
     if (t & HD_T_LIST)
@@ -979,6 +1025,10 @@ walk_threads(hd_dumpctx *ctx)
         unsigned long tid = (unsigned long)ts->thread_id;
         snprintf(name, sizeof(name), "thread %lu dict", tid);
         if (root(ctx, ts->dict, HD_ROOT_THREAD, name) < 0)
+            return -1;
+        /* its contextvars (the Context a ContextVar.get() reads) */
+        snprintf(name, sizeof(name), "thread %lu context", tid);
+        if (root(ctx, ts->context, HD_ROOT_THREAD, name) < 0)
             return -1;
         for (int ok = hd_compat_thread_frame(ts, &f); ok;
              ok = hd_compat_frame_next(&f), depth++) {

@@ -107,7 +107,7 @@ enum hd_root_kind {
     HD_ROOT_BUILTINS = 2,    /* the builtins module dict */
     HD_ROOT_FRAME = 3,       /* a thread's frame object (or its function) */
     HD_ROOT_LOCAL = 4,       /* a value held by a running frame's local */
-    HD_ROOT_THREAD = 5,      /* per-thread state (thread dict) */
+    HD_ROOT_THREAD = 5,      /* per-thread state (thread dict, context) */
     HD_ROOT_MAX = 5
 };
 

@@ -17,6 +17,7 @@ that C code also holds), dumps this process, and for each object asks
 """
 import atexit
 import collections
+import contextvars
 import functools
 import json
 import os
@@ -98,6 +99,8 @@ DQ.rotate(5)
 _CACHE = {("GET", "/items"): Planted(), 2.5: Planted(), None: Planted()}
 IN_SET = {Planted()}  # a set's members have no name: one unnamed hop
 READ_ONLY = types.MappingProxyType({"entry": Planted()})  # a view's dict
+REQUEST_ID = contextvars.ContextVar("request_id")  # held by the context
+REQUEST_ID.set(Planted())
 SHARED = Planted()
 _SESSIONS = {"sess-1": SHARED}
 _FORGOTTEN = [SHARED]  # a second holder: path --all shows both
@@ -258,6 +261,16 @@ def main(cli, outdir):
           "as Python READ_ONLY['entry'] (%s)" % (tag, expr),
           hops[-3:-2] == ["['READ_ONLY']"] and hops[-1:] == ["['entry']"] and
           same is True, repr(hops) + repr(same))
+    r = subprocess.run([cli, "path", dump + ".db", hex(id(REQUEST_ID.get())),
+                        "--format", "json"], capture_output=True, text=True)
+    chain = json.loads(r.stdout) if r.returncode == 0 else {}
+    hops = [s["label"] for s in chain.get("steps", [])[1:]]
+    check("%s a ContextVar's value: from the thread's context, labelled "
+          "[<ContextVar 'request_id'>]" % tag,
+          (chain.get("root") or "").startswith("thread ") and
+          (chain.get("root") or "").endswith(" context") and
+          hops[-1:] == ["[<ContextVar 'request_id'>]"],
+          repr(chain.get("root")) + repr(hops) + r.stderr)
     member = next(iter(IN_SET))
     r = subprocess.run([cli, "path", dump + ".db", hex(id(member))],
                        capture_output=True, text=True)
