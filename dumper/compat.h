@@ -769,4 +769,30 @@ hd_compat_traceback(PyObject *op)
     return _PyTraceMalloc_GetTraceback(0, hd_compat_alloc_start(op));
 }
 
+/* The _thread._localdummy that stands for thread ts in threading.local
+ * objects' per-thread dicts: 3.13+ keeps one per thread (threading_local_key,
+ * its key in every local's dict); before, each local puts its own in the thread's dict (the
+ * local's dict is keyed by weak references to them).  Calls cb for each;
+ * runs no Python code. */
+static inline int
+hd_compat_thread_local_dummies(PyThreadState *ts,
+                               int (*cb)(PyObject *dummy, void *arg),
+                               void *arg)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    if (ts->threading_local_key != NULL)
+        return cb(ts->threading_local_key, arg);
+    return 0;
+#else
+    PyObject *k, *v;
+    Py_ssize_t pos = 0;
+    if (ts->dict == NULL || !PyDict_CheckExact(ts->dict))
+        return 0;
+    while (PyDict_Next(ts->dict, &pos, &k, &v))
+        if (!strcmp(Py_TYPE(v)->tp_name, "_thread._localdummy") && cb(v, arg))
+            return -1;
+    return 0;
+#endif
+}
+
 #endif /* HEAPDIG_DUMPER_COMPAT_H */

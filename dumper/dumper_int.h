@@ -218,6 +218,11 @@ typedef struct hd_dumpctx {
     hd_ptrmap str_ids;     /* str object -> string id */
     hd_ptrmap cstr_ids;    /* C string (tp_name) -> string id */
     hd_ptrmap tb_ids;      /* traceback hash -> traceback id */
+    /* threading.local: each thread's _thread._localdummy -> 1 + its index
+     * in thread_ids, so a local's per-thread dicts are named by thread */
+    hd_ptrmap local_dummies;
+    unsigned long *thread_ids;
+    size_t n_threads;
     PyObject **stack;      /* objects found, not yet encoded */
     size_t n_stack, cap_stack;
     hd_edge *edges;        /* references of the object being encoded */

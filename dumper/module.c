@@ -126,6 +126,8 @@ ctx_dispose(hd_dumpctx *ctx)
     hd_ptrmap_dispose(&ctx->str_ids);
     hd_ptrmap_dispose(&ctx->cstr_ids);
     hd_ptrmap_dispose(&ctx->tb_ids);
+    hd_ptrmap_dispose(&ctx->local_dummies);
+    free(ctx->thread_ids);
     hd_probe_dispose(&ctx->probe);
     for (size_t i = 0; ctx->types && i < ctx->st.n_types; i++) {
         for (uint32_t j = 0; j < ctx->types[i].n_native; j++)

@@ -300,6 +300,28 @@ key_repr(key_writer *w, PyObject *k, int depth)
     return -1;
 }
 
+/* A threading.local's per-thread dict is keyed by the thread's
+ * _thread._localdummy (3.13+) or a weak reference to it: the label names
+ * the thread, [<thread 1403…>], as its roots are named.  1 if it did. */
+static int
+thread_local_key(hd_dumpctx *ctx, PyObject *key, uint32_t *word,
+                 uint64_t *payload)
+{
+    PyObject *dummy = key;
+    char text[64];
+    if (ctx->n_threads == 0)
+        return 0;
+    if (PyWeakref_CheckRefExact(key))
+        dummy = ((PyWeakReference *)key)->wr_object;
+    uint32_t t = dummy ? hd_ptrmap_get(&ctx->local_dummies, dummy) : 0;
+    if (t == 0 || t > ctx->n_threads)
+        return 0;
+    snprintf(text, sizeof(text), "<thread %lu>", ctx->thread_ids[t - 1]);
+    *word = STRONG(HD_LBL_KEY_OTHER);
+    *payload = hd_emit_cstr(ctx, text, strlen(text), NULL);
+    return *payload ? 1 : -1;
+}
+
 /* The label of a dict value, from its key. */
 static int
 key_label(hd_dumpctx *ctx, PyObject *key, uint32_t *word, uint64_t *payload)
@@ -319,6 +341,9 @@ key_label(hd_dumpctx *ctx, PyObject *key, uint32_t *word, uint64_t *payload)
         }
         PyErr_Clear();
     }
+    int local = thread_local_key(ctx, key, word, payload);
+    if (local != 0)
+        return local < 0 ? -1 : 0;
     char text[KEY_REPR_MAX + 8];
     key_writer w = {text, sizeof(text) - 1, 0};
     *word = STRONG(HD_LBL_KEY_OTHER);
@@ -1014,6 +1039,37 @@ frame_name(char *buf, size_t cap, unsigned long tid, int depth, hd_frame *f)
 }
 
 static int
+note_dummy(PyObject *dummy, void *arg)
+{
+    hd_dumpctx *ctx = arg;
+    return hd_ptrmap_put(&ctx->local_dummies, dummy,
+                         (uint32_t)ctx->n_threads) < 0 ? -1 : 0;
+}
+
+/* Which thread each threading.local dummy stands for, before any dict is
+ * labelled. */
+static int
+map_thread_locals(hd_dumpctx *ctx)
+{
+    PyInterpreterState *interp = PyInterpreterState_Get();
+    for (PyThreadState *ts = PyInterpreterState_ThreadHead(interp); ts;
+         ts = PyThreadState_Next(ts)) {
+        unsigned long *ids = realloc(ctx->thread_ids, (ctx->n_threads + 1) *
+                                                          sizeof(*ids));
+        if (ids == NULL)
+            goto nomem;
+        ctx->thread_ids = ids;
+        ids[ctx->n_threads++] = (unsigned long)ts->thread_id;
+        if (hd_compat_thread_local_dummies(ts, note_dummy, ctx) < 0)
+            goto nomem;
+    }
+    return 0;
+nomem:
+    ctx->nomem = 1;
+    return -1;
+}
+
+static int
 walk_threads(hd_dumpctx *ctx)
 {
     PyInterpreterState *interp = PyInterpreterState_Get();
@@ -1073,6 +1129,8 @@ hd_walk(hd_dumpctx *ctx)
         ctx->nomem = 1;
         return -1;
     }
+    if (map_thread_locals(ctx) < 0)
+        return -1;
     if (root(ctx, PyImport_GetModuleDict(), HD_ROOT_SYS_MODULES,
              "sys.modules") < 0)
         return -1;

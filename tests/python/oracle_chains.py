@@ -23,6 +23,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import types
 import weakref
 
@@ -101,6 +102,8 @@ IN_SET = {Planted()}  # a set's members have no name: one unnamed hop
 READ_ONLY = types.MappingProxyType({"entry": Planted()})  # a view's dict
 REQUEST_ID = contextvars.ContextVar("request_id")  # held by the context
 REQUEST_ID.set(Planted())
+LOCAL = threading.local()  # a value per thread
+LOCAL.val = Planted()
 SHARED = Planted()
 _SESSIONS = {"sess-1": SHARED}
 _FORGOTTEN = [SHARED]  # a second holder: path --all shows both
@@ -195,7 +198,20 @@ def main(cli, outdir):
     ctypes.pythonapi.Py_IncRef(ctypes.py_object(c_held))
     c_payload_id = id(c_held["payload_key"])  # no reference of ours to it
     del c_held
+    set_in_worker, release = threading.Event(), threading.Event()
+    worker_val = []
+
+    def worker():
+        LOCAL.val = Planted()
+        worker_val.append(id(LOCAL.val))
+        set_in_worker.set()
+        release.wait()
+    th = threading.Thread(target=worker)
+    th.start()
+    set_in_worker.wait()
     heapdig.dump(dump)
+    release.set()
+    th.join()
     r = subprocess.run([cli, "load", dump], capture_output=True, text=True)
     check("the dump loads", r.returncode == 0, r.stderr)
     tag = "py%d.%d" % sys.version_info[:2]
@@ -271,6 +287,18 @@ def main(cli, outdir):
           (chain.get("root") or "").endswith(" context") and
           hops[-1:] == ["[<ContextVar 'request_id'>]"],
           repr(chain.get("root")) + repr(hops) + r.stderr)
+    for who, ident, value in (("this thread", threading.get_ident(),
+                               id(LOCAL.val)),
+                              ("another thread", th.ident, worker_val[0])):
+        r = subprocess.run([cli, "path", dump + ".db", hex(value), "--format",
+                            "json"], capture_output=True, text=True)
+        chain = json.loads(r.stdout) if r.returncode == 0 else {}
+        hops = [s["label"] for s in chain.get("steps", [])[1:]]
+        check("%s a threading.local's value in %s: ['LOCAL'], its dicts, "
+              "[<thread %d>], ['val']" % (tag, who, ident),
+              "['LOCAL']" in hops and
+              hops[-2:] == ["[<thread %d>]" % ident, "['val']"],
+              repr(hops) + r.stderr)
     member = next(iter(IN_SET))
     r = subprocess.run([cli, "path", dump + ".db", hex(id(member))],
                        capture_output=True, text=True)
