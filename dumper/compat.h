@@ -795,4 +795,83 @@ hd_compat_thread_local_dummies(PyThreadState *ts,
 #endif
 }
 
+/* ---- atexit's callbacks ---------------------------------------------------
+ *
+ * Functions registered with atexit are held by the interpreter from C: a
+ * root of their own ("atexit callback #0 (logging.shutdown)"), not an
+ * anonymous one.  Calls cb(obj, i, part) for each callback's function, args
+ * and kwargs (part "", " args", " kwargs"), and on 3.14+ for the list that
+ * holds them all (i = -1).  Runs no Python code.  Where they live:
+ * 3.9, the atexit module's state; 3.10-3.13 an array in the interpreter;
+ * 3.14+ a list in the interpreter. */
+typedef int (*hd_atexit_cb)(PyObject *obj, int i, const char *part,
+                            void *arg);
+
+#if PY_VERSION_HEX < 0x030A0000
+typedef struct { /* Modules/atexitmodule.c, 3.9 */
+    PyObject *func, *args, *kwargs;
+} hd_atexit39_callback;
+typedef struct {
+    hd_atexit39_callback **atexit_callbacks;
+    int ncallbacks;
+    int callback_len;
+} hd_atexit39_state;
+#endif
+
+static inline int
+hd_compat_atexit(hd_atexit_cb cb, void *arg)
+{
+#if PY_VERSION_HEX >= 0x030E0000
+    /* a list of (func, args, kwargs) tuples */
+    PyObject *list = PyInterpreterState_Get()->atexit.callbacks;
+    static const char *const parts[3] = {"", " args", " kwargs"};
+    if (list == NULL || !PyList_CheckExact(list))
+        return 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(list); i++) {
+        PyObject *t = PyList_GET_ITEM(list, i);
+        for (Py_ssize_t j = 0; PyTuple_CheckExact(t) && j < 3 &&
+                               j < PyTuple_GET_SIZE(t); j++)
+            if (cb(PyTuple_GET_ITEM(t, j), (int)i, parts[j], arg) < 0)
+                return -1;
+    }
+    return cb(list, -1, "", arg);
+#else
+#if PY_VERSION_HEX >= 0x030A0000
+    struct atexit_state *st = &PyInterpreterState_Get()->atexit;
+    int n = st->ncallbacks;
+#if PY_VERSION_HEX >= 0x030C0000
+    atexit_py_callback **calls = st->callbacks;
+#else
+    atexit_callback **calls = st->callbacks;
+#endif
+#else
+    /* the module is found in sys.modules without making a str to look for */
+    PyObject *k, *m = NULL, *mods = PyImport_GetModuleDict(), *v;
+    Py_ssize_t pos = 0;
+    while (mods && PyDict_Next(mods, &pos, &k, &v))
+        if (PyUnicode_CheckExact(k) &&
+            PyUnicode_CompareWithASCIIString(k, "atexit") == 0)
+            m = v;
+    hd_atexit39_state *st = m && PyModule_CheckExact(m)
+                                ? (hd_atexit39_state *)PyModule_GetState(m)
+                                : NULL;
+    if (st == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    int n = st->ncallbacks;
+    hd_atexit39_callback **calls = st->atexit_callbacks;
+#endif
+    for (int i = 0; calls && i < n; i++) {
+        if (calls[i] == NULL)
+            continue; /* unregistered */
+        if (cb(calls[i]->func, i, "", arg) < 0 ||
+            cb(calls[i]->args, i, " args", arg) < 0 ||
+            cb(calls[i]->kwargs, i, " kwargs", arg) < 0)
+            return -1;
+    }
+    return 0;
+#endif
+}
+
 #endif /* HEAPDIG_DUMPER_COMPAT_H */

@@ -1117,6 +1117,35 @@ walk_threads(hd_dumpctx *ctx)
     return 0;
 }
 
+/* "atexit callback #0 (logging.shutdown)": a function by its module and
+ * qualified name, anything else by its type. */
+static int
+atexit_root(PyObject *obj, int i, const char *part, void *arg)
+{
+    hd_dumpctx *ctx = arg;
+    char name[300], qn[200] = "", mod[100] = "";
+    int t;
+    if (obj == NULL)
+        return 0;
+    if (i < 0)
+        return root(ctx, obj, HD_ROOT_INTERP, "atexit callbacks");
+    if (PyFunction_Check(obj)) {
+        PyFunctionObject *fn = (PyFunctionObject *)obj;
+        if (fn->func_qualname && PyUnicode_Check(fn->func_qualname))
+            qn[hd_str_utf8(fn->func_qualname, qn, sizeof(qn) - 1, &t)] = 0;
+        if (fn->func_module && PyUnicode_Check(fn->func_module))
+            mod[hd_str_utf8(fn->func_module, mod, sizeof(mod) - 1, &t)] = 0;
+        snprintf(name, sizeof(name), "atexit callback #%d%s (%s%s%s)", i,
+                 part, mod, mod[0] ? "." : "", qn);
+    } else if (PyCFunction_Check(obj) && !*part)
+        snprintf(name, sizeof(name), "atexit callback #%d (%s)", i,
+                 ((PyCFunctionObject *)obj)->m_ml->ml_name);
+    else
+        snprintf(name, sizeof(name), "atexit callback #%d%s (%s)", i, part,
+                 Py_TYPE(obj)->tp_name);
+    return root(ctx, obj, HD_ROOT_INTERP, name);
+}
+
 int
 hd_walk(hd_dumpctx *ctx)
 {
@@ -1137,6 +1166,8 @@ hd_walk(hd_dumpctx *ctx)
     if (root(ctx, PyEval_GetBuiltins(), HD_ROOT_BUILTINS, "builtins") < 0)
         return -1;
     if (walk_threads(ctx) < 0)
+        return -1;
+    if (hd_compat_atexit(atexit_root, ctx) < 0)
         return -1;
 
     /* Everything the collector knows, including cyclic garbage that no root

@@ -157,7 +157,8 @@ CREATE TABLE cycles (
     finalizers INTEGER NOT NULL      -- members with __del__ / tp_finalize
 );
 
--- Named roots: sys.modules, builtins, thread frames, frame locals.
+-- Named roots: sys.modules, builtins, thread frames, frame locals, thread
+-- dicts and contexts, atexit's callbacks (kind 'interpreter').
 CREATE TABLE roots (
     object INTEGER NOT NULL,
     kind   TEXT NOT NULL,

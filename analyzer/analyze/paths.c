@@ -289,7 +289,16 @@ root_signature(const hd_heap *h, uint32_t o, const char *name, int kind,
         }
         snprintf(buf, cap, "%s()%s", fn[0] ? fn : "frame", rest);
         if (kind == HD_ROOT_THREAD)
-            snprintf(buf, cap, "thread dict");
+            snprintf(buf, cap, "%s", strstr(name, " context")
+                                         ? "thread context" : "thread dict");
+    } else if (kind == HD_ROOT_INTERP) {
+        /* "atexit callback #0 (logging.shutdown)" -> without "#0 " */
+        const char *hash = strchr(name, '#'), *sp = hash ? strchr(hash, ' ')
+                                                         : NULL;
+        if (hash && sp)
+            snprintf(buf, cap, "%.*s%s", (int)(hash - name), name, sp + 1);
+        else
+            snprintf(buf, cap, "%s", name);
     } else
         snprintf(buf, cap, "<%s>", tn);
 }

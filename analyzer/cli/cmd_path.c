@@ -93,6 +93,28 @@ python:
         printf("as Python: %s\n", out_label(lab, sizeof(lab), py));
 }
 
+/* Each hop's label and the object it reaches (its type, address, value),
+ * the label column padded by display width (CJK is two wide). */
+static void
+print_steps(hd_db *db, const hd_chain *c)
+{
+    char desc[160], lab[4096];
+    size_t w = 28;
+    for (size_t i = 1; i < c->n; i++)
+        if (c->labels[i] &&
+            hd_text_width(out_label(lab, sizeof(lab), c->labels[i])) > w)
+            w = hd_text_width(lab) < 60 ? hd_text_width(lab) : 60;
+    for (size_t i = 0; i < c->n; i++) {
+        const char *l = i ? (c->labels[i] ? out_label(lab, sizeof(lab),
+                                                      c->labels[i])
+                                          : "(unnamed)")
+                          : "(root)";
+        size_t lw = hd_text_width(l);
+        printf("  %2zu  %s%*s %s\n", i, l, (int)(lw < w ? w - lw : 0), "",
+               hd_obj_describe(desc, sizeof(desc), db, c->ids[i]));
+    }
+}
+
 static int
 run(int argc, char **argv)
 {
@@ -102,7 +124,6 @@ run(int argc, char **argv)
     hd_chain_opts co;
     int64_t obj, ex_ids[CLI_MAX_EXCLUDE];
     const char *ex_types[CLI_MAX_EXCLUDE];
-    char desc[160], lab[4096];
     int rc = cli_parse(&hd_cmd_path, &o, argc, argv,
                        OPT_FORMAT | OPT_EXCLUDE | OPT_WEAK | OPT_ALL);
     if (rc)
@@ -145,8 +166,9 @@ run(int argc, char **argv)
             } else if (o.format == OUT_CSV) {
                 print_csv(db, all[k], (long)k + 1);
             } else {
-                printf("%zu. ", k + 1);
+                printf("%s%zu. ", k ? "\n" : "", k + 1);
                 print_arrows(db, all[k], obj);
+                print_steps(db, all[k]);
             }
             hd_chain_free(all[k]);
         }
@@ -170,21 +192,7 @@ run(int argc, char **argv)
     } else {
         print_arrows(db, c, obj);
         putchar('\n');
-        /* the label column padded by display width (CJK is two wide) */
-        size_t w = 28;
-        for (size_t i = 1; i < c->n; i++)
-            if (c->labels[i] && hd_text_width(out_label(lab, sizeof(lab),
-                                                        c->labels[i])) > w)
-                w = hd_text_width(lab) < 60 ? hd_text_width(lab) : 60;
-        for (size_t i = 0; i < c->n; i++) {
-            const char *l = i ? (c->labels[i] ? out_label(lab, sizeof(lab),
-                                                          c->labels[i])
-                                              : "(unnamed)")
-                              : "(root)";
-            size_t lw = hd_text_width(l);
-            printf("  %2zu  %s%*s %s\n", i, l, (int)(lw < w ? w - lw : 0), "",
-                   hd_obj_describe(desc, sizeof(desc), db, c->ids[i]));
-        }
+        print_steps(db, c);
     }
 done:
     hd_chain_free(c);

@@ -61,7 +61,8 @@ exec(sqlite3 *db, const char *sql, const char *what)
 /* ---- Writing --------------------------------------------------------------- */
 
 static const char *const root_kinds[] = {"?",     "sys.modules", "builtins",
-                                         "frame", "local",       "thread"};
+                                         "frame", "local",       "thread",
+                                         "interpreter"};
 
 static int
 prepare(sqlite3 *db, sqlite3_stmt **st, const char *sql)

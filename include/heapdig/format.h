@@ -20,7 +20,7 @@
 #define HD_MAGIC "\x89HDG\r\n\x1a\n"
 #define HD_MAGIC_LEN 8
 #define HD_FORMAT_MAJOR 1
-#define HD_FORMAT_MINOR 3
+#define HD_FORMAT_MINOR 4
 #define HD_PRELUDE_LEN (HD_MAGIC_LEN + 4) /* magic, u16 major, u16 minor */
 
 /* ---- FORMAT.md §2 Records --------------------------------------------- */
@@ -108,7 +108,8 @@ enum hd_root_kind {
     HD_ROOT_FRAME = 3,       /* a thread's frame object (or its function) */
     HD_ROOT_LOCAL = 4,       /* a value held by a running frame's local */
     HD_ROOT_THREAD = 5,      /* per-thread state (thread dict, context) */
-    HD_ROOT_MAX = 5
+    HD_ROOT_INTERP = 6,      /* 1.4: held by the interpreter (atexit) */
+    HD_ROOT_MAX = 6
 };
 
 /* ---- Codecs -------------------------------------------------------------- */

@@ -12,7 +12,7 @@ MAGIC = b"\x89HDG\r\n\x1a\n"
 LABEL_KINDS = {0: None, 1: "attr", 2: "key_str", 3: "key_int", 4: "key_other",
                5: "key_obj", 6: "index", 7: "local"}
 ROOT_KINDS = {1: "sys.modules", 2: "builtins", 3: "frame", 4: "local",
-              5: "thread"}
+              5: "thread", 6: "interpreter"}
 
 
 class Obj(object):

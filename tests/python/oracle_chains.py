@@ -19,6 +19,7 @@ import atexit
 import collections
 import contextvars
 import functools
+import gc
 import json
 import os
 import subprocess
@@ -57,6 +58,21 @@ for _i in range(2):
 del _i
 
 
+def handle():
+    caller_local = Planted()  # noqa: F841 (kept alive through f_back)
+    try:
+        fetch(99)
+    except UpstreamError as e:
+        return e.__traceback__.tb_next.tb_frame  # fetch's frame only
+
+
+FRAMES = [handle()]
+CAUSED = ValueError("outer")
+CAUSED.__cause__ = KeyError("why")  # raise ... from ...
+CONTEXTED = ValueError("while handling")
+CONTEXTED.__context__ = KeyError("during")  # raised in an except block
+
+
 @functools.lru_cache(maxsize=None)
 def summarize(key):
     return Planted()
@@ -93,15 +109,29 @@ class Holder:
     def static():
         return 2
 
+    @classmethod
+    def clsm(cls):
+        return 3
+
 
 HOLDER = Holder()
 DQ = collections.deque([Planted() for _ in range(70)])  # more than a block
 DQ.rotate(5)
-_CACHE = {("GET", "/items"): Planted(), 2.5: Planted(), None: Planted()}
+_CACHE = {("GET", "/items"): Planted(), 2.5: Planted(), None: Planted(),
+          b"raw": Planted()}
 IN_SET = {Planted()}  # a set's members have no name: one unnamed hop
 READ_ONLY = types.MappingProxyType({"entry": Planted()})  # a view's dict
 REQUEST_ID = contextvars.ContextVar("request_id")  # held by the context
 REQUEST_ID.set(Planted())
+def make_hook():
+    held = Planted()
+
+    def hook():  # only atexit holds it, from C
+        return held
+    return hook
+
+
+atexit.register(make_hook())
 LOCAL = threading.local()  # a value per thread
 LOCAL.val = Planted()
 SHARED = Planted()
@@ -175,6 +205,12 @@ EXPECT = [
     (lambda: _CACHE[("GET", "/items")], ["[('GET', '/items')]"]),
     (lambda: _CACHE[2.5], ["[2.5]"]),
     (lambda: _CACHE[None], ["[None]"]),
+    (lambda: _CACHE[b"raw"], ["[b'raw']"]),
+    (lambda: CAUSED.__cause__, ["['CAUSED']", ".__cause__"]),
+    (lambda: CONTEXTED.__context__, ["['CONTEXTED']", ".__context__"]),
+    (lambda: FRAMES[0].f_back.f_locals["caller_local"],
+     ["['FRAMES']", ".f_back", "f_locals['caller_local']"]),
+    (lambda: vars(Holder)["clsm"].__func__, [".__func__"]),
     (lambda: LOCALS["gen"](), ["['GEN']", "f_locals['gen_local']"]),
     (lambda: LOCALS["coro"](), ["['CORO']", "f_locals['coro_local']"]),
     (lambda: ONLY_GEN.gi_code, ["['ONLY_GEN']", ".gi_code"]),
@@ -253,6 +289,13 @@ def main(cli, outdir):
           sorted(len(c["steps"]) for c in chains) and
           any("_SESSIONS['sess-1']" in (e or "") for e in exprs) and
           any("_FORGOTTEN[0]" in (e or "") for e in exprs), repr(exprs))
+    r = subprocess.run([cli, "path", dump + ".db", hex(id(SHARED)), "--all",
+                        "10"], capture_output=True, text=True)
+    rows = [l for l in r.stdout.splitlines() if l.startswith("  ")]
+    check("%s path --all: each chain with its hops' types" % tag,
+          r.stdout.count("(root)") == 3 and
+          sum("<list 0x" in l for l in rows) >= 1 and
+          sum("<Planted 0x" in l for l in rows) == 3, r.stdout[:600])
     check("%s path --all: every expression is the object" % tag,
           exprs and all(e and eval(e, {"sys": sys}) is SHARED for e in exprs),
           repr(exprs))
@@ -299,6 +342,21 @@ def main(cli, outdir):
               "['LOCAL']" in hops and
               hops[-2:] == ["[<thread %d>]" % ident, "['val']"],
               repr(hops) + r.stderr)
+    hook = [c for c in gc.get_objects() if getattr(c, "__qualname__", "") ==
+            "make_hook.<locals>.hook"][0]
+    r = subprocess.run([cli, "path", dump + ".db",
+                        hex(id(hook.__closure__[0].cell_contents)),
+                        "--format", "json"], capture_output=True, text=True)
+    chain = json.loads(r.stdout) if r.returncode == 0 else {}
+    root = chain.get("root") or ""
+    if sys.version_info >= (3, 10):  # atexit's list is the interpreter's
+        ok = root.startswith("atexit callback #") and \
+            root.endswith("(__main__.make_hook.<locals>.hook)")
+    else:  # 3.9: the atexit module's state, reached through the module
+        ok = root == "sys.modules" and "['atexit']" in [
+            s["label"] for s in chain.get("steps", [])]
+    check("%s a function only atexit holds is rooted at its callback: %s" %
+          (tag, root), ok, repr(chain)[:300] + r.stderr)
     member = next(iter(IN_SET))
     r = subprocess.run([cli, "path", dump + ".db", hex(id(member))],
                        capture_output=True, text=True)
