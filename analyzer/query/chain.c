@@ -214,11 +214,9 @@ static int
 is_module_root(hd_db *db, int64_t id)
 {
     hd_rows *r = NULL;
-    char num[32];
-    snprintf(num, sizeof(num), "%" PRId64, id);
-    const char *p[1] = {num};
-    int err = hd_query(&r, db, "SELECT 1 FROM roots WHERE object = ?1 AND "
-                       "kind IN ('sys.modules', 'builtins')", 1, p);
+    int64_t p[1] = {id};
+    int err = hd_query_int(&r, db, "SELECT 1 FROM roots WHERE object = ?1 "
+                           "AND kind IN ('sys.modules', 'builtins')", 1, p);
     if (err == 0)
         err = hd_rows_next(r);
     hd_rows_free(r);
@@ -428,12 +426,10 @@ hd_refchain_all(hd_chain ***out, size_t *n_out, hd_db *db, int64_t id,
     hd_rows *r = NULL;
     hd_chain **all = NULL, *c = NULL;
     size_t n = 0, cap = 0;
-    char num[32];
     int err;
+    int64_t p[1] = {id};
     *out = NULL;
     *n_out = 0;
-    snprintf(num, sizeof(num), "%" PRId64, id);
-    const char *p[1] = {num};
     /* a root is its own chain */
     if ((err = hd_refchain_find(&c, db, id, opts)) < 0)
         return err;
@@ -450,9 +446,9 @@ hd_refchain_all(hd_chain ***out, size_t *n_out, hd_db *db, int64_t id,
     }
     hd_chain_free(c);
     c = NULL;
-    if ((err = hd_query(&r, db, "SELECT src, min(label), min(kind = 'weak') "
-                        "FROM refs WHERE dst = ?1 AND src != ?1 GROUP BY src",
-                        1, p)) < 0)
+    if ((err = hd_query_int(&r, db, "SELECT src, min(label), min(kind = "
+                            "'weak') FROM refs WHERE dst = ?1 AND src != ?1 "
+                            "GROUP BY src", 1, p)) < 0)
         return err;
     while ((err = hd_rows_next(r)) == 1) {
         int weak = (int)hd_rows_int(r, 2);

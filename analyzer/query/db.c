@@ -31,6 +31,8 @@ struct hd_db {
 struct hd_rows {
     hd_db *db;
     sqlite3_stmt *st;
+    int bind_err; /* a parameter hd_rows_rerun could not bind: the next
+                     hd_rows_next reports it (callers check that one) */
 };
 
 /* A database is input: it must be one a load finished, of this schema, with
@@ -296,14 +298,33 @@ hd_query(hd_rows **out, hd_db *db, const char *sql, int n_params,
         return err;
     }
     for (int i = 0; i < n_params; i++)
-        sqlite3_bind_text(r->st, i + 1, params[i], -1, SQLITE_TRANSIENT);
+        if (sqlite3_bind_text(r->st, i + 1, params[i], -1, SQLITE_TRANSIENT) !=
+            SQLITE_OK) {
+            int err = sql_error(db->db, "query parameter");
+            hd_rows_free(r);
+            return err;
+        }
     *out = r;
     return 0;
 }
 
 int
+hd_query_int(hd_rows **out, hd_db *db, const char *sql, int n_params,
+             const int64_t *params)
+{
+    int err = hd_query(out, db, sql, 0, NULL);
+    if (err == 0 && (err = hd_rows_rerun(*out, n_params, params)) < 0) {
+        hd_rows_free(*out);
+        *out = NULL;
+    }
+    return err;
+}
+
+int
 hd_rows_next(hd_rows *r)
 {
+    if (r->bind_err)
+        return r->bind_err;
     int rc = sqlite3_step(r->st);
     if (rc == SQLITE_ROW)
         return 1;
@@ -354,8 +375,10 @@ int
 hd_rows_rerun(hd_rows *r, int n_params, const int64_t *params)
 {
     sqlite3_reset(r->st);
+    r->bind_err = 0;
     for (int i = 0; i < n_params; i++)
-        sqlite3_bind_int64(r->st, i + 1, params[i]);
+        if (sqlite3_bind_int64(r->st, i + 1, params[i]) != SQLITE_OK)
+            return r->bind_err = sql_error(r->db->db, "query parameter");
     return 0;
 }
 

@@ -14,11 +14,12 @@
 
 /* 1 if objects has a row with this id, 0 if not, <0 on error. */
 static int
-row_exists(hd_db *db, const char *num)
+row_exists(hd_db *db, int64_t id)
 {
     hd_rows *r = NULL;
-    const char *p[1] = {num};
-    int err = hd_query(&r, db, "SELECT 1 FROM objects WHERE id = ?1", 1, p);
+    int64_t p[1] = {id};
+    int err = hd_query_int(&r, db, "SELECT 1 FROM objects WHERE id = ?1", 1,
+                           p);
     if (err == 0)
         err = hd_rows_next(r);
     hd_rows_free(r);
@@ -31,7 +32,6 @@ hd_obj_resolve(int64_t *id_out, hd_db *db, const char *spec)
     hd_rows *r = NULL;
     const char *sql;
     char *end;
-    char num[32];
     int err;
     uint64_t v;
 
@@ -65,9 +65,8 @@ hd_obj_resolve(int64_t *id_out, hd_db *db, const char *spec)
         return hd_error_set(HD_EINVAL, "'%s' is not an object: use an "
                             "address (0x7f..), an id() or #row", spec);
     }
-    snprintf(num, sizeof(num), "%" PRId64, (int64_t)v);
-    const char *p[1] = {num};
-    if ((err = hd_query(&r, db, sql, 1, p)) < 0)
+    int64_t p[1] = {(int64_t)v};
+    if ((err = hd_query_int(&r, db, sql, 1, p)) < 0)
         return err;
     err = hd_rows_next(r);
     if (err == 1)
@@ -78,7 +77,7 @@ hd_obj_resolve(int64_t *id_out, hd_db *db, const char *spec)
     if (err < 0)
         return err;
     /* A bare number that is no address may be a row id from a table. */
-    if (spec[0] != '#' && (end - spec) < 12 && row_exists(db, num) == 1)
+    if (spec[0] != '#' && (end - spec) < 12 && row_exists(db, (int64_t)v) == 1)
         return hd_error_set(HD_EINVAL, "no object at address %s in this "
                             "dump; for row %s of a table, write #%s", spec,
                             spec, spec);
@@ -89,13 +88,11 @@ const char *
 hd_obj_describe(char *buf, size_t cap, hd_db *db, int64_t id)
 {
     hd_rows *r = NULL;
-    char num[32];
-    snprintf(num, sizeof(num), "%" PRId64, id);
-    const char *p[1] = {num};
+    int64_t p[1] = {id};
     snprintf(buf, cap, "<#%" PRId64 ">", id);
-    if (hd_query(&r, db, "SELECT t.name, o.address, o.value, o.flags FROM "
-                 "objects o JOIN types t ON t.id = o.type WHERE o.id = ?1", 1,
-                 p) < 0)
+    if (hd_query_int(&r, db, "SELECT t.name, o.address, o.value, o.flags "
+                     "FROM objects o JOIN types t ON t.id = o.type WHERE "
+                     "o.id = ?1", 1, p) < 0)
         return buf;
     if (hd_rows_next(r) == 1) {
         const char *val = hd_rows_text(r, 2);
@@ -122,11 +119,10 @@ static int
 obj_kind(hd_db *db, int64_t id, int64_t *flags, char *type, size_t n)
 {
     hd_rows *r = NULL;
-    char num[32];
-    snprintf(num, sizeof(num), "%" PRId64, id);
-    const char *p[1] = {num};
-    int err = hd_query(&r, db, "SELECT o.flags, t.name FROM objects o JOIN "
-                       "types t ON t.id = o.type WHERE o.id = ?1", 1, p);
+    int64_t p[1] = {id};
+    int err = hd_query_int(&r, db, "SELECT o.flags, t.name FROM objects o "
+                           "JOIN types t ON t.id = o.type WHERE o.id = ?1",
+                           1, p);
     if (err == 0 && (err = hd_rows_next(r)) == 1) {
         const char *t = hd_rows_text(r, 1);
         *flags = hd_rows_int(r, 0);

@@ -123,12 +123,10 @@ find_points(hd_db *db, int64_t threshold, candidate *out)
     candidate cand[MAX_CANDIDATES];
     int n_cand = 0, n = 0, err;
     hd_rows *r = NULL, *ar = NULL;
-    char num[32];
-    snprintf(num, sizeof(num), "%" PRId64, threshold);
-    const char *p[1] = {num};
-    if ((err = hd_query(&r, db, "SELECT id, retained FROM objects WHERE "
-                        "reachable = 1 AND idom IS NULL AND retained >= ?1 "
-                        "ORDER BY retained DESC LIMIT 50", 1, p)) < 0 ||
+    int64_t p[1] = {threshold};
+    if ((err = hd_query_int(&r, db, "SELECT id, retained FROM objects WHERE "
+                            "reachable = 1 AND idom IS NULL AND retained >= "
+                            "?1 ORDER BY retained DESC LIMIT 50", 1, p)) < 0 ||
         (err = hd_query(&ar, db, "SELECT retained FROM objects WHERE id = ?1",
                         0, NULL)) < 0)
         goto done;

@@ -115,6 +115,9 @@ void hd_db_close(hd_db *db);
  */
 int hd_query(hd_rows **out, hd_db *db, const char *sql, int n_params,
              const char *const *params);
+/** The same with integer parameters bound as integers to ?1..?n. */
+int hd_query_int(hd_rows **out, hd_db *db, const char *sql, int n_params,
+                 const int64_t *params);
 /** Advances: 1 if a row is available, 0 at the end, <0 on error. */
 int hd_rows_next(hd_rows *rows);
 int hd_rows_ncol(const hd_rows *rows);
@@ -129,7 +132,9 @@ int64_t hd_rows_int(hd_rows *rows, int col);
 int hd_rows_is_number(hd_rows *rows, int col);
 void hd_rows_free(hd_rows *rows);
 /** Rewinds a cursor to run its statement again with new integer
- *  parameters ?1..?n (cheaper than preparing it again). */
+ *  parameters ?1..?n (cheaper than preparing it again); <0 if one cannot
+ *  be bound (the statement has fewer), which the next hd_rows_next
+ *  returns too. */
 int hd_rows_rerun(hd_rows *rows, int n_params, const int64_t *params);
 
 /* ---- Objects and chains ------------------------------------------------------ */

@@ -111,6 +111,20 @@ test_store__query_errors_are_reported(void)
                       1, p), 0);
     CHECK(r && hd_rows_next(r) == 1 && hd_rows_int(r, 0) == 1);
     hd_rows_free(r);
+    r = NULL;
+    /* integers bound as integers; one past the statement's is an error that
+     * the next step reports too (hd_rows_rerun was always 0) */
+    int64_t ids[2] = {1, 2};
+    CHECK_EQ(hd_query_int(&r, db, "SELECT typeof(?1), ?1 + 1", 1, ids), 0);
+    CHECK(r && hd_rows_next(r) == 1 && hd_rows_int(r, 1) == 2 &&
+          !strcmp(hd_rows_text(r, 0), "integer"));
+    CHECK(hd_rows_rerun(r, 2, ids) < 0);
+    CHECK(hd_rows_next(r) < 0);
+    CHECK(hd_rows_rerun(r, 1, ids + 1) == 0);
+    CHECK(hd_rows_next(r) == 1 && hd_rows_int(r, 1) == 3);
+    hd_rows_free(r);
+    r = NULL;
+    CHECK(hd_query_int(&r, db, "SELECT ?1", 2, ids) < 0 && r == NULL);
 }
 
 int
