@@ -4,6 +4,7 @@
  * their members' types, sizes and finalisers.
  */
 #include "cli.h"
+#include "heapdig/format.h"
 
 #include <stdio.h>
 
@@ -24,7 +25,7 @@ run(int argc, char **argv)
      * (cycles through a module or a class: its functions' __globals__, its
      * methods, its instances), which the table sums up in one line. */
 #define KIND "CASE WHEN c.reachable = 0 THEN 'garbage' WHEN EXISTS (SELECT 1 "  \
-             "FROM objects m WHERE m.scc = c.id AND (m.flags & 24) != 0) "     \
+             "FROM objects m WHERE m.scc = c.id AND (m.flags & " HD_SQL(HD_OBJ_TYPE | HD_OBJ_MODULE) ") != 0) "     \
              "THEN 'backbone' ELSE 'live' END"
     snprintf(sql, sizeof(sql),
              "SELECT * FROM (SELECT c.id AS cycle, " KIND " AS state, "

@@ -10,6 +10,7 @@
  * (a forgotten Py_DECREF leaves exactly such an orphan).
  */
 #include "cli.h"
+#include "heapdig/format.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -43,7 +44,7 @@ run(int argc, char **argv)
                  "SELECT o.id, printf('0x%%x', o.address) AS address, t.name "
                  "AS type, o.external AS external_refs, o.refcount - "
                  "o.external AS heap_refs, CASE WHEN o.refcount = o.external "
-                 "THEN 'orphan' WHEN o.flags & 8 THEN 'type' ELSE '' END AS "
+                 "THEN 'orphan' WHEN o.flags & " HD_SQL(HD_OBJ_TYPE) " THEN 'type' ELSE '' END AS "
                  "note, o.size, o.retained, %s FROM objects o JOIN types t ON "
                  "t.id = o.type WHERE o.external > 0 AND NOT o.flags & 32"
                  " %s AND o.id NOT IN (SELECT object FROM roots) ORDER BY "

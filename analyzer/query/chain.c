@@ -5,6 +5,7 @@
  * excluded retainers; and the N shortest chains through distinct holders.
  */
 #include "query/query.h"
+#include "heapdig/format.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -89,7 +90,7 @@ root_name(hd_db *db, int64_t id)
     /* an anonymous root says what it is: "function shutdown, held from
      * outside the heap (1 ref)" is atexit's, in C */
     if (hd_query(&r, db, "SELECT name FROM roots WHERE object = ?1 UNION ALL "
-                 "SELECT CASE WHEN o.flags & 32 THEN 'immortal' ELSE "
+                 "SELECT CASE WHEN o.flags & " HD_SQL(HD_OBJ_IMMORTAL) " THEN 'immortal' ELSE "
                  "printf('%s%s, held from outside the heap (%d ref%s)', t.name,"
                  " coalesce(' ' || shown_value(substr(o.value, 1, 40), "
                  "o.flags), ''), o.external, CASE WHEN o.external = 1 THEN ''"

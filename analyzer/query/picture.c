@@ -15,6 +15,7 @@
  * (list, 3 types)").  Graphviz is not used here (render.c draws).
  */
 #include "query/query.h"
+#include "heapdig/format.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -116,7 +117,7 @@ add_node(hd_picture *p, hd_db *db, int64_t id, size_t *idx)
         n->kind = HD_PIC_ROOT;
         if (hd_rows_text(r, 9))
             snprintf(buf, sizeof(buf), "root: %s", hd_rows_text(r, 9));
-        else if (hd_rows_int(r, 8) & 32)
+        else if (hd_rows_int(r, 8) & HD_OBJ_IMMORTAL)
             snprintf(buf, sizeof(buf), "root: immortal");
         else
             snprintf(buf, sizeof(buf), "held from outside the heap (%"

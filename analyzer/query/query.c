@@ -5,6 +5,7 @@
  * Built on the public hd_query cursor only.
  */
 #include "query/query.h"
+#include "heapdig/format.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -191,7 +192,7 @@ hd_chain_python(char *buf, size_t cap, hd_db *db, const hd_chain *c)
         /* x.__dict__['name'] is x.name for a module or an instance; a
          * class's __dict__ holds descriptors that x.name would call. */
         const char *next = i + 1 < c->n ? c->labels[i + 1] : NULL;
-        if (!strcmp(l, ".__dict__") && next && !(flags & 8) &&
+        if (!strcmp(l, ".__dict__") && next && !(flags & HD_OBJ_TYPE) &&
             !strncmp(next, "['", 2) && !c->weak[i + 1]) {
             size_t n = strlen(next);
             if (n > 4 && !strcmp(next + n - 2, "']") &&

@@ -493,7 +493,7 @@ garbage(page *p)
     int none = hd_meta_int(p->db, "unreachable") == 0 &&
                meta_text(p, "unreachable_size", s1, sizeof(s1));
     if ((err = hd_query(&r, p->db, "SELECT t.name, count(*), sum(o.size), "
-                        "sum(o.flags & 2 != 0), sum(o.flags & 4 != 0) FROM "
+                        "sum(o.flags & " HD_SQL(HD_OBJ_FINALIZER) " != 0), sum(o.flags & " HD_SQL(HD_OBJ_LEGACY_DEL) " != 0) FROM "
                         "objects o JOIN types t ON t.id = o.type WHERE "
                         "o.reachable = 0 AND ?1 = 0 GROUP BY t.name ORDER BY 3"
                         " DESC LIMIT 15", 0, NULL)) < 0 ||
@@ -541,7 +541,7 @@ garbage(page *p)
                         "m.type WHERE m.scc = c.id GROUP BY t.name ORDER BY "
                         "count(*) DESC, t.name LIMIT 4)) FROM cycles c WHERE "
                         "NOT EXISTS (SELECT 1 FROM objects m WHERE m.scc = "
-                        "c.id AND (m.flags & 24) != 0) ORDER BY c.reachable, "
+                        "c.id AND (m.flags & " HD_SQL(HD_OBJ_TYPE | HD_OBJ_MODULE) ") != 0) ORDER BY c.reachable, "
                         "c.finalizers > 0 DESC, c.retained DESC LIMIT 12", 0,
                         NULL)) < 0)
         return err;

@@ -15,6 +15,7 @@
  * `heapdig suspects` and `heapdig report` both print these.
  */
 #include "query/query.h"
+#include "heapdig/format.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -49,7 +50,7 @@ is_namespace(hd_db *db, int64_t id)
     hd_rows *r = NULL;
     int64_t p[1] = {id};
     int yes = 0;
-    if (hd_query(&r, db, "SELECT (o.flags & 24) != 0 OR EXISTS (SELECT 1 "
+    if (hd_query(&r, db, "SELECT (o.flags & " HD_SQL(HD_OBJ_TYPE | HD_OBJ_MODULE) ") != 0 OR EXISTS (SELECT 1 "
                  "FROM refs WHERE src = o.parent AND dst = o.id AND label = "
                  "'.__dict__') FROM objects o WHERE o.id = ?1", 0, NULL) == 0 &&
         hd_rows_rerun(r, 1, p) == 0 && hd_rows_next(r) == 1)

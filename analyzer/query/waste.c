@@ -4,6 +4,7 @@
  * makes the table at load).
  */
 #include "query/query.h"
+#include "heapdig/format.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -12,7 +13,7 @@
 
 #define WASTE_SQL                                                             \
     "SELECT w.kind, t.name AS type, CASE w.kind WHEN 'duplicate' THEN "        \
-    "shown_value(o.value, o.flags) || CASE WHEN o.flags & 1024 THEN "          \
+    "shown_value(o.value, o.flags) || CASE WHEN o.flags & " HD_SQL(HD_OBJ_VALUE_TRUNC) " THEN "          \
     "' (same length and prefix)' ELSE '' END WHEN 'empty' THEN CASE WHEN "     \
     "o.length = 0 THEN 'empty' ELSE '1-2 items' END ELSE 'instances with a "   \
     "__dict__' END AS what, w.count, w.size, w.saved_size, held_text('main', " \

@@ -69,6 +69,9 @@ enum hd_rec_tag {
 #define HD_OBJ_VALUE_TRUNC 0x0400  /* value is a prefix */
 #define HD_OBJ_GC_TYPE 0x0800      /* type supports gc (tracked or not) */
 #define HD_OBJ_KNOWN 0x0fff
+/* A flag in SQL text, as the flag's own literal: "o.flags & " HD_SQL(HD_OBJ_TYPE) */
+#define HD_SQL(x) HD_SQL_(x)
+#define HD_SQL_(x) "(" #x ")"
 
 /* Value kinds (FORMAT.md §5.1). */
 enum hd_val_kind {
