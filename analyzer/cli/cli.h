@@ -129,6 +129,30 @@ int out_rows(FILE *fp, hd_rows *rows, out_format f);
 const char *out_bytes(char *buf, size_t cap, double bytes);
 /* Thousands separators: "1,234,567". */
 const char *out_count(char *buf, size_t cap, long long n);
+/* One JSON document written as it goes: the writer puts the commas and
+ * knows where it is, so a command says what it writes, not how:
+ *   oj_obj(&j); oj_key(&j, "id"); oj_int(&j, 3); oj_end(&j);
+ * Nesting is bounded (OJ_DEPTH); deeper values are written as null. */
+#define OJ_DEPTH 16
+typedef struct out_json {
+    FILE *fp;
+    int depth;
+    unsigned char first[OJ_DEPTH + 1]; /* nothing written yet at a level */
+    unsigned char is_obj[OJ_DEPTH + 1];
+    int after_key;                     /* a key was written: its value next */
+} out_json;
+void oj_init(out_json *j, FILE *fp);
+void oj_obj(out_json *j);  /* { */
+void oj_arr(out_json *j);  /* [ */
+void oj_end(out_json *j);  /* } or ], whichever is open */
+void oj_key(out_json *j, const char *key);
+void oj_str(out_json *j, const char *s); /* NULL: null */
+void oj_int(out_json *j, int64_t v);
+void oj_num(out_json *j, double v, int decimals);
+void oj_bool(out_json *j, int v);
+/* The document's end: a newline after the last value. */
+void oj_done(out_json *j);
+
 /* A JSON string literal of s (NULL prints null). */
 void out_json_str(FILE *fp, const char *s);
 /* The same for n bytes that may hold NULs. */

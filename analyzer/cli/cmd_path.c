@@ -22,29 +22,37 @@ step_python(char *buf, size_t cap, hd_db *db, const hd_chain *c, size_t i)
 
 /* {"object": .., "root": .., "python": .., "steps": [...]} */
 static void
-print_json(hd_db *db, const hd_chain *c, int64_t obj, int with_object)
+print_json(out_json *j, hd_db *db, const hd_chain *c, int64_t obj,
+           int with_object)
 {
     char desc[160], py[4096];
-    printf("{");
-    if (with_object)
-        printf("\"object\": %" PRId64 ", ", obj);
-    printf("\"root\": ");
-    out_json_str(stdout, c->labels[0]);
-    printf(", \"python\": ");
-    out_json_str(stdout, hd_chain_python(py, sizeof(py), db, c));
-    printf(", \"steps\": [");
-    for (size_t i = 0; i < c->n; i++) {
-        printf("%s\n  {\"id\": %" PRId64 ", \"label\": ", i ? "," : "",
-               c->ids[i]);
-        out_json_str(stdout, i ? c->labels[i] : NULL);
-        printf(", \"weak\": %s, \"object\": ", c->weak[i] ? "true" : "false");
-        out_json_str(stdout, hd_obj_describe(desc, sizeof(desc), db,
-                                             c->ids[i]));
-        printf(", \"python\": ");
-        out_json_str(stdout, step_python(py, sizeof(py), db, c, i));
-        printf("}");
+    oj_obj(j);
+    if (with_object) {
+        oj_key(j, "object");
+        oj_int(j, obj);
     }
-    printf("\n]}");
+    oj_key(j, "root");
+    oj_str(j, c->labels[0]);
+    oj_key(j, "python");
+    oj_str(j, hd_chain_python(py, sizeof(py), db, c));
+    oj_key(j, "steps");
+    oj_arr(j);
+    for (size_t i = 0; i < c->n; i++) {
+        oj_obj(j);
+        oj_key(j, "id");
+        oj_int(j, c->ids[i]);
+        oj_key(j, "label");
+        oj_str(j, i ? c->labels[i] : NULL);
+        oj_key(j, "weak");
+        oj_bool(j, c->weak[i]);
+        oj_key(j, "object");
+        oj_str(j, hd_obj_describe(desc, sizeof(desc), db, c->ids[i]));
+        oj_key(j, "python");
+        oj_str(j, step_python(py, sizeof(py), db, c, i));
+        oj_end(j);
+    }
+    oj_end(j);
+    oj_end(j);
 }
 
 /* One row per step; with a leading chain number when chain > 0. */
@@ -155,14 +163,20 @@ run(int argc, char **argv)
             rc = cli_fail("path", err);
             goto done;
         }
-        if (o.format == OUT_JSON)
-            printf("{\"object\": %" PRId64 ", \"chains\": [", obj);
+        out_json j;
+        oj_init(&j, stdout);
+        if (o.format == OUT_JSON) {
+            oj_obj(&j);
+            oj_key(&j, "object");
+            oj_int(&j, obj);
+            oj_key(&j, "chains");
+            oj_arr(&j);
+        }
         else if (o.format == OUT_CSV)
             printf("chain,step,id,label,kind,object,python\n");
         for (size_t k = 0; k < n; k++) {
             if (o.format == OUT_JSON) {
-                printf("%s\n", k ? "," : "");
-                print_json(db, all[k], obj, 0);
+                print_json(&j, db, all[k], obj, 0);
             } else if (o.format == OUT_CSV) {
                 print_csv(db, all[k], (long)k + 1);
             } else {
@@ -174,7 +188,7 @@ run(int argc, char **argv)
         }
         free(all);
         if (o.format == OUT_JSON)
-            printf("\n]}\n");
+            oj_done(&j);
         else if (o.format == OUT_TABLE && n == 0)
             printf("no root reaches it through any of its holders\n");
         goto done;
@@ -184,8 +198,10 @@ run(int argc, char **argv)
         goto done;
     }
     if (o.format == OUT_JSON) {
-        print_json(db, c, obj, 1);
-        printf("\n");
+        out_json j;
+        oj_init(&j, stdout);
+        print_json(&j, db, c, obj, 1);
+        oj_done(&j);
     } else if (o.format == OUT_CSV) {
         printf("step,id,label,kind,object,python\n");
         print_csv(db, c, 0);

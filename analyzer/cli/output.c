@@ -5,6 +5,7 @@
  */
 #include "cli.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,6 +58,115 @@ out_json_strn(FILE *fp, const char *s, size_t n)
     fprintf(fp, "\"%s\"", buf);
     if (buf != stack)
         free(buf);
+}
+
+/* ---- The JSON writer ------------------------------------------------------- */
+
+void
+oj_init(out_json *j, FILE *fp)
+{
+    memset(j, 0, sizeof(*j));
+    j->fp = fp;
+    j->first[0] = 1;
+}
+
+/* Before a value or a key: the comma, and a newline between the items of
+ * a top-level container so that long documents stay readable. */
+static void
+oj_sep(out_json *j)
+{
+    if (j->after_key) {
+        j->after_key = 0;
+        return;
+    }
+    if (!j->first[j->depth])
+        fputs(j->depth == 1 ? ",\n" : ", ", j->fp);
+    else if (j->depth == 1)
+        fputs("\n", j->fp);
+    j->first[j->depth] = 0;
+}
+
+static void
+oj_open(out_json *j, int obj)
+{
+    oj_sep(j);
+    fputc(obj ? '{' : '[', j->fp);
+    if (j->depth < OJ_DEPTH)
+        j->depth++;
+    j->first[j->depth] = 1;
+    j->is_obj[j->depth] = (unsigned char)obj;
+}
+
+void
+oj_obj(out_json *j)
+{
+    oj_open(j, 1);
+}
+
+void
+oj_arr(out_json *j)
+{
+    oj_open(j, 0);
+}
+
+void
+oj_end(out_json *j)
+{
+    if (j->depth == 0)
+        return;
+    int obj = j->is_obj[j->depth];
+    if (j->depth == 1 && !j->first[1])
+        fputs("\n", j->fp);
+    j->depth--;
+    fputc(obj ? '}' : ']', j->fp);
+}
+
+void
+oj_key(out_json *j, const char *key)
+{
+    oj_sep(j);
+    out_json_str(j->fp, key);
+    fputs(": ", j->fp);
+    j->after_key = 1;
+}
+
+void
+oj_str(out_json *j, const char *s)
+{
+    oj_sep(j);
+    out_json_str(j->fp, s);
+}
+
+void
+oj_int(out_json *j, int64_t v)
+{
+    oj_sep(j);
+    fprintf(j->fp, "%" PRId64, v);
+}
+
+void
+oj_num(out_json *j, double v, int decimals)
+{
+    oj_sep(j);
+    if (v != v || v > 1e300 || v < -1e300)
+        fputs("null", j->fp); /* NaN and infinities are no JSON */
+    else
+        fprintf(j->fp, "%.*f", decimals, v);
+}
+
+void
+oj_bool(out_json *j, int v)
+{
+    oj_sep(j);
+    fputs(v ? "true" : "false", j->fp);
+}
+
+void
+oj_done(out_json *j)
+{
+    while (j->depth > 0)
+        oj_end(j);
+    fputc('\n', j->fp);
 }
 
 /* A CSV field: heap text escaped as for a terminal (a spreadsheet is one),

@@ -184,8 +184,9 @@ hd_chain_python(char *buf, size_t cap, hd_db *db, const hd_chain *c)
             !strncmp(c->labels[i + 1], "[", 1))
             continue;
         if (l == NULL || c->weak[i] || strstr(l, "\xe2\x80\xa6") /* … */ ||
-            strstr(l, "[<"))
-            return NULL; /* unnamed, weak, cut short, or a key with no value */
+            strstr(l, "[<") || l[0] == '<')
+            return NULL; /* unnamed, weak, cut short, a key with no value,
+                          * or a dict's key object itself (<key>) */
         if (!strcmp(type, "functools._lru_cache_wrapper") ||
             !strcmp(type, "_lru_cache_wrapper"))
             return NULL; /* its cache is no attribute */

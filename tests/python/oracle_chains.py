@@ -120,6 +120,7 @@ DQ.rotate(5)
 _CACHE = {("GET", "/items"): Planted(), 2.5: Planted(), None: Planted(),
           b"raw": Planted()}
 IN_SET = {Planted()}  # a set's members have no name: one unnamed hop
+KEYED = {Planted(): "v"}  # held as a dict's key: <key>, no expression
 READ_ONLY = types.MappingProxyType({"entry": Planted()})  # a view's dict
 REQUEST_ID = contextvars.ContextVar("request_id")  # held by the context
 REQUEST_ID.set(Planted())
@@ -357,6 +358,14 @@ def main(cli, outdir):
             s["label"] for s in chain.get("steps", [])]
     check("%s a function only atexit holds is rooted at its callback: %s" %
           (tag, root), ok, repr(chain)[:300] + r.stderr)
+    r = subprocess.run([cli, "path", dump + ".db", hex(id(next(iter(KEYED)))),
+                        "--format", "json"], capture_output=True, text=True)
+    chain = json.loads(r.stdout) if r.returncode == 0 else {}
+    hops = [s["label"] for s in chain.get("steps", [])[1:]]
+    check("%s a dict's key object: ['KEYED'] → <key>, and no Python "
+          "expression (it was '...KEYED<key>')" % tag,
+          hops[-2:] == ["['KEYED']", "<key>"] and chain.get("python") is None,
+          repr(hops) + repr(chain.get("python")))
     member = next(iter(IN_SET))
     r = subprocess.run([cli, "path", dump + ".db", hex(id(member))],
                        capture_output=True, text=True)
