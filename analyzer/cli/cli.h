@@ -150,6 +150,8 @@ void oj_str(out_json *j, const char *s); /* NULL: null */
 void oj_int(out_json *j, int64_t v);
 void oj_num(out_json *j, double v, int decimals);
 void oj_bool(out_json *j, int v);
+/* Before a value the caller prints itself (a query's rows): the comma. */
+void oj_raw(out_json *j);
 /* The document's end: a newline after the last value. */
 void oj_done(out_json *j);
 

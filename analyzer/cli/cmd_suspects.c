@@ -36,6 +36,73 @@ print_chain(hd_db *db, int64_t id)
     hd_chain_free(c);
 }
 
+/* {"total_size": .., "suspects": [{"id", "name", "object", "retained",
+ * "percent", "python", "holds": [{"type", "label", "count", "retained"}],
+ * "chain": [labels]}], "types": [rows of types_sql]} */
+static int
+print_json(hd_db *db, const hd_suspect *sus, size_t n_sus, int64_t total,
+           const char *types_sql)
+{
+    char desc[160], where[600];
+    out_json j;
+    oj_init(&j, stdout);
+    oj_obj(&j);
+    oj_key(&j, "total_size");
+    oj_int(&j, total);
+    oj_key(&j, "suspects");
+    oj_arr(&j);
+    for (size_t si = 0; si < n_sus; si++) {
+        const hd_suspect *x = &sus[si];
+        oj_obj(&j);
+        oj_key(&j, "id");
+        oj_int(&j, x->id);
+        oj_key(&j, "name");
+        oj_str(&j, x->name[0] ? x->name : NULL);
+        oj_key(&j, "object");
+        oj_str(&j, hd_obj_describe(desc, sizeof(desc), db, x->id));
+        oj_key(&j, "retained");
+        oj_int(&j, x->retained);
+        oj_key(&j, "percent");
+        oj_num(&j, x->percent, 1);
+        oj_key(&j, "python");
+        oj_str(&j, x->python);
+        oj_key(&j, "holds");
+        oj_arr(&j);
+        for (size_t k = 0; k < x->n_holds; k++) {
+            const hd_suspect_hold *h = &x->holds[k];
+            snprintf(where, sizeof(where), "%s%s", h->as_keys ? "keys of " : "",
+                     h->where ? h->where : "");
+            oj_obj(&j);
+            oj_key(&j, "type");
+            oj_str(&j, h->type);
+            oj_key(&j, "label");
+            oj_str(&j, h->where ? where : NULL);
+            oj_key(&j, "count");
+            oj_int(&j, h->count);
+            oj_key(&j, "retained");
+            oj_int(&j, h->retained);
+            oj_end(&j);
+        }
+        oj_end(&j);
+        oj_key(&j, "chain");
+        if (x->chain) {
+            oj_arr(&j);
+            for (size_t i = 0; i < x->chain->n; i++)
+                oj_str(&j, x->chain->labels[i]);
+            oj_end(&j);
+        } else
+            oj_str(&j, NULL);
+        oj_end(&j);
+    }
+    oj_end(&j);
+    oj_key(&j, "types");
+    oj_raw(&j);
+    int rc = cli_print_query(&hd_cmd_suspects, db, types_sql, 0, NULL,
+                             OUT_JSON);
+    oj_done(&j);
+    return rc;
+}
+
 static int
 run(int argc, char **argv)
 {
@@ -61,9 +128,18 @@ run(int argc, char **argv)
     if ((err = hd_suspects_find(&sus, &n_sus, db, min_pct,
                                 (size_t)o.limit)) < 0)
         goto fail;
-    if (o.format == OUT_JSON)
-        printf("{\"total_size\": %" PRId64 ", \"suspects\": [", total);
-    else if (o.format == OUT_CSV) /* one table: a row per suspect */
+    char sql[400];
+    snprintf(sql, sizeof(sql), "SELECT name AS type, module, count, retained,"
+             " round(100.0 * retained / %" PRId64 ", 1) AS percent FROM types "
+             "WHERE retained >= %" PRId64 " AND count > 1 AND name NOT IN "
+             "('dict', 'list', 'tuple', 'str', 'module', 'type', 'function',"
+             " 'cell', 'code') ORDER BY retained DESC LIMIT %ld",
+             total ? total : 1, threshold, o.limit);
+    if (o.format == OUT_JSON) {
+        rc = print_json(db, sus, n_sus, total, sql);
+        goto done;
+    }
+    if (o.format == OUT_CSV) /* one table: a row per suspect */
         printf("suspect,id,name,object,retained,percent,holds,chain,python\n");
     for (size_t si = 0; si < n_sus; si++) {
         const hd_suspect *x = &sus[si];
@@ -78,17 +154,6 @@ run(int argc, char **argv)
             out_csv_field(stdout, hd_obj_describe(desc, sizeof(desc), db,
                                                   x->id));
             printf(",%" PRId64 ",%.1f,", x->retained, x->percent);
-        } else if (o.format == OUT_JSON) {
-            printf("%s\n  {\"id\": %" PRId64 ", \"name\": ", si ? "," : "",
-                   x->id);
-            out_json_str(stdout, name[0] ? name : NULL);
-            printf(", \"object\": ");
-            out_json_str(stdout, hd_obj_describe(desc, sizeof(desc), db,
-                                                 x->id));
-            printf(", \"retained\": %" PRId64 ", \"percent\": %.1f, "
-                   "\"python\": ", x->retained, x->percent);
-            out_json_str(stdout, py);
-            printf(", \"holds\": [");
         } else {
             printf("Suspect %zu: %s%s%s retains %s (%.1f%% of %s)\n", si + 1,
                    name[0] ? out_label(lab, sizeof(lab), name) : "",
@@ -104,14 +169,7 @@ run(int argc, char **argv)
                 snprintf(where, sizeof(where), "keys of %s", h->where);
             else if (h->where)
                 snprintf(where, sizeof(where), "%s", h->where);
-            if (o.format == OUT_JSON) {
-                printf("%s{\"type\": ", k ? ", " : "");
-                out_json_str(stdout, h->type);
-                printf(", \"label\": ");
-                out_json_str(stdout, h->where ? where : NULL);
-                printf(", \"count\": %" PRId64 ", \"retained\": %" PRId64 "}",
-                       h->count, h->retained);
-            } else if (o.format == OUT_CSV) {
+            if (o.format == OUT_CSV) {
                 hk += (size_t)snprintf(holds + hk, sizeof(holds) - hk,
                                        "%s%" PRId64 " %s%s%s", k ? "; " : "",
                                        h->count, h->type,
@@ -134,19 +192,7 @@ run(int argc, char **argv)
                            out_bytes(b1, sizeof(b1), (double)h->retained));
             }
         }
-        if (o.format == OUT_JSON) {
-            printf("], \"chain\": ");
-            if (c) {
-                printf("[");
-                for (size_t i = 0; i < c->n; i++) {
-                    printf("%s", i ? ", " : "");
-                    out_json_str(stdout, c->labels[i]);
-                }
-                printf("]");
-            } else
-                printf("null");
-            printf("}");
-        } else if (o.format == OUT_CSV) {
+        if (o.format == OUT_CSV) {
             char chain[2048] = "";
             size_t ck = 0;
             for (size_t i = 0; c && i < c->n && ck < sizeof(chain) - 1; i++)
@@ -168,26 +214,11 @@ run(int argc, char **argv)
     }
     if (o.format == OUT_CSV)
         goto done; /* one well-formed table; `types` lists the types */
-    if (o.format == OUT_JSON) {
-        printf("\n], \"types\": ");
-        fflush(stdout);
-    } else {
-        if (n_sus == 0)
-            printf("No object retains %.0f%% or more of the heap.\n\n",
-                   min_pct);
-        printf("Types whose instances together retain %.0f%% or more:\n",
-               min_pct);
-    }
-    char sql[400];
-    snprintf(sql, sizeof(sql), "SELECT name AS type, module, count, retained,"
-             " round(100.0 * retained / %" PRId64 ", 1) AS percent FROM types "
-             "WHERE retained >= %" PRId64 " AND count > 1 AND name NOT IN "
-             "('dict', 'list', 'tuple', 'str', 'module', 'type', 'function',"
-             " 'cell', 'code') ORDER BY retained DESC LIMIT %ld",
-             total ? total : 1, threshold, o.limit);
+    if (n_sus == 0)
+        printf("No object retains %.0f%% or more of the heap.\n\n", min_pct);
+    printf("Types whose instances together retain %.0f%% or more:\n",
+           min_pct);
     rc = cli_print_query(&hd_cmd_suspects, db, sql, 0, NULL, o.format);
-    if (o.format == OUT_JSON)
-        printf("}\n");
     goto done;
 fail:
     rc = cli_fail("suspects", err);

@@ -162,6 +162,13 @@ oj_bool(out_json *j, int v)
 }
 
 void
+oj_raw(out_json *j)
+{
+    oj_sep(j);
+    fflush(j->fp); /* the caller may write through another stream */
+}
+
+void
 oj_done(out_json *j)
 {
     while (j->depth > 0)
