@@ -41,13 +41,22 @@ print_stats(const hd_load_stats *st, const char *db, out_format fmt,
                                             "store_seconds", "index_seconds"};
     size_t n = sizeof(v) / sizeof(v[0]);
     if (fmt == OUT_JSON) {
-        printf("{\"database\": ");
-        out_json_str(stdout, db);
-        for (size_t i = 0; i < n; i++)
-            printf(", \"%s\": %llu", names[i], (unsigned long long)v[i]);
-        for (size_t i = 0; i < 4; i++)
-            printf(", \"%s\": %.3f", sec_names[i], secs[i]);
-        printf(", \"truncated\": %s}\n", truncated ? "true" : "false");
+        out_json j;
+        oj_init(&j, stdout);
+        oj_obj(&j);
+        oj_key(&j, "database");
+        oj_str(&j, db);
+        for (size_t i = 0; i < n; i++) {
+            oj_key(&j, names[i]);
+            oj_int(&j, (int64_t)v[i]);
+        }
+        for (size_t i = 0; i < 4; i++) {
+            oj_key(&j, sec_names[i]);
+            oj_num(&j, secs[i], 3);
+        }
+        oj_key(&j, "truncated");
+        oj_bool(&j, truncated);
+        oj_done(&j);
         return;
     }
     printf("database");

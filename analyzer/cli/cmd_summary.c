@@ -126,28 +126,35 @@ run(int argc, char **argv)
 
 #define M(k) (meta[k] ? meta[k] : "?")
     if (fmt == OUT_JSON) {
-        printf("{\n  \"dump\": {");
+        out_json j;
+        oj_init(&j, stdout);
+        oj_obj(&j);
+        oj_key(&j, "dump");
+        oj_obj(&j);
         for (size_t k = 0; k < N_META; k++) {
-            printf("%s\n    ", k ? "," : "");
-            out_json_str(stdout, meta_keys[k]);
-            printf(": ");
+            oj_key(&j, meta_keys[k]);
             /* numbers stay numbers; argv is a JSON array where the dump
              * holds a well-formed one, else a string */
-            if (meta[k] && (strspn(meta[k], "0123456789") == strlen(meta[k]) ||
-                            (!strcmp(meta_keys[k], "argv") &&
-                             out_is_json_string_array(meta[k]))))
+            if (meta[k] && meta[k][0] &&
+                (strspn(meta[k], "0123456789") == strlen(meta[k]) ||
+                 (!strcmp(meta_keys[k], "argv") &&
+                  out_is_json_string_array(meta[k])))) {
+                oj_raw(&j);
                 fputs(meta[k], stdout);
-            else
-                out_json_str(stdout, meta[k]);
+            } else
+                oj_str(&j, meta[k]);
         }
-        printf("\n  },\n  \"types\": ");
+        oj_end(&j);
+        oj_key(&j, "types");
+        oj_raw(&j);
         if ((err = out_rows(stdout, rows, fmt)) < 0)
             goto fail;
         hd_rows_free(rows);
         rows = NULL;
-        printf(",\n  \"memory\": ");
+        oj_key(&j, "memory");
+        oj_raw(&j);
         if (!mem.present)
-            printf("[]\n");
+            printf("[]");
         else if ((err = hd_query(&rows, db, "SELECT part, bytes, note FROM "
                                  "memory ORDER BY rowid", 0, NULL)) < 0 ||
                  (err = out_rows(stdout, rows, fmt)) < 0)
@@ -155,7 +162,9 @@ run(int argc, char **argv)
         int64_t waste = 0;
         if ((err = hd_waste_total(db, &waste)) < 0)
             goto fail;
-        printf(",\n  \"waste_saved_size\": %lld\n}\n", (long long)waste);
+        oj_key(&j, "waste_saved_size");
+        oj_int(&j, waste);
+        oj_done(&j);
     } else if (fmt == OUT_CSV) {
         if ((err = out_rows(stdout, rows, fmt)) < 0)
             goto fail;
