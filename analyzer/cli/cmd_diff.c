@@ -69,11 +69,18 @@ run(int argc, char **argv)
         }
     }
     hd_rows *r = NULL;
+    int both_json = o.format == OUT_JSON && !strcmp(by, "both");
+    out_json j;
+    oj_init(&j, stdout);
+    if (both_json)
+        oj_obj(&j);
     if (strcmp(by, "path")) {
         if (o.format == OUT_TABLE)
             printf("Growth by type (%s -> %s):\n", paths[0], paths[n - 1]);
-        if (o.format == OUT_JSON && !strcmp(by, "both"))
-            printf("{\"types\": ");
+        if (both_json) {
+            oj_key(&j, "types");
+            oj_raw(&j);
+        }
         if ((err = hd_diff_query(&r, db, n, 0, rank, o.limit)) < 0 ||
             (err = out_rows(stdout, r, o.format)) < 0) {
             rc = cli_fail("diff", err);
@@ -85,16 +92,18 @@ run(int argc, char **argv)
     if (strcmp(by, "type")) {
         if (o.format == OUT_TABLE)
             printf("\nGrowth by where it is held:\n");
-        if (o.format == OUT_JSON && !strcmp(by, "both"))
-            printf(", \"paths\": ");
+        if (both_json) {
+            oj_key(&j, "paths");
+            oj_raw(&j);
+        }
         if ((err = hd_diff_query(&r, db, n, 1, rank, o.limit)) < 0 ||
             (err = out_rows(stdout, r, o.format)) < 0) {
             rc = cli_fail("diff", err);
             goto done;
         }
-        if (o.format == OUT_JSON && !strcmp(by, "both"))
-            printf("}\n");
     }
+    if (both_json)
+        oj_done(&j);
 done:
     hd_rows_free(r);
     hd_db_close(db);

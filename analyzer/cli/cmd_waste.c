@@ -43,17 +43,18 @@ run(int argc, char **argv)
     }
     if ((rc = cli_open(&hd_cmd_waste, &o, 0, &db, NULL)))
         return rc;
+    out_json j;
+    oj_init(&j, stdout);
     if (o.format == OUT_JSON)
-        printf("{");
+        oj_obj(&j);
     for (size_t k = 0; k < N_KINDS; k++) {
         if (o.kind && strcmp(KINDS[k].kind, o.kind))
             continue;
         if ((err = hd_waste_query(&rows, db, KINDS[k].kind, o.limit)) < 0)
             goto fail;
         if (o.format == OUT_JSON) {
-            printf("%s\n  ", printed ? "," : "");
-            out_json_str(stdout, KINDS[k].kind);
-            printf(": ");
+            oj_key(&j, KINDS[k].kind);
+            oj_raw(&j);
         } else if (o.format == OUT_TABLE) {
             printf("%s%s:\n", printed ? "\n" : "", KINDS[k].title);
         }
@@ -67,10 +68,12 @@ run(int argc, char **argv)
     }
     if (!o.kind && (err = hd_waste_total(db, &total)) < 0)
         goto fail;
-    if (o.format == OUT_JSON && !o.kind)
-        printf(",\n  \"saved\": %lld\n}\n", (long long)total);
-    else if (o.format == OUT_JSON)
-        printf("\n}\n");
+    if (o.format == OUT_JSON && !o.kind) {
+        oj_key(&j, "saved");
+        oj_int(&j, total);
+    }
+    if (o.format == OUT_JSON)
+        oj_done(&j);
     else if (o.format == OUT_TABLE && !o.kind)
         printf("\nIn all, about %s could be saved (of %s of objects).\n",
                out_bytes(b1, sizeof(b1), (double)total),
