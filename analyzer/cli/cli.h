@@ -55,7 +55,11 @@ enum {
     OPT_FORCE = 1 << 14,
     OPT_PICTURE = 1 << 15,   /* graph: --format svg|png|pdf|dot */
     OPT_MAX_NODES = 1 << 16, /* graph */
-    OPT_GRAPH_MODE = 1 << 17 /* graph: --backrefs, --refs, --path, ... */
+    OPT_GRAPH_MODE = 1 << 17, /* graph: --backrefs, --refs, --path, ... */
+    OPT_TIMEOUT = 1 << 18,    /* attach --timeout SECONDS */
+    OPT_PYTHONPATH = 1 << 19, /* attach --pythonpath DIR */
+    OPT_GDB = 1 << 20,        /* attach --gdb PATH|none */
+    OPT_FOREGROUND = 1 << 21  /* attach --foreground */
 };
 #define CLI_MAX_EXCLUDE 64
 
@@ -75,6 +79,9 @@ typedef struct cli_opts {
     const char *picture; /* graph --format */
     long max_nodes;      /* graph --max-nodes */
     int mode;            /* graph: the HD_GRAPH_* of the mode given, or -1 */
+    double timeout;      /* attach --timeout (0: not given) */
+    const char *pythonpath, *gdb; /* attach */
+    int foreground;      /* attach */
     const char *exclude[CLI_MAX_EXCLUDE];
     int n_exclude;
     const char *pos[3]; /* DB [OBJ], or up to three DBs (diff) */

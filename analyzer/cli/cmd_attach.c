@@ -90,43 +90,29 @@ parse_number(const char *s, double *out, int integer)
 static int
 parse(attach_opts *o, int argc, char **argv)
 {
+    cli_opts c;
     double v;
+    int rc = cli_parse(&hd_cmd_attach, &c, argc, argv,
+                       OPT_OUTPUT | OPT_TIMEOUT | OPT_PYTHONPATH | OPT_GDB |
+                           OPT_FOREGROUND);
+    if (rc)
+        return rc;
     memset(o, 0, sizeof(*o));
-    o->timeout = 60;
-    o->gdb = getenv("HEAPDIG_GDB");
+    o->output = c.output;
+    o->pythonpath = c.pythonpath;
+    o->timeout = c.timeout > 0 ? c.timeout : 60;
+    o->foreground = c.foreground;
+    o->gdb = c.gdb ? c.gdb : getenv("HEAPDIG_GDB");
     if (o->gdb == NULL || !*o->gdb)
         o->gdb = "gdb";
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-o") || !strcmp(a, "--timeout") ||
-            !strcmp(a, "--pythonpath") || !strcmp(a, "--gdb")) {
-            if (val == NULL)
-                return cli_usage(&hd_cmd_attach, "%s needs a value", a);
-            i++;
-            if (!strcmp(a, "-o"))
-                o->output = val;
-            else if (!strcmp(a, "--pythonpath"))
-                o->pythonpath = val;
-            else if (!strcmp(a, "--gdb"))
-                o->gdb = val;
-            else if (parse_number(val, &o->timeout, 0) < 0)
-                return cli_usage(&hd_cmd_attach, "--timeout takes a positive "
-                                 "number of seconds, not '%s'", val);
-        } else if (!strcmp(a, "--foreground")) {
-            o->foreground = 1;
-        } else if (a[0] == '-' && a[1]) {
-            return cli_usage(&hd_cmd_attach, "unknown option %s", a);
-        } else if (o->pid == 0) {
-            if (parse_number(a, &v, 1) < 0)
-                return cli_usage(&hd_cmd_attach, "'%s' is not a process id",
-                                 a);
-            o->pid = (long)v;
-        } else {
-            return cli_usage(&hd_cmd_attach, "unexpected argument %s", a);
-        }
-    }
-    if (o->pid == 0)
+    if (c.n_pos == 0)
         return cli_usage(&hd_cmd_attach, "which process? give its pid");
+    if (c.n_pos > 1)
+        return cli_usage(&hd_cmd_attach, "unexpected argument %s", c.pos[1]);
+    if (parse_number(c.pos[0], &v, 1) < 0)
+        return cli_usage(&hd_cmd_attach, "'%s' is not a process id",
+                         c.pos[0]);
+    o->pid = (long)v;
     return 0;
 }
 

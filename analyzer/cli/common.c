@@ -42,7 +42,7 @@ cli_percent(const char *s, double *out)
  * bits name.  A value option given twice is refused (which one would
  * count?), except --exclude, which accumulates. */
 typedef enum {
-    TAKES_TEXT, TAKES_FORMAT, TAKES_COUNT, TAKES_DEPTH, FLAG,
+    TAKES_TEXT, TAKES_FORMAT, TAKES_COUNT, TAKES_DEPTH, TAKES_SECONDS, FLAG,
     MODE /* one of several: the field gets `mode`; two of them conflict */
 } opt_kind;
 
@@ -71,6 +71,13 @@ static const struct {
     {"--format", NULL, OPT_PICTURE, TAKES_TEXT, offsetof(cli_opts, picture), 0},
     {"--max-nodes", NULL, OPT_MAX_NODES, TAKES_COUNT,
      offsetof(cli_opts, max_nodes), 0},
+    {"--timeout", NULL, OPT_TIMEOUT, TAKES_SECONDS,
+     offsetof(cli_opts, timeout), 0},
+    {"--pythonpath", NULL, OPT_PYTHONPATH, TAKES_TEXT,
+     offsetof(cli_opts, pythonpath), 0},
+    {"--gdb", NULL, OPT_GDB, TAKES_TEXT, offsetof(cli_opts, gdb), 0},
+    {"--foreground", NULL, OPT_FOREGROUND, FLAG,
+     offsetof(cli_opts, foreground), 0},
     {"--backrefs", NULL, OPT_GRAPH_MODE, MODE, offsetof(cli_opts, mode),
      HD_GRAPH_BACKREFS},
     {"--refs", NULL, OPT_GRAPH_MODE, MODE, offsetof(cli_opts, mode),
@@ -106,6 +113,16 @@ take_value(const hd_cmd *cmd, cli_opts *o, size_t k, const char *a,
                              "1000)", a);
         *(int *)(void *)field = (int)n;
         return 0;
+    case TAKES_SECONDS: {
+        char *end;
+        errno = 0;
+        double s = strtod(val, &end);
+        if (errno || end == val || *end || !(s > 0) || s > 1e7)
+            return cli_usage(cmd, "%s takes a positive number of seconds, "
+                             "not '%s'", a, val);
+        *(double *)(void *)field = s;
+        return 0;
+    }
     case TAKES_TEXT:
         if (OPTIONS[k].bit == OPT_EXCLUDE) {
             if (o->n_exclude == CLI_MAX_EXCLUDE)

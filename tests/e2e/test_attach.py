@@ -309,6 +309,16 @@ def main(cli, outdir, *args):
           rc == 2 and "not a process id" in err, err)
     rc, out, err = run(cli, "attach", os.getpid(), "--timeout", "0")
     check("--timeout 0: usage, exit 2", rc == 2, err)
+    # attach parses with the other commands' table: --opt=value, a value
+    # given twice refused, strict numbers
+    rc, out, err = run(cli, "attach", os.getpid(), "--timeout=2x")
+    check("--timeout=2x: usage, exit 2", rc == 2 and "'2x'" in err, err)
+    rc, out, err = run(cli, "attach", os.getpid(), "--gdb", "a", "--gdb", "b")
+    check("--gdb given twice: usage, exit 2",
+          rc == 2 and "given twice" in err, err)
+    rc, out, err = run(cli, "attach", os.getpid(), "--bogus")
+    check("an unknown option: usage, exit 2",
+          rc == 2 and "unknown option --bogus" in err, err)
     taken = os.path.join(outdir, "taken.hdig")
     open(taken, "w").close()
     rc, out, err = run(cli, "attach", os.getpid(), "-o", taken)
