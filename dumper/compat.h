@@ -827,11 +827,15 @@ hd_compat_atexit(hd_atexit_cb cb, void *arg)
     static const char *const parts[3] = {"", " args", " kwargs"};
     if (list == NULL || !PyList_CheckExact(list))
         return 0;
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(list); i++) {
+    /* newest first: numbered in the order they were registered, as the
+     * older versions' array is */
+    Py_ssize_t n = PyList_GET_SIZE(list);
+    for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *t = PyList_GET_ITEM(list, i);
         for (Py_ssize_t j = 0; PyTuple_CheckExact(t) && j < 3 &&
                                j < PyTuple_GET_SIZE(t); j++)
-            if (cb(PyTuple_GET_ITEM(t, j), (int)i, parts[j], arg) < 0)
+            if (cb(PyTuple_GET_ITEM(t, j), (int)(n - 1 - i), parts[j], arg) <
+                0)
                 return -1;
     }
     return cb(list, -1, "", arg);

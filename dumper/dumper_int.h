@@ -135,6 +135,7 @@ typedef struct hd_native_attr {
                          or owned */
     char *owned;      /* "name[i]" of an unboxed tuple's item, or NULL */
     int kind;         /* enum getter_kind (walk.c) */
+    size_t limit;     /* the end of the class that defines it */
 } hd_native_attr;
 
 typedef struct hd_typeinfo {

@@ -132,6 +132,19 @@ label_attr(hd_dumpctx *ctx, PyObject *target, const char *name, int owned)
     return label(ctx, target, STRONG(HD_LBL_ATTR), sid, owned);
 }
 
+/* Names edge i itself (where the same object may be visited more than
+ * once and the first is not the one meant). */
+static int
+label_attr_at(hd_dumpctx *ctx, size_t i, const char *name)
+{
+    uint32_t sid = hd_emit_cstr(ctx, name, strlen(name), name);
+    if (sid == 0)
+        return -1;
+    ctx->edges[i].word = STRONG(HD_LBL_ATTR);
+    ctx->edges[i].payload = sid;
+    return 0;
+}
+
 static int
 label_fields(hd_dumpctx *ctx, PyObject *op, const hd_field *f, int owned)
 {
@@ -666,10 +679,12 @@ label_lru_cache(hd_dumpctx *ctx, PyObject *op)
             wrapped = v;
     if (label_attr(ctx, wrapped, "__wrapped__", 0) < 0)
         return -1;
-    for (size_t i = 0; i < ctx->n_edges; i++) {
+    /* tp_traverse visits the links (a cached result may be a dict) before
+     * the cache: the cache is the last dict that is not its __dict__ */
+    for (size_t i = ctx->n_edges; i-- > 0;) {
         v = ctx->edges[i].target;
         if (ctx->edges[i].word == 0 && v != dict && PyDict_CheckExact(v)) {
-            if (label_attr(ctx, v, "cache", 0) < 0)
+            if (label_attr_at(ctx, i, "cache") < 0)
                 return -1;
             return label_lru_links(ctx, op, PyDict_GET_SIZE(v));
         }
@@ -738,18 +753,44 @@ getter_offset(const void *getter, size_t *offset)
 #endif
 }
 
-static int
-is_mypyc_class(PyTypeObject *t)
+/* A mypyc class's __mypyc_attrs__ (the names of its attributes, a tuple
+ * of str; borrowed), or NULL for any other class. */
+static PyObject *
+mypyc_attrs(PyTypeObject *t)
 {
     PyObject *k, *v;
     Py_ssize_t pos = 0;
     if (!(t->tp_flags & Py_TPFLAGS_HEAPTYPE) || t->tp_dict == NULL ||
         !PyDict_CheckExact(t->tp_dict))
-        return 0;
+        return NULL;
     while (PyDict_Next(t->tp_dict, &pos, &k, &v))
         if (PyUnicode_CheckExact(k) &&
             PyUnicode_CompareWithASCIIString(k, "__mypyc_attrs__") == 0)
+            return PyTuple_CheckExact(v) ? v : NULL;
+    return NULL;
+}
+
+/* Whether the str name is in dict d or tuple t, compared as exact str
+ * only: a key of another type is never asked (its __eq__ is code). */
+static int
+str_in_dict(PyObject *d, PyObject *name)
+{
+    PyObject *k, *v;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(d, &pos, &k, &v))
+        if (PyUnicode_CheckExact(k) && PyUnicode_Compare(k, name) == 0)
             return 1;
+    return 0;
+}
+
+static int
+str_in_tuple(PyObject *t, PyObject *name)
+{
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(t); i++) {
+        PyObject *k = PyTuple_GET_ITEM(t, i);
+        if (PyUnicode_CheckExact(k) && PyUnicode_Compare(k, name) == 0)
+            return 1;
+    }
     return 0;
 }
 
@@ -760,19 +801,15 @@ shadowed(PyObject *mro, Py_ssize_t i, PyObject *name)
 {
     for (Py_ssize_t j = 0; j < i; j++) {
         PyObject *d = ((PyTypeObject *)PyTuple_GET_ITEM(mro, j))->tp_dict;
-        if (d && PyDict_CheckExact(d)) {
-            PyObject *hit = PyDict_GetItemWithError(d, name); /* borrowed */
-            if (hit)
-                return 1;
-            PyErr_Clear();
-        }
+        if (d && PyDict_CheckExact(d) && str_in_dict(d, name))
+            return 1;
     }
     return 0;
 }
 
 static int
-add_native(hd_dumpctx *ctx, hd_typeinfo *ti, size_t off, const char *name,
-           int kind, char *owned)
+add_native(hd_dumpctx *ctx, hd_typeinfo *ti, size_t off, size_t limit,
+           const char *name, int kind, char *owned)
 {
     hd_native_attr *a = realloc(ti->native, (ti->n_native + 1) * sizeof(*a));
     if (a == NULL) {
@@ -784,15 +821,18 @@ add_native(hd_dumpctx *ctx, hd_typeinfo *ti, size_t off, const char *name,
     a[ti->n_native].offset = off;
     a[ti->n_native].name = owned ? owned : name;
     a[ti->n_native].kind = kind;
+    a[ti->n_native].limit = limit;
     a[ti->n_native].owned = owned;
     ti->n_native++;
     return 0;
 }
 
-/* An unboxed tuple attribute (mypyc's `__match_args__`, a tuple[str, str]
- * field) is its items in consecutive fields from the one its getter
- * loads first, up to the next field another getter reads (or the end of
- * the object): each named `name[i]`, as x.name[i] reads it. */
+/* mypyc's `__match_args__` (an unboxed tuple of str, so flat: one object
+ * field an item) is its items in consecutive fields from the one its
+ * getter loads first, up to the next field another getter reads or the
+ * end of the class that defines it: each named `__match_args__[i]`, as
+ * x.__match_args__[i] reads it.  Other unboxed tuples may nest or hold
+ * native ints, so their fields are not counted: they stay unnamed. */
 static int
 tuple_fields(hd_dumpctx *ctx, hd_typeinfo *ti)
 {
@@ -801,7 +841,7 @@ tuple_fields(hd_dumpctx *ctx, hd_typeinfo *ti)
     for (uint32_t i = 0; i < n; i++) {
         if (ti->native[i].kind != GETTER_TUPLE)
             continue;
-        size_t start = ti->native[i].offset, end = (size_t)tp->tp_basicsize;
+        size_t start = ti->native[i].offset, end = ti->native[i].limit;
         for (uint32_t j = 0; j < n; j++)
             if (j != i && ti->native[j].offset > start &&
                 ti->native[j].offset < end)
@@ -823,7 +863,7 @@ tuple_fields(hd_dumpctx *ctx, hd_typeinfo *ti)
                 return -1;
             }
             snprintf(item, len, "%s[%zu]", name, k);
-            if (add_native(ctx, ti, off, NULL, GETTER_OBJECT, item) < 0)
+            if (add_native(ctx, ti, off, end, NULL, GETTER_OBJECT, item) < 0)
                 return -1;
         }
     }
@@ -844,9 +884,9 @@ native_attrs(hd_dumpctx *ctx, hd_typeinfo *ti)
         return 0;
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(mro); i++) {
         PyTypeObject *t = (PyTypeObject *)PyTuple_GET_ITEM(mro, i);
-        PyObject *k, *v;
+        PyObject *k, *v, *attrs;
         Py_ssize_t pos = 0;
-        if (!PyType_Check((PyObject *)t) || !is_mypyc_class(t))
+        if (!PyType_Check((PyObject *)t) || (attrs = mypyc_attrs(t)) == NULL)
             continue;
         while (PyDict_Next(t->tp_dict, &pos, &k, &v)) {
             size_t off;
@@ -861,10 +901,14 @@ native_attrs(hd_dumpctx *ctx, hd_typeinfo *ti)
                 off >= (size_t)tp->tp_basicsize ||
                 (kind != GETTER_BYTE &&
                  (off % sizeof(PyObject *) ||
-                  off + sizeof(PyObject *) > (size_t)tp->tp_basicsize)) ||
+                  off + sizeof(PyObject *) > (size_t)t->tp_basicsize)) ||
+                /* an attribute, not a @property that reads a field */
+                !str_in_tuple(attrs, k) ||
+                (kind == GETTER_TUPLE && strcmp(g->name, "__match_args__")) ||
                 shadowed(mro, i, k))
                 continue;
-            if (add_native(ctx, ti, off, g->name, kind, NULL) < 0)
+            if (add_native(ctx, ti, off, (size_t)t->tp_basicsize, g->name,
+                           kind, NULL) < 0)
                 return -1;
         }
     }
@@ -1125,7 +1169,9 @@ atexit_root(PyObject *obj, int i, const char *part, void *arg)
     hd_dumpctx *ctx = arg;
     char name[300], qn[200] = "", mod[100] = "";
     int t;
-    if (obj == NULL)
+    /* a missing args or kwargs is the shared () or None: no root of its */
+    if (obj == NULL || (*part && (obj == Py_None || (PyTuple_CheckExact(obj) &&
+                                                     PyTuple_GET_SIZE(obj) == 0))))
         return 0;
     if (i < 0)
         return root(ctx, obj, HD_ROOT_INTERP, "atexit callbacks");

@@ -210,25 +210,24 @@ done:
  * found another root. */
 #define MODULE_ROOT_SEARCH 100000
 
-/* 1 if object id is the sys.modules or the builtins root, 0 if not. */
+/* 1 if object id is the sys.modules or the builtins root, 0 if not; q is
+ * the statement, prepared on first use. */
 static int
-is_module_root(hd_db *db, int64_t id)
+is_module_root(hd_rows **q, hd_db *db, int64_t id)
 {
-    hd_rows *r = NULL;
     int64_t p[1] = {id};
-    int err = hd_query_int(&r, db, "SELECT 1 FROM roots WHERE object = ?1 "
-                           "AND kind IN ('sys.modules', 'builtins')", 1, p);
-    if (err == 0)
-        err = hd_rows_next(r);
-    hd_rows_free(r);
-    return err;
+    int err = *q ? hd_rows_rerun(*q, 1, p)
+                 : hd_query_int(q, db, "SELECT 1 FROM roots WHERE object = ?1"
+                                " AND kind IN ('sys.modules', 'builtins')",
+                                1, p);
+    return err < 0 ? err : hd_rows_next(*q);
 }
 
 int
 hd_refchain_find(hd_chain **out, hd_db *db, const int64_t id,
                  const hd_chain_opts *o)
 {
-    hd_rows *st = NULL, *self = NULL;
+    hd_rows *st = NULL, *self = NULL, *modroot = NULL;
     hd_hmap seen = {0};
     int64_t *node = NULL;     /* BFS nodes */
     uint32_t *next = NULL;    /* index of the node each leads to */
@@ -318,7 +317,7 @@ hd_refchain_find(hd_chain **out, hd_db *db, const int64_t id,
                  * search; another (a thread's frame, an object held from
                  * outside) is kept while a module's is looked for a while
                  * longer, as the stored chains prefer modules */
-                int mod = is_module_root(db, src);
+                int mod = is_module_root(&modroot, db, src);
                 if (mod < 0) {
                     err = mod;
                     goto done;
@@ -380,6 +379,7 @@ done:
     hd_hmap_free(&seen);
     hd_rows_free(st);
     hd_rows_free(self);
+    hd_rows_free(modroot);
     hd_chain_free(c);
     return err;
 }

@@ -86,6 +86,12 @@ def lookup(a, b=0):
     return Planted()
 
 
+@functools.lru_cache(maxsize=8)  # results that are dicts, as the cache is
+def settings(name):
+    return {"v": Planted()}
+
+
+settings(1)
 lookup(1)
 lookup("x", 2)
 lookup(1)  # a hit moves its link last: the key still names its result
@@ -196,6 +202,7 @@ EXPECT = [
     (lambda: summarize("k"), [".cache"]),
     (lambda: lookup(1), ["['lookup']", "[1]"]),
     (lambda: lookup("x", 2), ["['lookup']", "[('x', 2)]"]),
+    (lambda: settings(1)["v"], ["['settings']", "[1]", "['v']"]),
     (lambda: PARTIAL.args[0], [".args", "[0]"]),
     (lambda: FACTORY_RESULT, ["['FACTORY_RESULT']"]),
     (lambda: BY_KEY.default_factory, [".default_factory"]),
@@ -268,7 +275,7 @@ def main(cli, outdir):
         check("%s: names %s" % (what, ", ".join(labels)),
               all(any(l in h for h in hops) for l in labels), text)
         expr = chain["python"]
-        if labels[0] in (".cache", "['lookup']"):
+        if labels[0] in (".cache", "['lookup']", "['settings']"):
             check("%s: no Python expression (lru_cache's cache is no "
                   "attribute)" % what, expr is None, repr(expr))
             continue
@@ -358,6 +365,14 @@ def main(cli, outdir):
             s["label"] for s in chain.get("steps", [])]
     check("%s a function only atexit holds is rooted at its callback: %s" %
           (tag, root), ok, repr(chain)[:300] + r.stderr)
+    import sqlite3
+    con = sqlite3.connect(dump + ".db")
+    shared = con.execute("SELECT name FROM roots WHERE kind = 'interpreter' "
+                         "AND (name LIKE '%(NoneType)' OR object IN (SELECT "
+                         "id FROM objects WHERE length = 0))").fetchall()
+    con.close()
+    check("%s a missing args or kwargs (the shared () or None) is no root" %
+          tag, not shared, repr(shared))
     r = subprocess.run([cli, "path", dump + ".db", hex(id(next(iter(KEYED)))),
                         "--format", "json"], capture_output=True, text=True)
     chain = json.loads(r.stdout) if r.returncode == 0 else {}
