@@ -113,13 +113,11 @@ split_backbone(const hd_heap *h, tarjan_work *t, const uint32_t *comp,
     uint64_t n = h->n_objects;
     uint8_t *backbone = calloc((size_t)n_comp + 1, 1);
     uint8_t *cut = calloc((size_t)n + 1, 1);
-    uint8_t *dict_name = calloc((size_t)h->n_strings + 1, 1);
+    uint8_t *dict_name = hd_heap__strings_named(h, "__dict__");
     uint32_t *count = NULL;
     int64_t out = -1;
     if (!backbone || !cut || !dict_name)
         goto done;
-    for (uint32_t i = 1; i <= h->n_strings; i++)
-        dict_name[i] = !strcmp(hd_heap__str(h, i, NULL), "__dict__");
     for (uint64_t o = 0; o < n; o++)
         if (h->flags[o] & (HD_OBJ_TYPE | HD_OBJ_MODULE))
             backbone[comp[o]] = 1;
@@ -133,9 +131,7 @@ split_backbone(const hd_heap *h, tarjan_work *t, const uint32_t *comp,
         if (!(h->flags[o] & (HD_OBJ_TYPE | HD_OBJ_MODULE)))
             continue;
         for (uint64_t e = h->edge_start[o]; e < h->edge_start[o + 1]; e++)
-            if ((h->edge_word[e] >> 1) == HD_LBL_ATTR &&
-                h->edge_payload[e] <= h->n_strings &&
-                dict_name[h->edge_payload[e]])
+            if (hd_heap__edge_is_attr(h, e, dict_name))
                 cut[h->edge_dst[e]] = 1;
     }
     uint64_t n_sub = tarjan(h, cut, t, sub, NULL);

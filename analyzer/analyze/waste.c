@@ -139,7 +139,7 @@ hd_waste__compute(hd_heap *h)
     dup_type = calloc((size_t)h->n_types + 1, 1);
     empty_type = calloc((size_t)h->n_types + 1, 1);
     slots_type = calloc((size_t)h->n_types + 1, 1);
-    dict_name = calloc((size_t)h->n_strings + 1, 1);
+    dict_name = hd_heap__strings_named(h, "__dict__");
     if (!is_dict_of || !dup_type || !empty_type || !slots_type || !dict_name)
         goto nomem;
     static const char *const containers[][2] = {
@@ -156,15 +156,11 @@ hd_waste__compute(hd_heap *h)
                             ? hd_heap__str(h, h->type_module[t], NULL) : NULL;
         slots_type[t] = m && strcmp(m, "builtins") != 0;
     }
-    /* the strings "__dict__" (once each, not a strcmp an edge) */
-    for (uint32_t i = 1; i <= h->n_strings; i++)
-        dict_name[i] = !strcmp(hd_heap__str(h, i, NULL), "__dict__");
     /* instances with a __dict__: a strong .__dict__ reference */
     for (uint64_t o = 0; o < n; o++) {
         for (uint64_t e = h->edge_start[o]; e < h->edge_start[o + 1]; e++) {
             uint8_t w = h->edge_word[e];
-            if ((w >> 1) != HD_LBL_ATTR || h->edge_payload[e] > h->n_strings ||
-                !dict_name[h->edge_payload[e]])
+            if (!hd_heap__edge_is_attr(h, e, dict_name))
                 continue;
             uint32_t d = h->edge_dst[e];
             is_dict_of[d] = 1;

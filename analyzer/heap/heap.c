@@ -169,3 +169,12 @@ hd_heap__label(const hd_heap *h, uint8_t word, uint64_t payload, char *buf,
         return NULL;
     }
 }
+
+uint8_t *
+hd_heap__strings_named(const hd_heap *h, const char *text)
+{
+    uint8_t *named = calloc((size_t)h->n_strings + 1, 1);
+    for (uint32_t i = 1; named && i <= h->n_strings; i++)
+        named[i] = !strcmp(hd_heap__str(h, i, NULL), text);
+    return named;
+}

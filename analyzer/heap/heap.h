@@ -147,6 +147,17 @@ typedef struct hd_heap {
 void hd_heap__free(hd_heap *h);
 /* The text of string id (1-based); "" for 0. */
 const char *hd_heap__str(const hd_heap *h, uint32_t id, size_t *len);
+/* A flag per string id (1..n_strings): its text is `text`; for testing
+ * many edges' attribute names without a strcmp each.  Caller frees; NULL
+ * when out of memory. */
+uint8_t *hd_heap__strings_named(const hd_heap *h, const char *text);
+/* Whether edge e is an attribute reference whose name is flagged. */
+static inline int
+hd_heap__edge_is_attr(const hd_heap *h, uint64_t e, const uint8_t *named)
+{
+    return (h->edge_word[e] >> 1) == HD_LBL_ATTR &&
+           h->edge_payload[e] <= h->n_strings && named[h->edge_payload[e]];
+}
 /* Renders an edge label as its SQL text form (FORMAT.md §6) into buf;
  * returns NULL for unlabelled edges. */
 const char *hd_heap__label(const hd_heap *h, uint8_t word, uint64_t payload,

@@ -9,6 +9,7 @@
  */
 #include "query/query.h"
 #include "harness.h"
+#include "fixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,11 +34,10 @@ one(const char *sql)
 static size_t
 check_shape(const hd_picture *p, int64_t id, int max_nodes)
 {
-    size_t real = 0, targets = 0, summaries = 0;
+    size_t real = 0, targets = 0;
     for (size_t i = 0; i < p->n_nodes; i++) {
         const hd_pic_node *n = &p->nodes[i];
         if (n->kind == HD_PIC_SUMMARY) {
-            summaries++;
             CHECK(n->id == -1 && n->type && strstr(n->type, "more"));
             continue;
         }
@@ -52,7 +52,6 @@ check_shape(const hd_picture *p, int64_t id, int max_nodes)
     CHECK_EQ(targets, 1);
     for (size_t i = 0; i < p->n_edges; i++)
         CHECK(p->edges[i].src < p->n_nodes && p->edges[i].dst < p->n_nodes);
-    (void)summaries;
     return real;
 }
 
@@ -181,24 +180,11 @@ main(int argc, char **argv)
         TEST(test_picture__dominated_and_cycle_are_bounded),
         TEST(test_picture__dot_holds_every_node),
     };
-    const char *dump = getenv("HD_TEST_DUMP");
     char path[4096];
-    hd_load_stats st;
-    if (dump == NULL) {
-        fprintf(stderr, "HD_TEST_DUMP: the fixture dump to load\n");
+    if (fixture_open(&db, path, sizeof(path), "picture_test"))
         return 1;
-    }
-    snprintf(path, sizeof(path), "%s.picture_test-%d.db", dump, (int)getpid());
-    snprintf(dot_path, sizeof(dot_path), "%s.picture_test-%d.dot", dump,
-             (int)getpid());
-    if (hd_load_file(&st, dump, path, NULL, NULL) < 0 ||
-        hd_db_open(&db, path) < 0) {
-        fprintf(stderr, "cannot load %s: %s\n", dump, hd_error_last()->message);
-        unlink(path);
-        return 1;
-    }
+    snprintf(dot_path, sizeof(dot_path), "%s.dot", path);
     int rc = hd_test_main(cases, sizeof(cases) / sizeof(cases[0]), argc, argv);
-    hd_db_close(db);
-    unlink(path);
+    fixture_close(db, path);
     return rc;
 }

@@ -9,6 +9,7 @@
 #include "store/store.h"
 #include "query/query.h"
 #include "harness.h"
+#include "fixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,22 +137,10 @@ main(int argc, char **argv)
         TEST(test_store__tables_add_up),
         TEST(test_store__query_errors_are_reported),
     };
-    const char *dump = getenv("HD_TEST_DUMP");
     char path[4096];
-    hd_load_stats st;
-    if (dump == NULL) {
-        fprintf(stderr, "HD_TEST_DUMP: the fixture dump to load\n");
+    if (fixture_open(&db, path, sizeof(path), "store_test"))
         return 1;
-    }
-    snprintf(path, sizeof(path), "%s.store_test-%d.db", dump, (int)getpid());
-    if (hd_load_file(&st, dump, path, NULL, NULL) < 0 ||
-        hd_db_open(&db, path) < 0) {
-        fprintf(stderr, "cannot load %s: %s\n", dump, hd_error_last()->message);
-        unlink(path);
-        return 1;
-    }
     int rc = hd_test_main(cases, sizeof(cases) / sizeof(cases[0]), argc, argv);
-    hd_db_close(db);
-    unlink(path);
+    fixture_close(db, path);
     return rc;
 }
