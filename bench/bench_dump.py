@@ -166,8 +166,8 @@ def main(n, outdir, cli):
           "%.1f ms -> %.2fx (goal <= 2x); foreground pause %.0f ms" % (
               t_bg_pause * 1e3, t_fork * 1e3, t_bg_pause / t_fork,
               t_dump * 1e3))
-    print("  heapdig load + analysis %.1fs (targets: < 30 s at 5M, < 60 s "
-          "at 10M), peak %.0f B per object+edge (target < 150)" % (
+    print("  heapdig load + analysis %.1fs (targets: < 15 s at 5M, < 30 s "
+          "at 10M), peak %.0f B per object+edge (target <= 64)" % (
               t_load, res["load_peak_rss_per_obj_edge"]))
     print("  %s" % phases)
     print("  SQLite rows %.1fs vs raw insert of the same rows %.1fs -> %.2fx "

@@ -61,8 +61,8 @@ help(FILE *fp)
 static void
 on_fatal_signal(int sig)
 {
-    const char *tmp = hd_load_temp();
-    if (tmp)
+    const char *tmp;
+    for (int i = 0; (tmp = hd_load_temp(i)) != NULL; i++)
         unlink(tmp);
     signal(sig, SIG_DFL);
     raise(sig);

@@ -78,9 +78,10 @@ typedef struct hd_load_stats {
     double seconds_index;   /**< SQLite indexes */
 } hd_load_stats;
 
-/** The temporary database a load is writing now, or NULL: a program's
- *  SIGINT/SIGTERM handler removes it (unlink is async-signal-safe). */
-const char *hd_load_temp(void);
+/** The i-th temporary file a load is writing now (i = 0, 1, ...), or NULL
+ *  past the last: a program's SIGINT/SIGTERM handler removes them all
+ *  (unlink is async-signal-safe). */
+const char *hd_load_temp(int i);
 
 /**
  * Loads a dump into a new SQLite database (schema/heapdig.sql).

@@ -97,13 +97,16 @@ def databases_are_input(cli, outdir, db, dump):
     dead.wait()
     stale = "%s.tmp-%d" % (target, dead.pid)
     live = "%s.tmp-%d" % (target, os.getpid())
-    for p in (stale, live):
+    for p in (stale, stale + "-edges", live, live + "-edges"):
         shutil.copy(unfinished, p)
     rc, out, err = run(cli, "load", "-q", dump, "-o", target)
-    check("a dead load's temporary database is removed by the next load",
-          rc == 0 and not os.path.exists(stale), repr(os.listdir(outdir)))
-    check("... a live one's is left alone", os.path.exists(live))
+    check("a dead load's temporary databases are removed by the next load",
+          rc == 0 and not os.path.exists(stale) and
+          not os.path.exists(stale + "-edges"), repr(os.listdir(outdir)))
+    check("... a live one's are left alone",
+          os.path.exists(live) and os.path.exists(live + "-edges"))
     os.unlink(live)
+    os.unlink(live + "-edges")
 
 
 def many_classes(cli, outdir):
