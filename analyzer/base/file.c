@@ -4,7 +4,7 @@
  * new file of mode 0600, as private as the dump it shows, written under a
  * temporary name and renamed only when every byte is on disk, so a reader
  * never sees half a file and a full disk is an error, not a short file.
- * The path "-" is standard output.
+ * The path "-" is standard output; a device or a pipe is written into.
  */
 #include "base/base.h"
 
@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Every byte to fd; 0 or an error naming what. */
@@ -57,6 +58,23 @@ hd__write_file_atomic(const char *path, const char *data, size_t n)
     int err;
     if (strcmp(path, "-") == 0) /* "-o -": to standard output */
         return write_all(STDOUT_FILENO, "standard output", data, n);
+    /* A device or a pipe is written into, as cp does: renaming a file over
+     * /dev/null would replace the device. */
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return hd_error_set(HD_EIO, "cannot write %s: it is a directory",
+                            path);
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+            return hd_error_set(HD_EIO, "cannot open %s: %s", path,
+                                strerror(errno));
+        err = write_all(fd, path, data, n);
+        if (close(fd) < 0 && err == 0)
+            err = hd_error_set(HD_EIO, "cannot write %s: %s", path,
+                               strerror(errno));
+        return err;
+    }
     tmp = malloc(len);
     if (tmp == NULL)
         return hd_error_set(HD_ENOMEM, "out of memory");

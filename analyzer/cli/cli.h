@@ -104,6 +104,12 @@ int cli_database_for(const hd_cmd *cmd, const char *in, char **db_path);
 const char *cli_database_arg(const hd_cmd *cmd, const char *in, int *rc);
 /* Whether path starts as a SQLite database does. */
 int cli_is_database(const char *path);
+/* Whether the command may write its output to out: never over one of its
+ * inputs (a dump, a database: even with --force), over another heapdig dump
+ * or database only with --force.  0, or prints why not and returns
+ * HD_EXIT_ERROR. */
+int cli_output_ok(const hd_cmd *cmd, const char *out, int force,
+                  const char *const *inputs, int n_inputs);
 /* Opens pos[0] (a database, or a dump: cli_database_arg) and (need_obj)
  * resolves pos[1]; 0 or an exit code. */
 int cli_open(const hd_cmd *cmd, cli_opts *o, int need_obj, hd_db **db,

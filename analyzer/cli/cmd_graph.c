@@ -23,7 +23,7 @@ run(int argc, char **argv)
 
     if ((rc = cli_parse(&hd_cmd_graph, &o, argc, argv,
                         OPT_GRAPH_MODE | OPT_WEAK | OPT_OUTPUT | OPT_PICTURE |
-                        OPT_DEPTH | OPT_MAX_NODES | OPT_EXCLUDE)))
+                        OPT_DEPTH | OPT_MAX_NODES | OPT_EXCLUDE | OPT_FORCE)))
         return rc;
     memset(&g, 0, sizeof(g));
     g.mode = o.mode >= 0 ? (hd_graph_mode)o.mode : HD_GRAPH_BACKREFS;
@@ -47,7 +47,11 @@ run(int argc, char **argv)
     if (out == NULL)
         return cli_usage(&hd_cmd_graph, "-o FILE is required (.svg, .png, "
                          ".pdf or .dot)");
+    const char *inputs[2] = {dbp, NULL};
     if ((dbp = cli_database_arg(&hd_cmd_graph, dbp, &rc)) == NULL)
+        return rc;
+    inputs[1] = dbp;
+    if ((rc = cli_output_ok(&hd_cmd_graph, out, o.force, inputs, 2)))
         return rc;
     int err = hd_db_open(&db, dbp);
     if (err < 0)
@@ -78,7 +82,7 @@ const hd_cmd hd_cmd_graph = {
     "graph", "draw the references around an object (Graphviz)",
     "DB OBJ -o FILE [--backrefs|--refs|--path|--cycle|--dominated]\n"
     "       [--depth D] [--max-nodes N] [--format svg|png|pdf|dot]\n"
-    "       [--exclude TYPE|OBJ ...] [--weak]\n\n"
+    "       [--exclude TYPE|OBJ ...] [--weak] [--force]\n\n"
     "  --backrefs   who holds OBJ, up to --depth (default 4), stopping at\n"
     "               roots (default)\n"
     "  --refs       what OBJ holds\n"
@@ -87,6 +91,8 @@ const hd_cmd hd_cmd_graph = {
     "  --dominated  what OBJ dominates: what goes away if it goes\n"
     "  --max-nodes  bound on the picture (default 30); more neighbours than\n"
     "               fit become one '... N more' node\n"
+    "  --force      replace FILE even if it is a heapdig dump or database\n"
+    "               (never the one drawn)\n"
     "The format comes from the file name unless --format is given.  The\n"
     "object is yellow, roots blue, garbage red; weak references dashed.",
     run};

@@ -43,7 +43,7 @@ run(int argc, char **argv)
     hd_db *db = NULL;
     char *dbs[3] = {NULL, NULL, NULL}, *out = NULL;
     int err, rc = cli_parse(&hd_cmd_report, &o, argc, argv,
-                            OPT_OUTPUT | OPT_BY);
+                            OPT_OUTPUT | OPT_BY | OPT_FORCE);
     if (rc)
         return rc;
     double min_pct = 10.0;
@@ -60,6 +60,14 @@ run(int argc, char **argv)
         rc = cli_fail("report", HD_ENOMEM);
         goto done;
     }
+    const char *inputs[6];
+    for (int i = 0; i < o.n_pos; i++) {
+        inputs[2 * i] = o.pos[i];
+        inputs[2 * i + 1] = dbs[i];
+    }
+    if ((rc = cli_output_ok(&hd_cmd_report, out, o.force, inputs,
+                            2 * o.n_pos)))
+        goto done;
     hd_report_opts ro = {.min_pct = min_pct, .source = in};
     if (o.n_pos > 1) {
         char src[1024];
@@ -89,11 +97,13 @@ done:
 const hd_cmd hd_cmd_report = {
     "report", "one HTML page that shows the leak (or, given 2-3 dumps, what "
     "grew)",
-    "DB|DUMP [-o FILE.html] [--by PERCENT]\n"
-    "       heapdig report A B [C] [-o FILE.html]\n\n"
+    "DB|DUMP [-o FILE.html] [--by PERCENT] [--force]\n"
+    "       heapdig report A B [C] [-o FILE.html] [--force]\n\n"
     "A dump is loaded into DUMP.db first (unless that is newer).  The page\n"
     "is written beside the input (app.hdig -> app.html; with 2-3 inputs,\n"
     "oldest first, beside the newest as NEWEST.growth.html) unless -o says\n"
     "where.  It is one file, needs no network and reads with scripts off.\n"
-    "--by PERCENT: the share of the heap a suspect must retain (default 10).",
+    "--by PERCENT: the share of the heap a suspect must retain (default 10).\n"
+    "--force: replace FILE even if it is a heapdig dump or database (never\n"
+    "one of the inputs).",
     run};

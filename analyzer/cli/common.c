@@ -219,6 +219,37 @@ cli_is_database(const char *path)
 }
 
 static int
+same_file(const struct stat *st, const char *path)
+{
+    struct stat other;
+    return path && stat(path, &other) == 0 && other.st_dev == st->st_dev &&
+           other.st_ino == st->st_ino;
+}
+
+int
+cli_output_ok(const hd_cmd *cmd, const char *out, int force,
+              const char *const *inputs, int n_inputs)
+{
+    struct stat st;
+    if (strcmp(out, "-") == 0 || stat(out, &st) < 0 || !S_ISREG(st.st_mode))
+        return 0; /* new, standard output, or a device written into */
+    for (int i = 0; i < n_inputs; i++)
+        if (same_file(&st, inputs[i])) {
+            fprintf(stderr, "heapdig: %s: %s is the %s it reads; the output "
+                    "goes elsewhere (-o)\n", cmd->name, out,
+                    is_dump(out) ? "dump" : "database");
+            return HD_EXIT_ERROR;
+        }
+    if (!force && (is_dump(out) || cli_is_database(out))) {
+        fprintf(stderr, "heapdig: %s: %s is a heapdig %s; not replacing it "
+                "(--force does)\n", cmd->name, out,
+                is_dump(out) ? "dump" : "database");
+        return HD_EXIT_ERROR;
+    }
+    return 0;
+}
+
+static int
 newer(const char *a, const char *b)
 {
     struct stat sa, sb;

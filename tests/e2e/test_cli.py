@@ -8,7 +8,9 @@ written (a full disk) fails the command.  `load` never replaces the dump it
 reads nor any file that is not a database (without --force), gives the
 database the dump's mode, reads an uncompressed dump, says so when given a
 database, keeps heapdig's source locations out of its messages, and leaves
-no temporary database when interrupted.
+no temporary database when interrupted.  report and graph never write over
+their input, nor over another dump or database without --force, and write
+into a pipe or device rather than replacing it.
 """
 import gzip
 import hashlib
@@ -94,6 +96,56 @@ def files(cli, outdir):
           rc == 0 and stat.S_IMODE(os.stat(db).st_mode) == 0o400, err)
     os.chmod(dump, 0o600)
     os.chmod(db, 0o600)
+
+    # report and graph write pictures and pages: never over what they read,
+    # over another dump or database only with --force, into a pipe or a
+    # device as into a file (a rename would replace the device)
+    db_before = digest(db)
+    for args in (["report", db, "-o", db], ["report", dump, "-o", dump],
+                 ["report", dump, "-o", db, "--force"],
+                 ["graph", db, "#1", "-o", db, "--force"],
+                 ["graph", dump, "#1", "-o", dump]):
+        rc, out, err = run(cli, *args)
+        check("%s -o its own input is refused, the input intact"
+              % " ".join(args[:1] + args[3:]).replace(outdir + "/", ""),
+              rc == 1 and "goes elsewhere" in err and digest(db) == db_before
+              and digest(dump) == before, err)
+    second = os.path.join(outdir, "second.hdig")
+    heapdig.dump(second)
+    second_digest = digest(second)
+    for args in (["report", db, "-o", second],
+                 ["graph", db, "#1", "-o", second]):
+        rc, out, err = run(cli, *args)
+        check("%s -o another dump is refused without --force" % args[0],
+              rc == 1 and "not replacing it (--force does)" in err and
+              digest(second) == second_digest, err)
+    rc, out, err = run(cli, "report", db, "-o", second, "--force")
+    check("... and replaced with --force", rc == 0 and
+          open(second, "rb").read(15) == b"<!DOCTYPE html>", err)
+    old_page = os.path.join(outdir, "old.html")
+    with open(old_page, "w") as f:
+        f.write("<p>yesterday's page</p>\n")
+    rc, out, err = run(cli, "report", db, "-o", old_page)
+    check("report -o replaces an ordinary file (as -o does elsewhere)",
+          rc == 0 and open(old_page, "rb").read(15) == b"<!DOCTYPE html>",
+          err)
+    fifo = os.path.join(outdir, "page.fifo")
+    os.mkfifo(fifo)
+    # cat into a file: a page larger than a pipe's buffer would block cat
+    # (and so the report) if cat wrote into a pipe read only afterwards
+    copy = os.path.join(outdir, "page.copy")
+    with open(copy, "wb") as sink:
+        reader = subprocess.Popen(["cat", fifo], stdout=sink)
+        rc, out, err = run(cli, "report", db, "-o", fifo)
+        reader.wait(timeout=60)
+    page = open(copy, "rb").read()
+    check("report -o a pipe writes into it and leaves the pipe a pipe",
+          rc == 0 and page.startswith(b"<!DOCTYPE html>") and
+          stat.S_ISFIFO(os.stat(fifo).st_mode), err)
+    os.unlink(fifo)
+    rc, out, err = run(cli, "report", db, "-o", outdir)
+    check("report -o a directory is an error", rc == 1 and
+          "is a directory" in err, err)
 
     # the option spellings other tools take
     rc, out, err = run(cli, "top", db, "--format=json", "-n2")

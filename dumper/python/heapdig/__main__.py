@@ -16,6 +16,7 @@ what they would be without heapdig; everything after -m MODULE or the
 script is the program's.  Each dump says its file name on stderr.
 """
 import atexit
+import math
 import os
 import runpy
 import signal
@@ -39,7 +40,7 @@ def _number(opt, text, positive=True):
     except ValueError:
         raise UsageError("%s takes a number of %s, not %r" % (
             opt, "seconds" if opt == "--every" else "MB", text))
-    if positive and not v > 0:
+    if not math.isfinite(v) or (positive and not v > 0):
         raise UsageError("%s takes a positive number, not %s" % (opt, text))
     return v
 
@@ -111,6 +112,9 @@ def _parse(argv):
                          "{pid}, {n} and {time})" % (a["path"], e))
     if a["at_exit"] is not None:
         # checked now: finding out when the program ends loses the dump
+        if os.path.isdir(a["at_exit"]):
+            raise UsageError("--at-exit %s: is a directory; give the dump's "
+                             "file name" % a["at_exit"])
         where = os.path.dirname(os.path.abspath(a["at_exit"]))
         if not os.path.isdir(where) or not os.access(where, os.W_OK):
             raise UsageError("--at-exit %s: cannot write in %s" % (
