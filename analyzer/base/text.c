@@ -225,3 +225,13 @@ hd_count_str(char *buf, size_t cap, long long n)
     buf[o] = 0;
     return buf;
 }
+
+const char *
+hd_count_of(char *buf, size_t cap, long long n, const char *one,
+            const char *many)
+{
+    char c[32];
+    snprintf(buf, cap, "%s %s", hd_count_str(c, sizeof(c), n),
+             n == 1 ? one : many);
+    return buf;
+}

@@ -88,9 +88,10 @@ typedef struct cli_opts {
     int n_pos;
 } cli_opts;
 
-/* Strict numbers for options: the whole text (no "2x"); 0 or -1. */
+/* Strict numbers for options: the whole text (no "2x", " 2", "inf", "0x10");
+ * 0 or -1.  An integer, a finite decimal, a percentage in (0, 100]. */
 int cli_number(const char *s, long *out);
-/* A percentage in (0, 100]; 0 or -1. */
+int cli_decimal(const char *s, double *out);
 int cli_percent(const char *s, double *out);
 /* Parses argv[1..] accepting the OPT_* bits ("--" ends the options); 0 or
  * an exit code. */
@@ -121,6 +122,15 @@ int cli_looks_like_object(const char *s);
  * when count_sql counts more (tables only). */
 void cli_print_more(hd_db *db, const char *count_sql, int n,
                     const char *const *params, long shown, int format);
+/* One of a NULL-ended list of words for an option (NULL: the first), as
+ * the list's own string, so no command-line text goes into SQL; NULL with
+ * *rc the usage error's exit code. */
+const char *cli_choice(const hd_cmd *cmd, const char *opt, const char *given,
+                       const char *const *choices, int *rc);
+/* Warns on stderr if the databases of a hd_diff_open are not oldest
+ * first. */
+void cli_warn_order(const hd_cmd *cmd, hd_db *db, const char *const *paths,
+                    int n);
 /* Runs a query and prints its rows; returns an exit code. */
 int cli_print_query(const hd_cmd *cmd, hd_db *db, const char *sql, int n,
                     const char *const *params, int format);
@@ -128,14 +138,17 @@ int cli_print_query(const hd_cmd *cmd, hd_db *db, const char *sql, int n,
 /* ---- output.c ------------------------------------------------------------- */
 
 typedef int out_format;
-enum { OUT_TABLE, OUT_JSON, OUT_CSV, OUT_CSV_ROWS /* no header line */ };
+enum {
+    OUT_TABLE, OUT_JSON, OUT_CSV,
+    OUT_CSV_ROWS,   /* no header line */
+    OUT_JSON_NESTED /* a list that is a value inside an out_json document */
+};
 
 /* Parses "table", "json" or "csv"; returns -1 if unknown. */
 int out_parse_format(const char *s, out_format *f);
 
 /* Prints every row of a query in the chosen format.  Columns whose name
- * ends in "size" or "retained" are shown as human sizes in tables.  `title`
- * names the JSON array (NULL: a bare array). */
+ * ends in "size" or "retained" are shown as human sizes in tables. */
 int out_rows(FILE *fp, hd_rows *rows, out_format f);
 
 /* Human-readable bytes: "1.5 MiB". */
@@ -160,6 +173,7 @@ void oj_arr(out_json *j);  /* [ */
 void oj_end(out_json *j);  /* } or ], whichever is open */
 void oj_key(out_json *j, const char *key);
 void oj_str(out_json *j, const char *s); /* NULL: null */
+void oj_strn(out_json *j, const char *s, size_t n); /* may hold NULs */
 void oj_int(out_json *j, int64_t v);
 void oj_num(out_json *j, double v, int decimals);
 void oj_bool(out_json *j, int v);

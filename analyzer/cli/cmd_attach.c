@@ -74,24 +74,10 @@ now(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Strict decimal: the whole string, > 0. */
-static int
-parse_number(const char *s, double *out, int integer)
-{
-    char *end;
-    errno = 0;
-    double v = integer ? (double)strtol(s, &end, 10) : strtod(s, &end);
-    if (errno || end == s || *end || v <= 0)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 static int
 parse(attach_opts *o, int argc, char **argv)
 {
     cli_opts c;
-    double v;
     int rc = cli_parse(&hd_cmd_attach, &c, argc, argv,
                        OPT_OUTPUT | OPT_TIMEOUT | OPT_PYTHONPATH | OPT_GDB |
                            OPT_FOREGROUND);
@@ -109,10 +95,9 @@ parse(attach_opts *o, int argc, char **argv)
         return cli_usage(&hd_cmd_attach, "which process? give its pid");
     if (c.n_pos > 1)
         return cli_usage(&hd_cmd_attach, "unexpected argument %s", c.pos[1]);
-    if (parse_number(c.pos[0], &v, 1) < 0)
+    if (cli_number(c.pos[0], &o->pid) < 0 || o->pid <= 0)
         return cli_usage(&hd_cmd_attach, "'%s' is not a process id",
                          c.pos[0]);
-    o->pid = (long)v;
     return 0;
 }
 

@@ -41,20 +41,27 @@ run(int argc, char **argv)
              o.format == OUT_TABLE ? "state != 'backbone'" : "1",
              o.limit);
     rc = cli_print_query(&hd_cmd_cycles, db, sql, 0, NULL, o.format);
+    if (rc == 0) {
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM cycles c WHERE %s "
+                 "AND %s", o.garbage ? "c.reachable = 0" : "1",
+                 o.format == OUT_TABLE ? KIND " != 'backbone'" : "1");
+        cli_print_more(db, sql, 0, NULL, o.limit, o.format);
+    }
     if (rc == 0 && o.format == OUT_TABLE && !o.garbage) {
         hd_rows *r = NULL;
-        char b[32], n1[32], n2[32];
+        char b[32], n1[48], n2[48];
         snprintf(sql, sizeof(sql), "SELECT count(*), coalesce(sum(members), "
                  "0), coalesce(sum(size), 0) FROM cycles c WHERE " KIND
                  " = 'backbone'");
         if (hd_query(&r, db, sql, 0, NULL) == 0 && hd_rows_next(r) == 1 &&
             hd_rows_int(r, 0) > 0)
-            printf("\nAlso %s live cycles through modules and classes (%s "
-                   "objects, %s): the module, class and function backbone "
-                   "every program has (--format json lists them, as "
-                   "'backbone').\n",
-                   out_count(n1, sizeof(n1), (long long)hd_rows_int(r, 0)),
-                   out_count(n2, sizeof(n2), (long long)hd_rows_int(r, 1)),
+            printf("\nAlso %s through modules and classes (%s, %s): the "
+                   "module, class and function backbone every program has "
+                   "(--format json lists them, as 'backbone').\n",
+                   hd_count_of(n1, sizeof(n1), (long long)hd_rows_int(r, 0),
+                               "live cycle", "live cycles"),
+                   hd_count_of(n2, sizeof(n2), (long long)hd_rows_int(r, 1),
+                               "object", "objects"),
                    out_bytes(b, sizeof(b), (double)hd_rows_int(r, 2)));
         hd_rows_free(r);
     }

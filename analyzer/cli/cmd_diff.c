@@ -9,6 +9,19 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Under a table cut at -n: how many rows it left out. */
+static int
+print_more(hd_db *db, int n, int by_path, long shown, out_format f)
+{
+    int64_t rows;
+    char c[32];
+    int err = f == OUT_TABLE ? hd_diff_count(db, n, by_path, &rows) : 0;
+    if (err == 0 && f == OUT_TABLE && rows > shown)
+        printf("... %s more; -n to show more\n",
+               out_count(c, sizeof(c), rows - shown));
+    return err;
+}
+
 static int
 run(int argc, char **argv)
 {
@@ -21,13 +34,14 @@ run(int argc, char **argv)
     if ((rc = cli_parse(&hd_cmd_diff, &o, argc, argv,
                         OPT_FORMAT | OPT_LIMIT | OPT_BY | OPT_RANK)))
         return rc;
-    if (o.rank && !strcmp(o.rank, "size"))
-        rank = HD_RANK_SIZE;
-    else if (o.rank && !strcmp(o.rank, "count"))
-        rank = HD_RANK_COUNT;
-    else if (o.rank && strcmp(o.rank, "retained"))
-        return cli_usage(&hd_cmd_diff, "--rank retained, size or count, not "
-                         "%s", o.rank);
+    /* in hd_rank's order */
+    static const char *const ranks[] = {"retained", "size", "count", NULL};
+    const char *r_name = cli_choice(&hd_cmd_diff, "--rank", o.rank, ranks,
+                                    &rc);
+    if (r_name == NULL)
+        return rc;
+    while (strcmp(ranks[rank], r_name))
+        rank++;
     n = o.n_pos;
     for (int i = 0; i < n; i++)
         paths[i] = o.pos[i];
@@ -35,39 +49,25 @@ run(int argc, char **argv)
         return cli_usage(&hd_cmd_diff, "give two or three databases, oldest "
                          "first");
     /* a CSV file holds one table: where it is held, unless --by type */
-    const char *by = o.by ? o.by : o.format == OUT_CSV ? "path" : "both";
-    if (strcmp(by, "both") && strcmp(by, "type") && strcmp(by, "path"))
-        return cli_usage(&hd_cmd_diff, "--by type, path or both");
-    if (o.format == OUT_CSV && !strcmp(by, "both"))
+    if (o.format == OUT_CSV && o.by && !strcmp(o.by, "both"))
         return cli_usage(&hd_cmd_diff, "csv is one table: --by type or "
                          "--by path");
+    const char *by = cli_choice(&hd_cmd_diff, "--by", o.by,
+                                o.format == OUT_CSV
+                                    ? (const char *const[]){"path", "type",
+                                                            NULL}
+                                    : (const char *const[]){"both", "type",
+                                                            "path", NULL},
+                                &rc);
+    if (by == NULL)
+        return rc;
     for (int i = 0; i < n; i++)
         if ((paths[i] = cli_database_arg(&hd_cmd_diff, paths[i], &rc)) == NULL)
             return rc;
     int err = hd_diff_open(&db, paths, n);
     if (err < 0)
         return cli_fail("diff", err);
-    /* oldest first: a dump given out of order reads growth as shrinkage */
-    {
-        hd_rows *t = NULL;
-        static const char *const alias[] = {"main", "b", "c"};
-        int64_t prev = 0;
-        for (int i = 0; i < n; i++) {
-            char sql[96];
-            snprintf(sql, sizeof(sql), "SELECT value FROM %s.meta WHERE key "
-                     "= 'time_ns'", alias[i]);
-            if (hd_query(&t, db, sql, 0, NULL) == 0 && hd_rows_next(t) == 1) {
-                int64_t ns = hd_rows_int(t, 0);
-                if (i > 0 && ns < prev)
-                    fprintf(stderr, "heapdig: diff: warning: %s was dumped "
-                            "before %s; give the oldest first\n", paths[i],
-                            paths[i - 1]);
-                prev = ns;
-            }
-            hd_rows_free(t);
-            t = NULL;
-        }
-    }
+    cli_warn_order(&hd_cmd_diff, db, (const char *const *)o.pos, n);
     hd_rows *r = NULL;
     int both_json = o.format == OUT_JSON && !strcmp(by, "both");
     out_json j;
@@ -82,7 +82,9 @@ run(int argc, char **argv)
             oj_raw(&j);
         }
         if ((err = hd_diff_query(&r, db, n, 0, rank, o.limit)) < 0 ||
-            (err = out_rows(stdout, r, o.format)) < 0) {
+            (err = out_rows(stdout, r, both_json ? OUT_JSON_NESTED :
+                                                  o.format)) < 0 ||
+            (err = print_more(db, n, 0, o.limit, o.format)) < 0) {
             rc = cli_fail("diff", err);
             goto done;
         }
@@ -97,7 +99,9 @@ run(int argc, char **argv)
             oj_raw(&j);
         }
         if ((err = hd_diff_query(&r, db, n, 1, rank, o.limit)) < 0 ||
-            (err = out_rows(stdout, r, o.format)) < 0) {
+            (err = out_rows(stdout, r, both_json ? OUT_JSON_NESTED :
+                                                  o.format)) < 0 ||
+            (err = print_more(db, n, 1, o.limit, o.format)) < 0) {
             rc = cli_fail("diff", err);
             goto done;
         }

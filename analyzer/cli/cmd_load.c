@@ -79,7 +79,7 @@ run(int argc, char **argv)
     char *db_alloc = NULL;
     int err, rc;
     hd_load_stats st;
-    char b1[32], b2[32], b3[32], b4[32];
+    char b1[48], b2[48], b3[48], b4[32], b5[32], b6[48];
     cli_opts o;
 
     if ((rc = cli_parse(&hd_cmd_load, &o, argc, argv,
@@ -125,17 +125,22 @@ run(int argc, char **argv)
         goto done;
     }
     if (!o.quiet)
-        printf("%s: %s objects, %s references, %s roots, %s in all\n"
-               "  %llu unreachable (garbage), %llu cycles\n"
+        printf("%s: %s, %s, %s, %s in all\n"
+               "  %s unreachable (garbage), %s\n"
                "  read %.2fs, analyse %.2fs, store %.2fs, index %.2fs%s\n",
                db,
-               out_count(b1, sizeof(b1), (long long)st.n_objects),
-               out_count(b2, sizeof(b2), (long long)st.n_refs),
-               out_count(b3, sizeof(b3), (long long)st.n_roots),
+               hd_count_of(b1, sizeof(b1), (long long)st.n_objects, "object",
+                           "objects"),
+               hd_count_of(b2, sizeof(b2), (long long)st.n_refs, "reference",
+                           "references"),
+               hd_count_of(b3, sizeof(b3), (long long)st.n_roots, "root",
+                           "roots"),
                out_bytes(b4, sizeof(b4), (double)st.total_size),
-               (unsigned long long)st.n_unreachable,
-               (unsigned long long)st.n_cycles, st.seconds_read,
-               st.seconds_analyze, st.seconds_store, st.seconds_index,
+               out_count(b5, sizeof(b5), (long long)st.n_unreachable),
+               hd_count_of(b6, sizeof(b6), (long long)st.n_cycles, "cycle",
+                           "cycles"),
+               st.seconds_read, st.seconds_analyze, st.seconds_store,
+               st.seconds_index,
                st.n_dangling ? " (some references point outside the dump)"
                              : "");
     if (o.verbose)

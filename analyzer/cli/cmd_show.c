@@ -8,6 +8,38 @@
 #include <stdio.h>
 #include <string.h>
 
+/* One object, so one JSON object (not a list of one): numbers as numbers,
+ * reachable as a boolean, the flags as a list of their names. */
+static void
+print_json(hd_rows *r)
+{
+    out_json j;
+    oj_init(&j, stdout);
+    oj_obj(&j);
+    for (int c = 0; c < hd_rows_ncol(r); c++) {
+        const char *v = hd_rows_text(r, c), *name = hd_rows_name(r, c);
+        if (!strcmp(name, "flag_bits"))
+            continue;
+        oj_key(&j, name);
+        if (!strcmp(name, "reachable")) {
+            oj_bool(&j, (int)hd_rows_int(r, c));
+        } else if (!strcmp(name, "flags")) {
+            oj_arr(&j);
+            for (const char *f = v; f && *f;) {
+                size_t n = strcspn(f, ",");
+                oj_strn(&j, f, n);
+                f += n + (f[n] == ',');
+            }
+            oj_end(&j);
+        } else if (hd_rows_is_number(r, c) && out_is_json_number(v)) {
+            oj_int(&j, hd_rows_int(r, c));
+        } else {
+            oj_strn(&j, v, hd_rows_len(r, c));
+        }
+    }
+    oj_done(&j);
+}
+
 static int
 run(int argc, char **argv)
 {
@@ -28,8 +60,7 @@ run(int argc, char **argv)
         "id_decimal, t.name AS type, t.module, o.size, o.retained, "
         "o.refcount, o.external, o.refcount - o.external AS heap_refs, "
         "o.length, o.value, (SELECT group_concat(f.name, ',') FROM "
-        "object_flags f WHERE o.flags & f.bit) AS flags, CASE o.reachable "
-        "WHEN 1 THEN 'yes' ELSE 'no (garbage)' END AS reachable, o.depth, "
+        "object_flags f WHERE o.flags & f.bit) AS flags, o.reachable, o.depth, "
         "o.scc AS cycle, (SELECT members FROM cycles WHERE id = o.scc) AS "
         "cycle_members, o.idom, o.parent, (SELECT group_concat(name, '; ') "
         "FROM roots WHERE object = o.id) AS root_of, (SELECT count(*) FROM "
@@ -39,12 +70,15 @@ run(int argc, char **argv)
         "allocated_at, o.flags AS flag_bits FROM objects o JOIN types t ON "
         "t.id = o.type WHERE "
         "o.id = ?1";
-    if (o.format != OUT_TABLE) {
+    if (o.format == OUT_CSV) {
         rc = cli_print_query(&hd_cmd_show, db, sql, 1, p, o.format);
         goto done;
     }
     int err = hd_query(&r, db, sql, 1, p);
-    if (err == 0 && (err = hd_rows_next(r)) == 1) {
+    if (err == 0 && (err = hd_rows_next(r)) == 1 && o.format == OUT_JSON) {
+        print_json(r);
+        err = 0;
+    } else if (err == 1) {
         printf("%s\n", hd_obj_describe(desc, sizeof(desc), db, obj));
         for (int c = 0; c < hd_rows_ncol(r); c++) {
             const char *v = hd_rows_text(r, c), *name = hd_rows_name(r, c);
@@ -53,6 +87,8 @@ run(int argc, char **argv)
                 continue;
             if ((!strcmp(name, "size") || !strcmp(name, "retained")))
                 v = out_bytes(b, sizeof(b), (double)hd_rows_int(r, c));
+            if (!strcmp(name, "reachable"))
+                v = hd_rows_int(r, c) ? "yes" : "no (garbage)";
             /* heap text: never raw to a terminal */
             if (!strcmp(name, "value"))
                 hd_value_text(safe, sizeof(safe), v, hd_rows_len(r, c),

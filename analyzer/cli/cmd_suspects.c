@@ -98,7 +98,7 @@ print_json(hd_db *db, const hd_suspect *sus, size_t n_sus, int64_t total,
     oj_key(&j, "types");
     oj_raw(&j);
     int rc = cli_print_query(&hd_cmd_suspects, db, types_sql, 0, NULL,
-                             OUT_JSON);
+                             OUT_JSON_NESTED);
     oj_done(&j);
     return rc;
 }
@@ -188,7 +188,8 @@ run(int argc, char **argv)
                            out_label(lab, sizeof(lab), where),
                            out_bytes(b1, sizeof(b1), (double)h->retained));
                 else
-                    printf("    holds %s %s objects retaining %s\n", cnt, tn,
+                    printf("    holds %s %s %s retaining %s\n", cnt, tn,
+                           h->count == 1 ? "object" : "objects",
                            out_bytes(b1, sizeof(b1), (double)h->retained));
             }
         }

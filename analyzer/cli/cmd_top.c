@@ -18,9 +18,11 @@ run_top(int argc, char **argv)
                        OPT_FORMAT | OPT_LIMIT | OPT_BY | OPT_TYPE);
     if (rc)
         return rc;
-    const char *by = o.by ? o.by : "retained";
-    if (strcmp(by, "retained") && strcmp(by, "size"))
-        return cli_usage(&hd_cmd_top, "--by retained or size");
+    const char *by = cli_choice(&hd_cmd_top, "--by", o.by,
+                                (const char *const[]){"retained", "size",
+                                                      NULL}, &rc);
+    if (by == NULL)
+        return rc;
     if ((rc = cli_open(&hd_cmd_top, &o, 0, &db, NULL)))
         return rc;
     if (!strcmp(by, "retained") && !o.type)
@@ -70,9 +72,11 @@ run_types(int argc, char **argv)
                        OPT_FORMAT | OPT_LIMIT | OPT_BY);
     if (rc)
         return rc;
-    const char *by = o.by ? o.by : "retained";
-    if (strcmp(by, "retained") && strcmp(by, "size") && strcmp(by, "count"))
-        return cli_usage(&hd_cmd_types, "--by count, size or retained");
+    const char *by = cli_choice(&hd_cmd_types, "--by", o.by,
+                                (const char *const[]){"retained", "size",
+                                                      "count", NULL}, &rc);
+    if (by == NULL)
+        return rc;
     if ((rc = cli_open(&hd_cmd_types, &o, 0, &db, NULL)))
         return rc;
     snprintf(sql, sizeof(sql),

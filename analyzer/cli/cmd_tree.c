@@ -304,8 +304,8 @@ run(int argc, char **argv)
         return rc;
     if (o.format != OUT_TABLE)
         return cli_usage(&hd_cmd_tree, "--format table or folded");
-    double pct = o.by ? atof(o.by) : folded ? 0.01 : 0.5;
-    if (pct <= 0 || pct > 100)
+    double pct = folded ? 0.01 : 0.5;
+    if (o.by && cli_percent(o.by, &pct) < 0)
         return cli_usage(&hd_cmd_tree, "--by takes a percentage (0-100]");
     if ((rc = cli_open(&hd_cmd_tree, &o, o.n_pos > 1, &db, &obj)))
         return rc;

@@ -58,12 +58,17 @@ run(int argc, char **argv)
         } else if (o.format == OUT_TABLE) {
             printf("%s%s:\n", printed ? "\n" : "", KINDS[k].title);
         }
-        err = out_rows(stdout, rows, o.format == OUT_CSV && printed
-                                         ? OUT_CSV_ROWS : o.format);
+        err = out_rows(stdout, rows,
+                       o.format == OUT_JSON                ? OUT_JSON_NESTED
+                       : o.format == OUT_CSV && printed    ? OUT_CSV_ROWS
+                                                           : o.format);
         hd_rows_free(rows);
         rows = NULL;
         if (err < 0)
             goto fail;
+        const char *kind[1] = {KINDS[k].kind};
+        cli_print_more(db, "SELECT count(*) FROM waste WHERE kind = ?1", 1,
+                       kind, o.limit, o.format);
         printed++;
     }
     if (!o.kind && (err = hd_waste_total(db, &total)) < 0)

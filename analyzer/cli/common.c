@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,13 +15,41 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* strtol and strtod take more than a person means by a number: leading
+ * blanks, "+", hex, "inf", "nan".  Only digits, one sign in front, and for
+ * decimals a point and an exponent. */
+static int
+plain_number(const char *s, int decimal)
+{
+    const char *p = s + (*s == '-');
+    if (!isdigit((unsigned char)*p) && !(decimal && *p == '.'))
+        return 0;
+    for (; *p; p++)
+        if (!isdigit((unsigned char)*p) &&
+            !(decimal && strchr(".eE+-", *p)))
+            return 0;
+    return 1;
+}
+
 int
 cli_number(const char *s, long *out)
 {
     char *end;
     errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end)
+    long v = plain_number(s, 0) ? strtol(s, &end, 10) : 0;
+    if (!plain_number(s, 0) || errno || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int
+cli_decimal(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = plain_number(s, 1) ? strtod(s, &end) : 0;
+    if (!plain_number(s, 1) || errno || *end || !isfinite(v))
         return -1;
     *out = v;
     return 0;
@@ -29,10 +58,8 @@ cli_number(const char *s, long *out)
 int
 cli_percent(const char *s, double *out)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !(v > 0 && v <= 100))
+    double v;
+    if (cli_decimal(s, &v) < 0 || !(v > 0 && v <= 100))
         return -1;
     *out = v;
     return 0;
@@ -114,10 +141,8 @@ take_value(const hd_cmd *cmd, cli_opts *o, size_t k, const char *a,
         *(int *)(void *)field = (int)n;
         return 0;
     case TAKES_SECONDS: {
-        char *end;
-        errno = 0;
-        double s = strtod(val, &end);
-        if (errno || end == val || *end || !(s > 0) || s > 1e7)
+        double s;
+        if (cli_decimal(val, &s) < 0 || !(s > 0) || s > 1e7)
             return cli_usage(cmd, "%s takes a positive number of seconds, "
                              "not '%s'", a, val);
         *(double *)(void *)field = s;
@@ -382,6 +407,36 @@ cli_open(const hd_cmd *cmd, cli_opts *o, int need_obj, hd_db **db,
         return cli_fail(cmd->name, err);
     }
     return 0;
+}
+
+const char *
+cli_choice(const hd_cmd *cmd, const char *opt, const char *given,
+           const char *const *choices, int *rc)
+{
+    char list[256] = "";
+    size_t k = 0, n = 0;
+    *rc = 0;
+    if (given == NULL)
+        return choices[0];
+    for (; choices[n]; n++)
+        if (!strcmp(given, choices[n]))
+            return choices[n];
+    for (size_t i = 0; i < n && k < sizeof(list); i++)
+        k += (size_t)snprintf(list + k, sizeof(list) - k, "%s%s",
+                              i == 0 ? "" : i + 1 < n ? ", " : " or ",
+                              choices[i]);
+    *rc = cli_usage(cmd, "%s %s, not '%s'", opt, list, given);
+    return NULL;
+}
+
+void
+cli_warn_order(const hd_cmd *cmd, hd_db *db, const char *const *paths, int n)
+{
+    int i = hd_diff_misordered(db, n);
+    if (i > 0)
+        fprintf(stderr, "heapdig: %s: warning: %s was dumped before %s; give "
+                "the oldest first (growth read backwards is shrinkage)\n",
+                cmd->name, paths[i], paths[i - 1]);
 }
 
 int

@@ -39,7 +39,12 @@ cli_usage(const hd_cmd *cmd, const char *fmt, ...)
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\nusage: heapdig %s %s\n", cmd->name, cmd->usage);
+    /* the synopsis only: the description is for heapdig help CMD */
+    const char *more = strstr(cmd->usage, "\n\n");
+    int n = more ? (int)(more - cmd->usage) : (int)strlen(cmd->usage);
+    fprintf(stderr, "\nusage: heapdig %s %.*s\n%s%s%s", cmd->name, n,
+            cmd->usage, more ? "(heapdig help " : "", more ? cmd->name : "",
+            more ? " says more)\n" : "");
     return HD_EXIT_USAGE;
 }
 
@@ -178,7 +183,8 @@ dispatch(int argc, char **argv)
         return HD_EXIT_USAGE;
     }
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
-        (!strcmp(argv[1], "help") && argc == 2)) {
+        (!strcmp(argv[1], "help") &&
+         (argc == 2 || (argc == 3 && !strcmp(argv[2], "help"))))) {
         help(stdout);
         return finish_output(HD_EXIT_OK);
     }

@@ -80,9 +80,9 @@ oj_sep(out_json *j)
         return;
     }
     if (!j->first[j->depth])
-        fputs(j->depth == 1 ? ",\n" : ", ", j->fp);
+        fputs(j->depth == 1 ? ",\n  " : ", ", j->fp);
     else if (j->depth == 1)
-        fputs("\n", j->fp);
+        fputs("\n  ", j->fp);
     j->first[j->depth] = 0;
 }
 
@@ -135,6 +135,13 @@ oj_str(out_json *j, const char *s)
 {
     oj_sep(j);
     out_json_str(j->fp, s);
+}
+
+void
+oj_strn(out_json *j, const char *s, size_t n)
+{
+    oj_sep(j);
+    out_json_strn(j->fp, s, n);
 }
 
 void
@@ -277,8 +284,10 @@ out_rows(FILE *fp, hd_rows *rows, out_format f)
     int *numeric = calloc((size_t)ncol, sizeof(int));
     size_t *w = calloc((size_t)ncol, sizeof(size_t));
     size_t cap = 0;
-    int err = 0;
+    int err = 0, nested = f == OUT_JSON_NESTED;
 
+    if (nested)
+        f = OUT_JSON;
     if (numeric == NULL || w == NULL) {
         err = HD_ENOMEM;
         goto done;
@@ -295,7 +304,7 @@ out_rows(FILE *fp, hd_rows *rows, out_format f)
     }
     while ((r = hd_rows_next(rows)) == 1) {
         if (f == OUT_JSON) {
-            fprintf(fp, "%s\n  {", nrow ? "," : "");
+            fprintf(fp, "%s\n%s{", nrow ? "," : "", nested ? "    " : "  ");
             for (int c = 0; c < ncol; c++) {
                 fprintf(fp, "%s", c ? ", " : "");
                 out_json_str(fp, hd_rows_name(rows, c));
@@ -348,14 +357,17 @@ out_rows(FILE *fp, hd_rows *rows, out_format f)
         err = r;
         goto done;
     }
-    if (f == OUT_JSON)
+    if (f == OUT_JSON && nested)
+        fputs(nrow ? "\n  ]" : "]", fp);
+    else if (f == OUT_JSON)
         fputs(nrow ? "\n]\n" : "]\n", fp);
     if (f == OUT_TABLE) {
         for (int c = 0; c < ncol; c++)
             if (width(hd_rows_name(rows, c)) > w[c])
                 w[c] = width(hd_rows_name(rows, c));
-        for (int c = 0; c < ncol; c++)
-            fprintf(fp, numeric[c] ? "%*s%s" : "%-*s%s", (int)w[c],
+        for (int c = 0; c < ncol; c++) /* no blanks at a line's end */
+            fprintf(fp, numeric[c] ? "%*s%s" : "%-*s%s",
+                    numeric[c] || c + 1 < ncol ? (int)w[c] : 0,
                     hd_rows_name(rows, c), c + 1 < ncol ? "  " : "\n");
         for (int c = 0; c < ncol; c++) {
             for (size_t i = 0; i < w[c]; i++)

@@ -51,10 +51,36 @@ hd_diff_open(hd_db **out, const char *const *paths, int n)
 }
 
 int
-hd_diff_query(hd_rows **out, hd_db *db, int n, int by_path, hd_rank rank,
-              long limit)
+hd_diff_misordered(hd_db *db, int n)
 {
-    char sql[4096], steady[300], cols[600];
+    static const char *const alias[] = {"main", "b", "c"};
+    int64_t prev = 0;
+    int err = 0, found = 0;
+    for (int i = 0; i < n && i < 3 && !found && err >= 0; i++) {
+        hd_rows *t = NULL;
+        char sql[96];
+        snprintf(sql, sizeof(sql), "SELECT value FROM %s.meta WHERE key = "
+                 "'time_ns'", alias[i]);
+        if ((err = hd_query(&t, db, sql, 0, NULL)) == 0 &&
+            (err = hd_rows_next(t)) == 1) {
+            int64_t ns = hd_rows_int(t, 0);
+            if (i > 0 && ns < prev)
+                found = i;
+            prev = ns;
+        }
+        hd_rows_free(t);
+    }
+    return err < 0 ? err : found;
+}
+
+/* The growth query into sql; count: one row, how many rows it has without
+ * a limit (and without writing out where each is held). */
+static int
+diff_sql(char *sql, size_t cap, int n, int by_path, hd_rank rank, long limit,
+         int count)
+{
+    char steady[300], cols[600];
+    int w;
     static const char *const order[] = {
         [HD_RANK_RETAINED] = "retained_growth DESC, size_growth DESC",
         [HD_RANK_SIZE] = "size_growth DESC, retained_growth DESC",
@@ -76,9 +102,11 @@ hd_diff_query(hd_rows **out, hd_db *db, int n, int by_path, hd_rank rank,
                  "coalesce(x.n,0) AS count_1, coalesce(y.n,0) AS count_2, ");
     }
     const char *z = n == 3 ? "z" : "y";
+    if (count)
+        limit = -1; /* SQLite: no limit */
     if (!by_path) {
-        snprintf(sql, sizeof(sql),
-                 "WITH x AS (SELECT name, module, count n, size s, retained r"
+        w = snprintf(sql, cap,
+                 "%sWITH x AS (SELECT name, module, count n, size s, retained r"
                  " FROM main.types), y AS (SELECT name, module, count n, size"
                  " s, retained r FROM b.types)%s, k AS (SELECT name, module "
                  "FROM x UNION SELECT name, module FROM y%s) "
@@ -90,12 +118,12 @@ hd_diff_query(hd_rows **out, hd_db *db, int n, int by_path, hd_rank rank,
                  "(name, module)%s WHERE coalesce(%s.s,0) > coalesce(x.s,0) "
                  "OR retained_growth > 0 "
                  "ORDER BY %s DESC, %s "
-                 "LIMIT %ld",
+                 "LIMIT %ld%s", count ? "SELECT count(*) FROM (" : "",
                  n == 3 ? ", z AS (SELECT name, module, count n, size s, "
                           "retained r FROM c.types)" : "",
                  n == 3 ? " UNION SELECT name, module FROM z" : "", cols, z, z,
                  z, n == 3 ? " LEFT JOIN z USING (name, module)" : "", z,
-                 steady, order[rank], limit);
+                 steady, order[rank], limit, count ? ")" : "");
     } else {
 /* Rows by the hash of where they are held (0: garbage) and type; the text
  * is written out for the rows shown only, from the newest dump holding
@@ -105,7 +133,7 @@ hd_diff_query(hd_rows **out, hd_db *db, int n, int by_path, hd_rank rank,
     "sum(g.count) n, sum(g.size) s, sum(g.retained) r FROM " db ".held g "    \
     "LEFT JOIN " db ".path_steps p ON p.id = g.path JOIN " db ".types t ON "  \
     "t.id = g.type GROUP BY sig, g.type"
-        snprintf(sql, sizeof(sql),
+        w = snprintf(sql, cap,
                  "WITH x AS (" PATHS("main") "), y AS (" PATHS("b") ")%s, k AS"
                  " (SELECT sig, type FROM x UNION SELECT sig, type FROM y%s), "
                  "top AS MATERIALIZED (SELECT k.sig, k.type, x.pid AS xp, "
@@ -115,21 +143,53 @@ hd_diff_query(hd_rows **out, hd_db *db, int n, int by_path, hd_rank rank,
                  "coalesce(%s.r,0) - coalesce(x.r,0) AS retained_growth "
                  "FROM k LEFT JOIN x USING (sig, type) LEFT JOIN y USING "
                  "(sig, type)%s WHERE coalesce(%s.n,0) > coalesce(x.n,0) "
-                 "ORDER BY st DESC, %s LIMIT %ld) "
+                 "ORDER BY st DESC, %s LIMIT %ld) ",
+                 n == 3 ? ", z AS (" PATHS("c") ")" : "",
+                 n == 3 ? " UNION SELECT sig, type FROM z" : "",
+                 n == 3 ? "z.pid" : "NULL", cols, steady, z, z, z,
+                 n == 3 ? " LEFT JOIN z USING (sig, type)" : "", z,
+                 order[rank], limit);
+        if (w > 0 && (size_t)w < cap && count)
+            w += snprintf(sql + w, cap - (size_t)w,
+                          "SELECT count(*) FROM top");
+        else if (w > 0 && (size_t)w < cap)
+            w += snprintf(sql + w, cap - (size_t)w,
                  "SELECT CASE WHEN sig = 0 THEN '(garbage: gc.collect() would "
                  "free it)' ELSE coalesce(held_text('c', zp), held_text('b', "
                  "yp), held_text('main', xp)) END AS held_at, type, %s"
                  "count_growth, size_growth, retained_growth FROM top "
                  "ORDER BY st DESC, %s",
-                 n == 3 ? ", z AS (" PATHS("c") ")" : "",
-                 n == 3 ? " UNION SELECT sig, type FROM z" : "",
-                 n == 3 ? "z.pid" : "NULL", cols, steady, z, z, z,
-                 n == 3 ? " LEFT JOIN z USING (sig, type)" : "", z,
-                 order[rank], limit,
                  n == 3 ? "count_1, count_2, count_3, trend, "
                         : "count_1, count_2, ",
                  order[rank]);
 #undef PATHS
     }
-    return hd_query(out, db, sql, 0, NULL);
+    if (w < 0 || (size_t)w >= cap)
+        return hd_error_set(HD_EINVAL, "diff: the query does not fit");
+    return 0;
+}
+
+int
+hd_diff_query(hd_rows **out, hd_db *db, int n, int by_path, hd_rank rank,
+              long limit)
+{
+    char sql[4096];
+    int err = diff_sql(sql, sizeof(sql), n, by_path, rank, limit, 0);
+    return err < 0 ? err : hd_query(out, db, sql, 0, NULL);
+}
+
+int
+hd_diff_count(hd_db *db, int n, int by_path, int64_t *rows)
+{
+    char sql[4096];
+    hd_rows *r = NULL;
+    int err = diff_sql(sql, sizeof(sql), n, by_path, HD_RANK_RETAINED, 0, 1);
+    *rows = 0;
+    if (err == 0 && (err = hd_query(&r, db, sql, 0, NULL)) == 0 &&
+        (err = hd_rows_next(r)) == 1) {
+        *rows = hd_rows_int(r, 0);
+        err = 0;
+    }
+    hd_rows_free(r);
+    return err < 0 ? err : 0;
 }

@@ -199,7 +199,7 @@ overview(page *p)
 {
     hd_buf *b = &p->h;
     hd_rows *r = NULL;
-    char v[1024], s1[32], s2[32], c1[32], c2[32];
+    char v[1024], s1[32], s2[32], c1[48], c2[48];
     int64_t live_n = 0, live_b = 0, junk_n = 0, junk_b = 0;
     int err;
     /* the load counted the garbage; a scan only for older databases */
@@ -239,19 +239,21 @@ overview(page *p)
         text(b, i == 0 ? command_line(cmd, sizeof(cmd), v) : v, 300);
         hd_buf_puts(b, "</dd>");
     }
-    hd_buf_printf(b, "<dt>Objects</dt><dd>%s objects, %s references, %s in "
-                  "all (their <code>sys.getsizeof</code> sizes)</dd>",
-                  hd_count_str(c1, sizeof(c1), live_n + junk_n),
-                  hd_count_str(c2, sizeof(c2), hd_meta_int(p->db, "refs")),
+    hd_buf_printf(b, "<dt>Objects</dt><dd>%s, %s, %s in all (their "
+                  "<code>sys.getsizeof</code> sizes)</dd>",
+                  hd_count_of(c1, sizeof(c1), live_n + junk_n, "object",
+                              "objects"),
+                  hd_count_of(c2, sizeof(c2), hd_meta_int(p->db, "refs"),
+                              "reference", "references"),
                   bytes(s1, sizeof(s1), p->total));
-    hd_buf_printf(b, "<dt>Alive</dt><dd>%s objects, %s (%.1f%%): reachable "
-                  "from a root</dd>",
-                  hd_count_str(c1, sizeof(c1), live_n),
+    hd_buf_printf(b, "<dt>Alive</dt><dd>%s, %s (%.1f%%): reachable from a "
+                  "root</dd>",
+                  hd_count_of(c1, sizeof(c1), live_n, "object", "objects"),
                   bytes(s1, sizeof(s1), live_b), share(p, live_b));
-    hd_buf_printf(b, "<dt>Garbage</dt><dd>%s objects, %s (%.1f%%): what "
+    hd_buf_printf(b, "<dt>Garbage</dt><dd>%s, %s (%.1f%%): what "
                   "<code>gc.collect()</code> would free "
                   "(<a href=\"#garbage\">below</a>)</dd>",
-                  hd_count_str(c1, sizeof(c1), junk_n),
+                  hd_count_of(c1, sizeof(c1), junk_n, "object", "objects"),
                   bytes(s2, sizeof(s2), junk_b), share(p, junk_b));
     if (hd_meta_int(p->db, "truncated"))
         hd_buf_puts(b, "<dt>Warning</dt><dd class=\"warn\">the dump was cut "

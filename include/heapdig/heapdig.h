@@ -176,6 +176,9 @@ size_t hd_text_width(const char *s);
 const char *hd_bytes_str(char *buf, size_t cap, double bytes);
 /** "20,000": a count with thousands separators, into buf. */
 const char *hd_count_str(char *buf, size_t cap, long long n);
+/** "1 object", "20,000 objects": a count and its noun, one or many. */
+const char *hd_count_of(char *buf, size_t cap, long long n, const char *one,
+                        const char *many);
 
 /** "<User 0x7f3a12 'alice'>": type, address and a short value, into buf. */
 const char *hd_obj_describe(char *buf, size_t cap, hd_db *db, int64_t id);
@@ -323,6 +326,9 @@ int hd_waste_total(hd_db *db, int64_t *saved);
 
 /** Opens the oldest of 2 or 3 databases and attaches the others. */
 int hd_diff_open(hd_db **out, const char *const *paths, int n);
+/** The first i (1..n-1) whose dump was taken before dump i-1's, or 0 if
+ * they are oldest first; growth read newest first is shrinkage. */
+int hd_diff_misordered(hd_db *db, int n);
 /**
  * What grew from the first dump to the last, best first: by type (columns
  * type, module) or by_path, by where it is held (held_at, type: the chain
@@ -339,6 +345,8 @@ typedef enum hd_rank {
 } hd_rank;
 int hd_diff_query(hd_rows **out, hd_db *db, int n, int by_path, hd_rank rank,
                   long limit);
+/** How many rows hd_diff_query has without a limit. */
+int hd_diff_count(hd_db *db, int n, int by_path, int64_t *rows);
 
 /* ---- The HTML report ------------------------------------------------------------- */
 

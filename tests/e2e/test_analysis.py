@@ -217,12 +217,12 @@ def main(cli, outdir):
 
     # show / referrers / referents
     rc, out, err = run(cli, "show", db, hex(u42), "--format", "json")
-    s = json.loads(out)[0]
+    s = json.loads(out)
     row = s["id"]
     rc2, out2, err2 = run(cli, "show", db, "#{:,}".format(row), "--format",
                           "json")
     check("an id as tables print it (#34,606) names the same object",
-          rc2 == 0 and json.loads(out2)[0]["id"] == row, err2)
+          rc2 == 0 and json.loads(out2)["id"] == row, err2)
     rc2, out2, err2 = run(cli, "show", db, str(row))
     check("a bare row id is no address: the error says to write #N",
           rc2 == 1 and ("write #%d" % row) in err2, err2)
@@ -235,8 +235,17 @@ def main(cli, outdir):
         check("a row id as a table prints it, without #: the error says "
               "write #34,606", rc2 == 1 and ("write #{:,}".format(big)) in err2,
               err2)
-    check("show", s["type"] == "User" and s["reachable"] == "yes" and
+    check("show", s["type"] == "User" and s["reachable"] is True and
           s["depth"] == 2 and s["referrers"] == 2, repr(s))
+    check("show --format json: one object, flags a list of names",
+          isinstance(s, dict) and isinstance(s["flags"], list) and
+          "gc_type" in s["flags"] and "flag_bits" not in s, repr(s))
+    rc, out, err = run(cli, "show", db, hex(garbage), "--format", "json")
+    check("show --format json of garbage: reachable is false",
+          rc == 0 and json.loads(out)["reachable"] is False, out + err)
+    rc, out, err = run(cli, "show", db, hex(garbage))
+    check("... and the table says 'no (garbage)'",
+          rc == 0 and "no (garbage)" in out, out)
     rc, out, err = run(cli, "referrers", db, hex(u42), "--format", "json")
     labels = sorted(r["label"] for r in json.loads(out))
     check("referrers", labels == ["['user:42']", "[0]"], repr(labels))

@@ -53,6 +53,13 @@ def conventions(cli):
           rc == 2 and "heapdig help" in err, err)
     rc, out, err = run(cli, "help", "frobnicate")
     check("help for an unknown command exits 2", rc == 2, err)
+    rc, out, err = run(cli, "help", "help")
+    check("help help is the help, exit 0", rc == 0 and "commands:" in out,
+          err)
+    rc, out, err = run(cli, "diff", "a.db", "b.db", "--by", "x")
+    check("a usage error gives the synopsis, not the whole help",
+          rc == 2 and "--by both, type or path, not 'x'" in err and
+          "Oldest first" not in err and "heapdig help diff" in err, err)
 
 
 def files(cli, outdir):
@@ -153,7 +160,17 @@ def files(cli, outdir):
           rc == 0 and len(__import__("json").loads(out)) == 2, out[:200] + err)
     for args, what in ((["top", db, "-n", "2x"], "-n 2x"),
                        (["top", db, "-n", "0"], "-n 0"),
+                       (["top", db, "-n", " 2"], "-n ' 2'"),
+                       (["top", db, "-n", "0x10"], "-n 0x10"),
                        (["suspects", db, "--by", "5%"], "--by 5%"),
+                       (["tree", db, "--by", "2x"], "tree --by 2x"),
+                       (["tree", db, "--by", "5%"], "tree --by 5%"),
+                       (["tree", db, "--by", "inf"], "tree --by inf"),
+                       (["report", db, "--by", "nan", "-o", "-"],
+                        "report --by nan"),
+                       (["attach", "0x10"], "attach 0x10"),
+                       (["attach", str(os.getpid()), "--timeout", "inf"],
+                        "attach --timeout inf"),
                        (["graph", db, "#1", "--depth", "3.5", "-o",
                          os.path.join(outdir, "x.dot")], "--depth 3.5")):
         rc, out, err = run(cli, *args)
@@ -310,6 +327,14 @@ def dumps_as_databases(cli, outdir):
     rc, out, err = run(cli, "diff", b, a, "--by", "type")
     check("dumps given newest first are said to be", rc == 0 and
           "give the oldest first" in err, err)
+    rc, out, err = run(cli, "report", b, a, "-o", os.path.join(
+        outdir, "backwards.html"))
+    check("... by report too", rc == 0 and "give the oldest first" in err,
+          err)
+    rc, out, err = run(cli, "report", a, b, "-o", os.path.join(
+        outdir, "forwards.html"))
+    check("... and not when they are oldest first", rc == 0 and
+          "oldest" not in err, err)
     c = os.path.join(outdir, "seq-3.hdig")
     heapdig.dump(c)
     with open(c + ".db", "w") as f:
@@ -349,10 +374,54 @@ def interrupted(cli, outdir):
               repr((seen, p.returncode, os.listdir(outdir))))
 
 
+class Pair:
+    pass
+
+
+def cut_tables(cli, outdir):
+    """Every table cut at -n ends saying how many rows it left out, and the
+    number is what the uncut JSON holds beyond the rows shown."""
+    import json
+    pairs = []
+    for _ in range(5):  # live cycles of our own, not the module backbone
+        a, b = Pair(), Pair()
+        a.other, b.other = b, a
+        pairs.append(a)
+    dump = os.path.join(outdir, "cut.hdig")
+    heapdig.dump(dump)
+    rc, out, err = run(cli, "load", "-q", dump)
+    db = dump + ".db"
+
+    def more(out):
+        return [int(l.split()[1].replace(",", "")) for l in out.splitlines()
+                if l.startswith("... ") and l.endswith("-n to show more")]
+
+    def every(*args):
+        rc, out, err = run(cli, *args, "-n", "1000000", "--format", "json")
+        return json.loads(out) if rc == 0 else None
+
+    live = [c for c in every("cycles", db) if c["state"] != "backbone"]
+    waste = every("waste", db)
+    for args, rows in ((["cycles", db], [live]),
+                       (["external", db], [every("external", db)]),
+                       (["external", db, "--by", "type"],
+                        [every("external", db, "--by", "type")]),
+                       (["waste", db], [waste[k] for k in
+                                        ("duplicate", "empty", "slots")]),
+                       (["summary", db], [every("summary", db)["types"]])):
+        rc, out, err = run(cli, *args, "-n", "2")
+        want = [len(r) - 2 for r in rows if len(r) > 2]
+        check("%s -n 2 ends saying how many it left out: %r" % (
+              " ".join(a for a in args if a != db), want),
+              rc == 0 and want and more(out) == want, out[-400:] + err)
+    del pairs
+
+
 def main(cli, outdir):
     os.makedirs(outdir, exist_ok=True)
     conventions(cli)
     files(cli, outdir)
+    cut_tables(cli, outdir)
     dumps_as_databases(cli, outdir)
     interrupted(cli, outdir)
     return finish()

@@ -131,6 +131,16 @@ def main(cli, outdir):
     rc, out, err = run(cli, "diff", *dbs, "--by", "path", "-n", "1000",
                        "--format", "json")
     every = json.loads(out) if rc == 0 else []
+    rc, out, err = run(cli, "diff", *dbs, "--by", "type", "-n", "1000",
+                       "--format", "json")
+    every_type = json.loads(out) if rc == 0 else []
+    for by, rows in (("path", every), ("type", every_type)):
+        rc, out, err = run(cli, "diff", *dbs, "--by", by, "-n", "3")
+        check("diff --by %s -n 3 says how many rows it left out (%d)"
+              % (by, len(rows) - 3), rc == 0 and len(rows) > 3 and
+              out.rstrip().endswith("... %s more; -n to show more"
+                                    % "{:,}".format(len(rows) - 3)),
+              out[-300:])
     links = [p for p in every if p["type"] == "Link"]
     check("a linked list is one row however long: its recursion folded",
           len(links) == 1 and links[0]["held_at"].endswith(")+") and

@@ -84,7 +84,7 @@ def main(cli, outdir):
     nul = holder.values[EVIL.index("nul\x00byte")]
     r = subprocess.run([cli, "show", db, hex(id(nul)), "--format", "json"],
                        capture_output=True)
-    shown = json.loads(r.stdout)[0]["value"] if r.returncode == 0 else None
+    shown = json.loads(r.stdout)["value"] if r.returncode == 0 else None
     check("a NUL inside a str value is kept: JSON gives the exact string",
           shown == "nul\x00byte", repr(shown))
     r = subprocess.run([cli, "show", db, hex(id(nul))], capture_output=True)

@@ -240,6 +240,16 @@ def main(cli, outdir):
           doc["dump"]["argv"] == sys.argv, repr(doc["dump"].get("argv")))
     check("summary json types", len(doc["types"]) == 5 and
           all(k in doc["types"][0] for k in ("type", "count", "size")))
+    check("summary json: truncated is a boolean, memory a list",
+          doc["dump"]["truncated"] is False and
+          isinstance(doc["memory"], list), repr(doc["dump"]))
+    out = subprocess.run([cli, "summary", db, "-n", "3"],
+                         capture_output=True, text=True)
+    check("summary -n 3 says how many types it left out",
+          out.returncode == 0 and out.stdout.rstrip().endswith(
+              "... %s more; -n to show more" % "{:,}".format(
+                  len(q("SELECT 1 FROM type_stats")) - 3)),
+          out.stdout[-300:])
     users = [t for t in json.loads(subprocess.run(
         [cli, "summary", db, "--format", "json", "--by", "count", "-n", "50"],
         capture_output=True, text=True).stdout)["types"]
@@ -268,6 +278,11 @@ def main(cli, outdir):
     t = c2.execute("SELECT value FROM meta WHERE key='truncated'").fetchone()
     check("truncated: partial load", 0 < n < stats["objects"] and t == (1,),
           "%d objects, %r" % (n, t))
+    out = subprocess.run([cli, "summary", cut + ".db", "--format", "json"],
+                         capture_output=True, text=True)
+    check("truncated: summary json says \"truncated\": true",
+          out.returncode == 0 and
+          json.loads(out.stdout)["dump"]["truncated"] is True, out.stdout[:300])
 
     databases_are_input(cli, outdir, db, dump)
     many_classes(cli, outdir)

@@ -116,6 +116,11 @@ test_text__widths_and_numbers(void)
     CHECK(!strcmp(hd_count_str(b, sizeof(b), 34606), "34,606"));
     CHECK(!strcmp(hd_count_str(b, sizeof(b), -1234567), "-1,234,567"));
     CHECK(!strcmp(hd_count_str(b, sizeof(b), 0), "0"));
+    CHECK(!strcmp(hd_count_of(b, sizeof(b), 1, "object", "objects"),
+                  "1 object"));
+    CHECK(!strcmp(hd_count_of(b, sizeof(b), 0, "root", "roots"), "0 roots"));
+    CHECK(!strcmp(hd_count_of(b, sizeof(b), 34606, "cycle", "cycles"),
+                  "34,606 cycles"));
     CHECK(!strcmp(hd_count_str(b, sizeof(b), 999), "999"));
     CHECK(!strcmp(hd_bytes_str(b, sizeof(b), 1536), "1.5 KiB"));
     CHECK(!strcmp(hd_bytes_str(b, sizeof(b), 512), "512 B"));
