@@ -16,14 +16,9 @@
 #include <string.h>
 
 static void
-print_chain(hd_db *db, int64_t id)
+print_chain(hd_db *db, const hd_chain *c)
 {
-    hd_chain *c = NULL;
     char desc[160], lab[1024];
-    if (hd_refchain_find(&c, db, id, NULL) < 0) {
-        printf("    chain: %s\n", hd_error_last()->message);
-        return;
-    }
     printf("    chain: %s", c->labels[0] && c->labels[0][0]
                                 ? out_label(lab, sizeof(lab), c->labels[0])
                                 : "(root)");
@@ -33,7 +28,6 @@ print_chain(hd_db *db, int64_t id)
                             : hd_obj_describe(desc, sizeof(desc), db,
                                               c->ids[i]));
     printf("\n");
-    hd_chain_free(c);
 }
 
 /* {"total_size": .., "suspects": [{"id", "name", "object", "retained",
@@ -165,7 +159,9 @@ run(int argc, char **argv)
         for (size_t k = 0; k < x->n_holds; k++) {
             const hd_suspect_hold *h = &x->holds[k];
             char tn[256], cnt[32], where[600] = "";
-            if (h->as_keys)
+            if (h->as_keys && (h->where == NULL || !h->where[0]))
+                snprintf(where, sizeof(where), "its keys"); /* unnamed */
+            else if (h->as_keys)
                 snprintf(where, sizeof(where), "keys of %s", h->where);
             else if (h->where)
                 snprintf(where, sizeof(where), "%s", h->where);
@@ -207,7 +203,7 @@ run(int argc, char **argv)
             out_csv_field(stdout, py);
             putchar('\n');
         } else {
-            print_chain(db, x->id);
+            print_chain(db, x->chain);
             if (py)
                 printf("    as Python: %s\n", out_label(lab, sizeof(lab), py));
             printf("\n");

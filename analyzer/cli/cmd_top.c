@@ -25,6 +25,12 @@ run_top(int argc, char **argv)
         return rc;
     if ((rc = cli_open(&hd_cmd_top, &o, 0, &db, NULL)))
         return rc;
+    int err = 0;
+    if (!strcmp(by, "retained") && !o.type &&
+        (err = hd_db_check_dominators(db)) < 0) {
+        hd_db_close(db);
+        return cli_fail("top", err);
+    }
     if (!strcmp(by, "retained") && !o.type)
         /* Best first down the dominator tree: an object retains at least
          * what any object it dominates does, so a queue ordered by

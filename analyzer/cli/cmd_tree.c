@@ -23,7 +23,7 @@
 #include <string.h>
 
 typedef struct child {
-    int64_t id, retained, type;
+    int64_t id, retained, size, type;
     char *label; /* as rendered, or NULL */
 } child;
 
@@ -34,6 +34,7 @@ typedef struct walk {
     int folded, max_depth;
     long max_groups;
     char stack[65536]; /* the folded frames so far */
+    char inconsistent[400]; /* why the walk stopped, if the database lies */
     int err;
 } walk;
 
@@ -72,7 +73,7 @@ cmp_kind(const void *a, const void *b)
 
 typedef struct group {
     size_t first, n;   /* a run of the sorted children */
-    int64_t retained;
+    int64_t retained, size;
     int by_kind;
 } group;
 
@@ -108,7 +109,8 @@ children_of(walk *w, const int64_t *ids, size_t n, int top, child **out,
             }
             const char *l = hd_rows_text(r, 3);
             c[len] = (child){hd_rows_int(r, 0), hd_rows_int(r, 1),
-                             hd_rows_int(r, 2), l ? strdup(l) : NULL};
+                             hd_rows_int(r, 4), hd_rows_int(r, 2),
+                             l ? strdup(l) : NULL};
             len++;
         }
     }
@@ -140,7 +142,7 @@ frame_text(walk *w, char *buf, size_t cap, int64_t type, const char *label)
 }
 
 static void emit(walk *w, const int64_t *ids, size_t n, int64_t retained,
-                 size_t stack_len, int depth, int top);
+                 int64_t size, size_t stack_len, int depth, int top);
 
 /* Groups the children (exactly, then by kind of label for what is left)
  * and walks into each group that retains the threshold.  Returns the bytes
@@ -165,11 +167,13 @@ walk_groups(walk *w, child *c, size_t n, size_t stack_len, int depth)
     size_t keep = 0;
     for (i = 0; i < n;) {
         size_t j = i;
-        int64_t sum = 0;
-        while (j < n && cmp_exact(&c[i], &c[j]) == 0)
-            sum += c[j++].retained;
+        int64_t sum = 0, size = 0;
+        for (; j < n && cmp_exact(&c[i], &c[j]) == 0; j++) {
+            sum += c[j].retained;
+            size += c[j].size;
+        }
         if (sum >= w->threshold)
-            g[ng++] = (group){i, j - i, sum, 0};
+            g[ng++] = (group){i, j - i, sum, size, 0};
         i = j;
     }
     /* move the kept runs to the front, the rest after them */
@@ -200,11 +204,13 @@ walk_groups(walk *w, child *c, size_t n, size_t stack_len, int depth)
     qsort(c + keep, n - keep, sizeof(*c), cmp_kind);
     for (i = keep; i < n;) {
         size_t j = i;
-        int64_t sum = 0;
-        while (j < n && cmp_kind(&c[i], &c[j]) == 0)
-            sum += c[j++].retained;
+        int64_t sum = 0, size = 0;
+        for (; j < n && cmp_kind(&c[i], &c[j]) == 0; j++) {
+            sum += c[j].retained;
+            size += c[j].size;
+        }
         if (sum >= w->threshold)
-            g[ng++] = (group){i, j - i, sum, 1};
+            g[ng++] = (group){i, j - i, sum, size, 1};
         i = j;
     }
     qsort(g, ng, sizeof(*g), by_retained);
@@ -242,7 +248,7 @@ walk_groups(walk *w, child *c, size_t n, size_t stack_len, int depth)
                    out_bytes(b1, sizeof(b1), (double)g[k].retained), pct,
                    2 * depth, "", cnt, text);
         }
-        emit(w, ids, g[k].n, g[k].retained, len, depth + 1, 0);
+        emit(w, ids, g[k].n, g[k].retained, g[k].size, len, depth + 1, 0);
     }
 done:
     free(g);
@@ -250,18 +256,34 @@ done:
     return shown;
 }
 
-/* Walks into a row (the objects in ids, retaining `retained` in all). */
+/* Walks into a row (the objects in ids, retaining `retained` in all, of
+ * `size` bytes themselves). */
 static void
-emit(walk *w, const int64_t *ids, size_t n, int64_t retained,
+emit(walk *w, const int64_t *ids, size_t n, int64_t retained, int64_t size,
      size_t stack_len, int depth, int top)
 {
     child *c = NULL;
     size_t nc = 0;
-    int64_t shown = 0;
+    int64_t shown = 0, below = 0;
     if (w->err || (!w->folded && depth > w->max_depth) || depth > 1000)
         return;
     if ((w->err = children_of(w, ids, n, top, &c, &nc)) < 0)
         goto done;
+    /* what a row retains is itself and what it dominates: a database that
+     * says otherwise (an idom loop below it) is not shown as if whole */
+    for (size_t i = 0; i < nc; i++)
+        below += c[i].retained;
+    if (!top && below != retained - size) {
+        char more[48] = "";
+        if (n > 1)
+            snprintf(more, sizeof(more), " (and %zu more)", n - 1);
+        snprintf(w->inconsistent, sizeof(w->inconsistent), "the database "
+                 "is inconsistent: #%" PRId64 "%s retains %" PRId64 " bytes, "
+                 "but is %" PRId64 " itself and dominates %" PRId64 ": load "
+                 "the dump again", ids[0], more, retained, size, below);
+        w->err = HD_EINVAL;
+        goto done;
+    }
     shown = walk_groups(w, c, nc, stack_len, depth);
     if (top) { /* the roots too small to be a row: one frame */
         retained = 0;
@@ -321,12 +343,13 @@ run(int argc, char **argv)
     w->threshold = (int64_t)((double)w->total * pct / 100.0);
     if (w->threshold < 1)
         w->threshold = 1;
-    if ((err = hd_query(&w->kids, db, "SELECT o.id, o.retained, o.type, "
-                        LABEL_FROM_IDOM " FROM objects o WHERE o.idom = ?1",
-                        0, NULL)) < 0 ||
+    if ((err = hd_db_check_dominators(db)) < 0 ||
+        (err = hd_query(&w->kids, db, "SELECT o.id, o.retained, o.type, "
+                        LABEL_FROM_IDOM ", o.size FROM objects o WHERE "
+                        "o.idom = ?1", 0, NULL)) < 0 ||
         (err = hd_query(&w->top, db, "SELECT o.id, o.retained, o.type, "
                         "coalesce((SELECT name FROM roots WHERE object = o.id LIMIT 1),"
-                        " '(held by several roots)') "
+                        " '(held by several roots)'), o.size "
                         "FROM objects o WHERE o.idom IS NULL AND o.reachable "
                         "= 1 AND ?1 = ?1", 0, NULL)) < 0 ||
         (err = hd_query(&w->type_name, db, "SELECT name FROM types WHERE id "
@@ -334,11 +357,12 @@ run(int argc, char **argv)
         goto fail;
     if (o.n_pos > 1) { /* one object's subtree: it is the first frame */
         int64_t p[1] = {obj};
-        if ((err = hd_query(&r, db, "SELECT type, retained FROM objects "
+        if ((err = hd_query(&r, db, "SELECT type, retained, size FROM objects "
                             "WHERE id = ?1", 0, NULL)) < 0 ||
             (err = hd_rows_rerun(r, 1, p)) < 0 || hd_rows_next(r) != 1)
             goto fail;
-        int64_t type = hd_rows_int(r, 0), ret = hd_rows_int(r, 1);
+        int64_t type = hd_rows_int(r, 0), ret = hd_rows_int(r, 1),
+                size = hd_rows_int(r, 2);
         frame_text(w, text, sizeof(text), type, NULL);
         size_t len = (size_t)snprintf(w->stack, sizeof(w->stack), "%s", text);
         if (!folded)
@@ -346,9 +370,9 @@ run(int argc, char **argv)
                    out_bytes(b1, sizeof(b1), (double)ret),
                    100.0 * (double)ret / (double)(w->total ? w->total : 1),
                    text, obj);
-        emit(w, &obj, 1, ret, len, 1, 0);
+        emit(w, &obj, 1, ret, size, len, 1, 0);
     } else {
-        emit(w, NULL, 0, 0, 0, 0, 1);
+        emit(w, NULL, 0, 0, 0, 0, 0, 1);
         /* garbage is memory too: one frame, what gc.collect() frees */
         hd_rows_free(r);
         r = NULL;
@@ -369,7 +393,12 @@ run(int argc, char **argv)
     rc = HD_EXIT_OK;
     goto done;
 fail:
-    rc = cli_fail("tree", err ? err : HD_ESQL);
+    if (w && w->inconsistent[0]) {
+        fprintf(stderr, "heapdig: tree: %s\n", w->inconsistent);
+        rc = HD_EXIT_ERROR;
+    } else {
+        rc = cli_fail("tree", err ? err : HD_ESQL);
+    }
 done:
     if (w) {
         hd_rows_free(w->kids);

@@ -147,7 +147,12 @@ chain_from_parents(hd_chain **out, hd_db *db, int64_t id)
         if ((err = hd_rows_next(st)) < 0)
             goto done;
         if (err == 0) {
-            err = hd_error_set(HD_EINVAL, "no object #%" PRId64, cur);
+            err = n == 0 ? hd_error_set(HD_EINVAL, "no object #%" PRId64, cur)
+                         : hd_error_set(HD_EINVAL, "the database is "
+                                        "inconsistent: the parent of #%" PRId64
+                                        " is #%" PRId64 ", which it does not "
+                                        "hold (load the dump again)",
+                                        ids[n - 1], cur);
             goto done;
         }
         if (n == cap) {
@@ -181,6 +186,12 @@ chain_from_parents(hd_chain **out, hd_db *db, int64_t id)
             err = hd_error_set(HD_EINVAL, "the database is inconsistent: "
                                "root #%" PRId64 " has a parent (load the dump "
                                "again)", cur);
+            goto done;
+        }
+        if (hd_rows_int(st, 0) == cur) {
+            err = hd_error_set(HD_EINVAL, "the database is inconsistent: "
+                               "#%" PRId64 " is its own parent (load the "
+                               "dump again)", cur);
             goto done;
         }
         cur = hd_rows_int(st, 0);

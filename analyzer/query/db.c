@@ -38,6 +38,37 @@ struct hd_rows {
 /* A database is input: it must be one a load finished, of this schema, with
  * the tables and views heapdig made (a view redefined in it, a recursive
  * type_stats say, would run as heapdig's). */
+/* Each table and view heapdig's schema makes is there: a query of one
+ * that is not would fail later with SQLite's words, not these. */
+static int
+check_every_table(hd_db *d, const char *schema, const char *path)
+{
+    sqlite3_stmt *st = NULL;
+    char sql[160];
+    int err = 0;
+    snprintf(sql, sizeof(sql), "SELECT 1 FROM \"%s\".sqlite_master WHERE "
+             "type IN ('table', 'view') AND name = ?1 COLLATE NOCASE", schema);
+    if (sqlite3_prepare_v2(d->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return hd_error_set(HD_ESQL, "%s: %s", path, sqlite3_errmsg(d->db));
+    for (const char *p = hd_schema_sql; err == 0 && *p; p++) {
+        size_t skip = !strncmp(p, "\nCREATE TABLE ", 14) ? 14
+                      : !strncmp(p, "\nCREATE VIEW ", 13) ? 13 : 0;
+        if (skip == 0)
+            continue;
+        const char *name = p + skip;
+        int n = (int)strcspn(name, " (\n");
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, name, n, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_ROW)
+            err = hd_error_set(HD_EINVAL, "%s has no %s %.*s: it is not a "
+                               "database `heapdig load` made, or was changed "
+                               "since; load the dump again", path,
+                               skip == 14 ? "table" : "view", n, name);
+    }
+    sqlite3_finalize(st);
+    return err;
+}
+
 int
 hd__db_check(hd_db *d, const char *schema, const char *path)
 {
@@ -107,7 +138,7 @@ hd__db_check(hd_db *d, const char *schema, const char *path)
         }
     }
     sqlite3_finalize(st);
-    return err;
+    return err < 0 ? err : check_every_table(d, schema, path);
 }
 
 /* held_text(schema, id): the text of signature id in that database's
@@ -389,4 +420,30 @@ hd_rows_free(hd_rows *r)
         return;
     sqlite3_finalize(r->st);
     free(r);
+}
+
+int
+hd_db_check_dominators(hd_db *db)
+{
+    hd_rows *r = NULL;
+    int64_t roots = 0;
+    int err = hd_query(&r, db, "SELECT coalesce(sum(retained), 0) FROM "
+                       "objects WHERE idom IS NULL AND reachable = 1", 0,
+                       NULL);
+    if (err == 0 && (err = hd_rows_next(r)) == 1) {
+        roots = hd_rows_int(r, 0);
+        err = 0;
+    }
+    hd_rows_free(r);
+    if (err < 0)
+        return err;
+    int64_t reachable = hd_meta_int(db, "total_size") -
+                        hd_meta_int(db, "unreachable_size");
+    if (roots != reachable)
+        return hd_error_set(HD_EINVAL, "the database is inconsistent: the "
+                            "dominator tree's tops retain %" PRId64 " bytes "
+                            "but %" PRId64 " are reachable (an idom that "
+                            "loops, or sizes changed since the load): load "
+                            "the dump again", roots, reachable);
+    return 0;
 }

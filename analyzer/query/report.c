@@ -365,7 +365,9 @@ suspect_html(page *p, hd_rows *desc, const hd_suspect *x, size_t k)
                           hd_count_str(c1, sizeof(c1), h->count));
             text(b, h->type, 80);
             hd_buf_puts(b, "</td><td>");
-            if (h->as_keys) {
+            if (h->as_keys && (h->where == NULL || !h->where[0])) {
+                hd_buf_puts(b, "its keys"); /* an unnamed suspect */
+            } else if (h->as_keys) {
                 hd_buf_puts(b, "keys of <code>");
                 label(b, h->where);
                 hd_buf_puts(b, "</code>");

@@ -230,7 +230,8 @@ hd_suspects_find(hd_suspect **out, size_t *n_out, hd_db *db, double min_pct,
                             "100], not %g", min_pct);
     int64_t total = hd_meta_int(db, "total_size");
     int64_t threshold = (int64_t)((double)total * min_pct / 100.0);
-    if ((err = n = find_points(db, threshold, pts)) < 0 ||
+    if ((err = hd_db_check_dominators(db)) < 0 ||
+        (err = n = find_points(db, threshold, pts)) < 0 ||
         (err = hd_query(&kids, db, HOLDS_SQL, 0, NULL)) < 0)
         goto done;
     if ((size_t)n > max)
@@ -245,8 +246,10 @@ hd_suspects_find(hd_suspect **out, size_t *n_out, hd_db *db, double min_pct,
         x->id = pts[i].id;
         x->retained = pts[i].retained;
         x->percent = 100.0 * (double)x->retained / (double)(total ? total : 1);
-        if (hd_refchain_find(&x->chain, db, x->id, NULL) < 0)
-            x->chain = NULL; /* cannot happen for a reachable object */
+        /* a reachable object has a chain: no chain is a database that
+         * contradicts itself, said as such */
+        if ((err = hd_refchain_find(&x->chain, db, x->id, NULL)) < 0)
+            goto done;
         holder_name(x->name, sizeof(x->name), x->chain);
         if (x->chain && hd_chain_python(python, sizeof(python), db, x->chain) &&
             (x->python = strdup(python)) == NULL) {

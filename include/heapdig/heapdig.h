@@ -238,6 +238,10 @@ const char *hd_chain_python(char *buf, size_t cap, hd_db *db,
 
 /** A meta value (meta table) as an integer; 0 if it is absent. */
 int64_t hd_meta_int(hd_db *db, const char *key);
+/** 0 if the dominator tree's tops (no idom) retain all that is reachable,
+ *  as a load leaves it; else the error of a database that contradicts
+ *  itself (an idom loop hides what it holds from every walk down). */
+int hd_db_check_dominators(hd_db *db);
 
 #define HD_SUSPECT_HOLDS 4
 /** One group of what a suspect holds directly: its children in the
@@ -258,7 +262,7 @@ typedef struct hd_suspect {
     double percent;    /**< of the heap's total shallow size */
     char name[256];    /**< what holds it, as rendered: the chain's last
                             variable, attribute or key ("_CACHE"); "" if none */
-    hd_chain *chain;   /**< shortest chain from a root (NULL if none) */
+    hd_chain *chain;   /**< shortest chain from a root */
     char *python;      /**< the chain as Python, or NULL (hd_chain_python) */
     hd_suspect_hold holds[HD_SUSPECT_HOLDS]; /**< largest first */
     size_t n_holds;

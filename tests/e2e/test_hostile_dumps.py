@@ -117,6 +117,90 @@ def main(cli, outdir):
         except subprocess.TimeoutExpired:
             check("%s over looping parent links: an error, not a hang"
                   % args[0], False, "hung")
+    # a parent that is the object itself, or an object the database lacks
+    for name, sql, says in (
+            ("self-parent", "UPDATE objects SET parent = id WHERE id = ?1",
+             "is its own parent"),
+            ("lost-parent", "UPDATE objects SET parent = 999999 WHERE id = "
+             "?1", "which it does not hold")):
+        bad = os.path.join(outdir, name + ".db")
+        shutil.copy(good + ".db", bad)
+        c = sqlite3.connect(bad)
+        c.execute(sql, (deep,))
+        c.commit()
+        c.close()
+        r = subprocess.run([cli, "path", bad, "#%d" % deep],
+                           capture_output=True, text=True, timeout=60)
+        check("path over a %s: says the database is inconsistent, exit 1"
+              % name, r.returncode == 1 and "inconsistent" in r.stderr and
+              says in r.stderr, r.stderr)
+    # a suspect whose chain cannot be walked: an error, not a chain that
+    # reads as the error's text with exit 0
+    bad = os.path.join(outdir, "lost-suspect.db")
+    shutil.copy(good + ".db", bad)
+    c = sqlite3.connect(bad)
+    top = c.execute("SELECT id FROM objects WHERE reachable AND idom IS NULL "
+                    "AND parent IS NOT NULL ORDER BY retained DESC "
+                    "LIMIT 1").fetchone()[0]
+    c.execute("UPDATE objects SET parent = 999999 WHERE id = ?1", (top,))
+    c.commit()
+    c.close()
+    for fmt in ("table", "json"):
+        r = subprocess.run([cli, "suspects", bad, "--by", "0.1", "--format",
+                            fmt], capture_output=True, text=True, timeout=60)
+        check("suspects (%s) whose chain is broken: exit 1, said on stderr"
+              % fmt, r.returncode == 1 and "inconsistent" in r.stderr and
+              "inconsistent" not in r.stdout, r.stdout[-300:] + r.stderr)
+    # idoms that loop: what the loop holds is out of every walk down the
+    # dominator tree, and would silently be missing from tree, top and
+    # suspects
+    bad = os.path.join(outdir, "idom-self.db")
+    shutil.copy(good + ".db", bad)
+    c = sqlite3.connect(bad)
+    big = c.execute("SELECT id FROM objects WHERE idom IS NULL AND reachable "
+                    "ORDER BY retained DESC LIMIT 1").fetchone()[0]
+    c.execute("UPDATE objects SET idom = id WHERE id = ?1", (big,))
+    c.commit()
+    c.close()
+    for args in (["tree"], ["top"], ["suspects"], ["report", "-o", "-"]):
+        r = subprocess.run([cli, args[0], bad] + args[1:],
+                           capture_output=True, text=True, timeout=60)
+        check("%s over an object that is its own dominator: exit 1, "
+              "inconsistent" % args[0], r.returncode == 1 and
+              "inconsistent" in r.stderr, r.stderr)
+    bad = os.path.join(outdir, "idom-loop.db")
+    shutil.copy(good + ".db", bad)
+    c = sqlite3.connect(bad)
+    a, b = c.execute("SELECT k.idom, k.id FROM objects k JOIN objects a ON "
+                     "a.id = k.idom WHERE a.idom IS NOT NULL AND a.reachable "
+                     "ORDER BY k.retained DESC LIMIT 1").fetchone()
+    c.execute("UPDATE objects SET idom = ?1 WHERE id = ?2", (b, a))
+    c.commit()
+    c.close()
+    r = subprocess.run([cli, "tree", bad, "--by", "0.001", "--depth", "100"],
+                       capture_output=True, text=True, timeout=60)
+    check("tree over two objects that dominate each other: exit 1, names "
+          "the row", r.returncode == 1 and "inconsistent" in r.stderr and
+          "dominates" in r.stderr, r.stderr)
+    r = subprocess.run([cli, "tree", good + ".db", "--by", "0.001", "--depth",
+                        "100"], capture_output=True, text=True, timeout=60)
+    check("... and the database it was made from walks whole", r.returncode
+          == 0 and r.stdout, r.stderr)
+    # a table or view of the schema missing: said when the database opens
+    for what, drop in (("table waste", "DROP TABLE waste"),
+                       ("view refs", "DROP VIEW refs")):
+        bad = os.path.join(outdir, "no-%s.db" % what.split()[1])
+        shutil.copy(good + ".db", bad)
+        c = sqlite3.connect(bad)
+        c.execute(drop)
+        c.commit()
+        c.close()
+        for cmd in ("summary", "waste", "top"):
+            r = subprocess.run([cli, cmd, bad], capture_output=True,
+                               text=True, timeout=60)
+            check("%s of a database without its %s: exit 1, names it"
+                  % (cmd, what), r.returncode == 1 and ("has no %s" % what)
+                  in r.stderr and "SQLite" not in r.stderr, r.stderr)
     # a database whose signature tree loops: its texts end, with an error
     looped = os.path.join(outdir, "looped-paths.db")
     shutil.copy(good + ".db", looped)
