@@ -59,7 +59,8 @@ enum {
     OPT_TIMEOUT = 1 << 18,    /* attach --timeout SECONDS */
     OPT_PYTHONPATH = 1 << 19, /* attach --pythonpath DIR */
     OPT_GDB = 1 << 20,        /* attach --gdb PATH|none */
-    OPT_FOREGROUND = 1 << 21  /* attach --foreground */
+    OPT_FOREGROUND = 1 << 21, /* attach --foreground */
+    OPT_THRESHOLD = 1 << 22   /* suspects, report, tree: --threshold PERCENT */
 };
 #define CLI_MAX_EXCLUDE 64
 
@@ -80,6 +81,7 @@ typedef struct cli_opts {
     long max_nodes;      /* graph --max-nodes */
     int mode;            /* graph: the HD_GRAPH_* of the mode given, or -1 */
     double timeout;      /* attach --timeout (0: not given) */
+    double threshold;    /* --threshold, a percentage (0: not given) */
     const char *pythonpath, *gdb; /* attach */
     int foreground;      /* attach */
     const char *exclude[CLI_MAX_EXCLUDE];

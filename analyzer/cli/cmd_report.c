@@ -43,14 +43,12 @@ run(int argc, char **argv)
     hd_db *db = NULL;
     char *dbs[3] = {NULL, NULL, NULL}, *out = NULL;
     int err, rc = cli_parse(&hd_cmd_report, &o, argc, argv,
-                            OPT_OUTPUT | OPT_BY | OPT_FORCE);
+                            OPT_OUTPUT | OPT_THRESHOLD | OPT_FORCE);
     if (rc)
         return rc;
-    double min_pct = 10.0;
+    double min_pct = o.threshold > 0 ? o.threshold : 10.0;
     if (o.n_pos < 1)
         return cli_usage(&hd_cmd_report, "which dump or database?");
-    if (o.by && cli_percent(o.by, &min_pct) < 0)
-        return cli_usage(&hd_cmd_report, "--by takes a percentage (0-100]");
     for (int i = 0; i < o.n_pos; i++)
         if ((rc = cli_database_for(&hd_cmd_report, o.pos[i], &dbs[i])))
             goto done;
@@ -102,13 +100,14 @@ done:
 const hd_cmd hd_cmd_report = {
     "report", "one HTML page that shows the leak (or, given 2-3 dumps, what "
     "grew)",
-    "DB|DUMP [-o FILE.html] [--by PERCENT] [--force]\n"
+    "DB|DUMP [-o FILE.html] [--threshold PERCENT] [--force]\n"
     "       heapdig report A B [C] [-o FILE.html] [--force]\n\n"
     "A dump is loaded into DUMP.db first (unless that is newer).  The page\n"
     "is written beside the input (app.hdig -> app.html; with 2-3 inputs,\n"
     "oldest first, beside the newest as NEWEST.growth.html) unless -o says\n"
     "where.  It is one file, needs no network and reads with scripts off.\n"
-    "--by PERCENT: the share of the heap a suspect must retain (default 10).\n"
+    "--threshold PERCENT: the share of the heap a suspect must retain\n"
+    "(default 10).\n"
     "--force: replace FILE even if it is a heapdig dump or database (never\n"
     "one of the inputs).",
     run};

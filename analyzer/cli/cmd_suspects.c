@@ -106,15 +106,12 @@ run(int argc, char **argv)
     size_t n_sus = 0;
     char desc[160], b1[32], b2[32];
     int rc, err = 0;
-    double min_pct = 10.0;
 
     rc = cli_parse(&hd_cmd_suspects, &o, argc, argv,
-                   OPT_FORMAT | OPT_LIMIT | OPT_BY);
+                   OPT_FORMAT | OPT_LIMIT | OPT_THRESHOLD);
     if (rc)
         return rc;
-    /* --by here is the share of the heap a suspect must retain */
-    if (o.by && cli_percent(o.by, &min_pct) < 0)
-        return cli_usage(&hd_cmd_suspects, "--by takes a percentage (0-100]");
+    double min_pct = o.threshold > 0 ? o.threshold : 10.0;
     if ((rc = cli_open(&hd_cmd_suspects, &o, 0, &db, NULL)))
         return rc;
     int64_t total = hd_meta_int(db, "total_size");
@@ -227,6 +224,7 @@ done:
 
 const hd_cmd hd_cmd_suspects = {
     "suspects", "leak suspects: what holds a large share of the heap, and why",
-    "DB [--by PERCENT] [-n N] [--format table|json|csv]\n\n"
-    "--by PERCENT: the share of the heap a suspect must retain (default 10).",
+    "DB [--threshold PERCENT] [-n N] [--format table|json|csv]\n\n"
+    "--threshold PERCENT: the share of the heap a suspect must retain\n"
+    "(default 10).",
     run};

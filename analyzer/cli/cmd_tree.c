@@ -6,7 +6,7 @@
  * and by the label it is held under ("dict ['_CACHE']"), and where no
  * single one is big enough, by type and kind of label ("Request [*]": any
  * item or key), so 20,000 cached requests are one row, and so are their
- * 20,000 headers dicts below it.  A group retaining less than --by percent
+ * 20,000 headers dicts below it.  A group retaining less than --threshold
  * of the heap is not a row; its bytes count in its parent's own.
  *
  * --format folded writes the tree as folded stacks ("frame;frame;frame
@@ -321,14 +321,12 @@ run(int argc, char **argv)
             break;
         }
     rc = cli_parse(&hd_cmd_tree, &o, argc, argv, OPT_FORMAT | OPT_LIMIT |
-                   OPT_BY | OPT_DEPTH);
+                   OPT_THRESHOLD | OPT_DEPTH);
     if (rc)
         return rc;
     if (o.format != OUT_TABLE)
         return cli_usage(&hd_cmd_tree, "--format table or folded");
-    double pct = folded ? 0.01 : 0.5;
-    if (o.by && cli_percent(o.by, &pct) < 0)
-        return cli_usage(&hd_cmd_tree, "--by takes a percentage (0-100]");
+    double pct = o.threshold > 0 ? o.threshold : folded ? 0.01 : 0.5;
     if ((rc = cli_open(&hd_cmd_tree, &o, o.n_pos > 1, &db, &obj)))
         return rc;
     if ((w = calloc(1, sizeof(*w))) == NULL) {
@@ -414,11 +412,12 @@ done:
 const hd_cmd hd_cmd_tree = {
     "tree", "the dominator tree grouped by type and label; --format folded "
     "for flame graphs",
-    "DB [OBJ] [--by PERCENT] [-n N] [--depth D] [--format table|folded]\n\n"
+    "DB [OBJ] [--threshold PERCENT] [-n N] [--depth D]\n"
+    "        [--format table|folded]\n\n"
     "Rows group what an object dominates by type and label (\"dict\n"
     "['_CACHE']\"), or by type and kind of label (\"Request [*]\": any item\n"
-    "or key) where no single one is big enough.  A row must retain --by\n"
-    "percent of the heap (default 0.5; 0.01 for folded).  The table shows\n"
+    "or key) where no single one is big enough.  A row must retain\n"
+    "--threshold percent of the heap (default 0.5; 0.01 for folded).  The table shows\n"
     "-n rows under each (default 20), --depth levels (default 6).\n"
     "--format folded: folded stacks weighted by bytes, for flamegraph.pl,\n"
     "inferno or speedscope (every level; ';' in a frame is written ',').",

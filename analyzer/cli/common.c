@@ -69,7 +69,8 @@ cli_percent(const char *s, double *out)
  * bits name.  A value option given twice is refused (which one would
  * count?), except --exclude, which accumulates. */
 typedef enum {
-    TAKES_TEXT, TAKES_FORMAT, TAKES_COUNT, TAKES_DEPTH, TAKES_SECONDS, FLAG,
+    TAKES_TEXT, TAKES_FORMAT, TAKES_COUNT, TAKES_DEPTH, TAKES_SECONDS,
+    TAKES_PERCENT, FLAG,
     MODE /* one of several: the field gets `mode`; two of them conflict */
 } opt_kind;
 
@@ -100,6 +101,8 @@ static const struct {
      offsetof(cli_opts, max_nodes), 0},
     {"--timeout", NULL, OPT_TIMEOUT, TAKES_SECONDS,
      offsetof(cli_opts, timeout), 0},
+    {"--threshold", NULL, OPT_THRESHOLD, TAKES_PERCENT,
+     offsetof(cli_opts, threshold), 0},
     {"--pythonpath", NULL, OPT_PYTHONPATH, TAKES_TEXT,
      offsetof(cli_opts, pythonpath), 0},
     {"--gdb", NULL, OPT_GDB, TAKES_TEXT, offsetof(cli_opts, gdb), 0},
@@ -148,6 +151,11 @@ take_value(const hd_cmd *cmd, cli_opts *o, size_t k, const char *a,
         *(double *)(void *)field = s;
         return 0;
     }
+    case TAKES_PERCENT:
+        if (cli_percent(val, (double *)(void *)field) < 0)
+            return cli_usage(cmd, "%s takes a percentage in (0, 100], not "
+                             "'%s'", a, val);
+        return 0;
     case TAKES_TEXT:
         if (OPTIONS[k].bit == OPT_EXCLUDE) {
             if (o->n_exclude == CLI_MAX_EXCLUDE)

@@ -337,8 +337,8 @@ def errors(cli, outdir):
     check("an unwritable output is an error naming it, and no file",
           rc == 1 and "no-such-dir" in err and not os.path.exists(target),
           repr(err))
-    rc, out, err = run(cli, "report", db, "--by", "0")
-    check("a bad --by is a usage error", rc == 2, repr(err))
+    rc, out, err = run(cli, "report", db, "--threshold", "0")
+    check("a bad --threshold is a usage error", rc == 2, repr(err))
 
 
 def main(cli, outdir, browser="chromium", screenshot=None):

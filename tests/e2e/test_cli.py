@@ -162,12 +162,12 @@ def files(cli, outdir):
                        (["top", db, "-n", "0"], "-n 0"),
                        (["top", db, "-n", " 2"], "-n ' 2'"),
                        (["top", db, "-n", "0x10"], "-n 0x10"),
-                       (["suspects", db, "--by", "5%"], "--by 5%"),
-                       (["tree", db, "--by", "2x"], "tree --by 2x"),
-                       (["tree", db, "--by", "5%"], "tree --by 5%"),
-                       (["tree", db, "--by", "inf"], "tree --by inf"),
-                       (["report", db, "--by", "nan", "-o", "-"],
-                        "report --by nan"),
+                       (["suspects", db, "--threshold", "5%"], "--threshold 5%"),
+                       (["tree", db, "--threshold", "2x"], "tree --threshold 2x"),
+                       (["tree", db, "--threshold", "5%"], "tree --threshold 5%"),
+                       (["tree", db, "--threshold", "inf"], "tree --threshold inf"),
+                       (["report", db, "--threshold", "nan", "-o", "-"],
+                        "report --threshold nan"),
                        (["attach", "0x10"], "attach 0x10"),
                        (["attach", str(os.getpid()), "--timeout", "inf"],
                         "attach --timeout inf"),
@@ -176,6 +176,22 @@ def files(cli, outdir):
         rc, out, err = run(cli, *args)
         check("%s: numbers are read whole, or it is a usage error" % what,
               rc == 2, err)
+    # a threshold has its own name: --by groups or ranks everywhere else
+    for cmd in ("suspects", "tree", "report"):
+        rc, out, err = run(cli, cmd, db, "--by", "5", "-o", "-") \
+            if cmd == "report" else run(cli, cmd, db, "--by", "5")
+        check("%s --by is no option (its threshold is --threshold)" % cmd,
+              rc == 2 and "--by" in err, err)
+    import json as _json
+    rc, out, err = run(cli, "suspects", db, "--format", "json")
+    few = len(_json.loads(out)["suspects"]) if rc == 0 else None
+    rc, out, err = run(cli, "suspects", db, "--threshold", "1", "--format",
+                       "json")
+    many = _json.loads(out)["suspects"] if rc == 0 else None
+    check("suspects --threshold 1 finds the suspects of 1%% or more (%s, "
+          "not %s)" % (many and len(many), few), many is not None and
+          few is not None and len(many) > few and
+          all(s["percent"] >= 1.0 for s in many), err)
     # top by retained walks the dominator tree best first: the same rows as
     # sorting every object (the brute force)
     import sqlite3

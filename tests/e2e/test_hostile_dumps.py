@@ -146,7 +146,7 @@ def main(cli, outdir):
     c.commit()
     c.close()
     for fmt in ("table", "json"):
-        r = subprocess.run([cli, "suspects", bad, "--by", "0.1", "--format",
+        r = subprocess.run([cli, "suspects", bad, "--threshold", "0.1", "--format",
                             fmt], capture_output=True, text=True, timeout=60)
         check("suspects (%s) whose chain is broken: exit 1, said on stderr"
               % fmt, r.returncode == 1 and "inconsistent" in r.stderr and
@@ -177,12 +177,12 @@ def main(cli, outdir):
     c.execute("UPDATE objects SET idom = ?1 WHERE id = ?2", (b, a))
     c.commit()
     c.close()
-    r = subprocess.run([cli, "tree", bad, "--by", "0.001", "--depth", "100"],
+    r = subprocess.run([cli, "tree", bad, "--threshold", "0.001", "--depth", "100"],
                        capture_output=True, text=True, timeout=60)
     check("tree over two objects that dominate each other: exit 1, names "
           "the row", r.returncode == 1 and "inconsistent" in r.stderr and
           "dominates" in r.stderr, r.stderr)
-    r = subprocess.run([cli, "tree", good + ".db", "--by", "0.001", "--depth",
+    r = subprocess.run([cli, "tree", good + ".db", "--threshold", "0.001", "--depth",
                         "100"], capture_output=True, text=True, timeout=60)
     check("... and the database it was made from walks whole", r.returncode
           == 0 and r.stdout, r.stderr)
