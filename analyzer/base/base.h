@@ -57,11 +57,18 @@ typedef struct hd_hmap {
 /* Room for `more` keys at half load (the first call allocates): 0, or -1
  * out of memory with the map as it was. */
 int hd_hmap_reserve(hd_hmap *m, uint64_t more);
+/* Keys come from dumps (addresses, hashes of heap text), so a crafted one
+ * could choose keys that share a slot and make every probe long: the mix
+ * is keyed with a secret drawn per process (hd_hmap_reserve draws it). */
+extern uint64_t hd__hmap_seed;
 /* Where key's probe starts; go on with (slot + 1) & mask while keys[slot]. */
 static inline uint64_t
 hd_hmap_first(const hd_hmap *m, uint64_t key)
 {
-    return (key * 0x9E3779B97F4A7C15ull) >> m->shift;
+    uint64_t x = key ^ hd__hmap_seed; /* splitmix64's finaliser */
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return (x ^ (x >> 31)) >> m->shift;
 }
 /* Stores key at a slot its probe reached (empty, or holding key). */
 void hd_hmap_put_at(hd_hmap *m, uint64_t slot, uint64_t key, uint32_t val);

@@ -3,12 +3,36 @@
  * hmap.c: the analyzer's one hash map: open addressing, linear probing,
  * nonzero 64-bit keys to 32-bit values.  Callers probe themselves from
  * hd_hmap_first(), so a key may stand for more than itself (a text's hash,
- * checked against the text on a match).  Keys are spread by a Fibonacci
- * multiply, so sequential ids and weak hashes both probe short.
+ * checked against the text on a match).  Keys are spread by a keyed
+ * mixer, so sequential ids, weak hashes and chosen keys all probe short.
  */
 #include "base/base.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+uint64_t hd__hmap_seed;
+
+static void
+seed_init(void)
+{
+    uint64_t s = 0;
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        if (read(fd, &s, sizeof(s)) != (ssize_t)sizeof(s))
+            s = 0;
+        close(fd);
+    }
+    if (s == 0) { /* no urandom: the clock and pid are a weaker secret */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        s = ((uint64_t)ts.tv_nsec << 32) ^ (uint64_t)ts.tv_sec ^
+            ((uint64_t)getpid() << 16);
+    }
+    hd__hmap_seed = s | 1;
+}
 
 static int
 rehash(hd_hmap *m, int bits)
@@ -39,6 +63,8 @@ rehash(hd_hmap *m, int bits)
 int
 hd_hmap_reserve(hd_hmap *m, uint64_t more)
 {
+    if (hd__hmap_seed == 0) /* before any map has a key */
+        seed_init();
     int bits = m->keys ? 64 - m->shift : 10;
     while (((uint64_t)1 << bits) < 2 * (m->n + more))
         bits++;

@@ -425,85 +425,33 @@ on_traceback(uint32_t id, const hd_tb_frame *f, size_t n, void *payload)
 
 /* ---- Address resolution -------------------------------------------------------- */
 
-typedef struct addr_map {
-    uint64_t *keys; /* address + 1 (0 marks empty) */
-    uint32_t *vals;
-    uint64_t mask;
-    uint64_t longest_probe; /* slots passed over by the worst insert */
-} addr_map;
-
-/* Addresses come from the dump, so a crafted one could pick addresses that
- * share a slot and make every lookup a long probe (quadratic load): the
- * hash is keyed with a secret drawn per process (splitmix64's mixer). */
-static uint64_t addr_seed;
-
-static inline uint64_t
-addr_slot(uint64_t a, uint64_t mask)
-{
-    uint64_t x = a ^ addr_seed;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return (x ^ (x >> 31)) & mask;
-}
-
-static void
-addr_seed_init(void)
-{
-    uint64_t s = 0;
-    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        if (read(fd, &s, sizeof(s)) != (ssize_t)sizeof(s))
-            s = 0;
-        close(fd);
-    }
-    if (s == 0) { /* no urandom: the clock and pid are a weaker secret */
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        s = ((uint64_t)ts.tv_nsec << 32) ^ (uint64_t)ts.tv_sec ^
-            ((uint64_t)getpid() << 16);
-    }
-    addr_seed = s | 1;
-}
-
+/* Object ids by address + 1 (0 marks an empty slot); the longest probe an
+ * insert made is kept for `load -v` (hostile addresses show there). */
 static int
-addr_map_build(addr_map *m, const hd_heap *h)
+addr_map_build(hd_hmap *m, const hd_heap *h, uint64_t *longest_probe)
 {
-    uint64_t cap = 1024;
-    while (cap < h->n_objects * 2)
-        cap *= 2;
-    m->mask = cap - 1;
-    if (addr_seed == 0)
-        addr_seed_init();
-    m->keys = calloc((size_t)cap, sizeof(*m->keys));
-    m->vals = malloc((size_t)cap * sizeof(*m->vals));
-    if (m->keys == NULL || m->vals == NULL)
+    if (h->n_objects > UINT32_MAX || hd_hmap_reserve(m, h->n_objects) < 0)
         return hd_error_set(HD_ENOMEM, "out of memory (address map)");
     for (uint64_t i = 0; i < h->n_objects; i++) {
-        uint64_t k = h->addr[i] + 1, s = addr_slot(k, m->mask), probe = 0;
-        while (m->keys[s] != 0) {
+        uint64_t k = h->addr[i] + 1, s = hd_hmap_first(m, k), probe = 0;
+        for (; m->keys[s] != 0; s = (s + 1) & m->mask, probe++)
             if (m->keys[s] == k)
                 return hd_error_set(HD_ECORRUPT, "corrupt dump: object "
                                     "0x%" PRIx64 " appears twice", h->addr[i]);
-            s = (s + 1) & m->mask;
-            probe++;
-        }
-        if (probe > m->longest_probe)
-            m->longest_probe = probe;
-        m->keys[s] = k;
-        m->vals[s] = (uint32_t)i;
+        if (probe > *longest_probe)
+            *longest_probe = probe;
+        hd_hmap_put_at(m, s, k, (uint32_t)i);
     }
     return 0;
 }
 
 static int64_t
-addr_map_get(const addr_map *m, uint64_t a)
+addr_map_get(const hd_hmap *m, uint64_t a)
 {
-    uint64_t k = a + 1, s = addr_slot(k, m->mask);
-    while (m->keys[s] != 0) {
+    uint64_t k = a + 1, s = hd_hmap_first(m, k);
+    for (; m->keys[s] != 0; s = (s + 1) & m->mask)
         if (m->keys[s] == k)
             return m->vals[s];
-        s = (s + 1) & m->mask;
-    }
     return -1;
 }
 
@@ -513,12 +461,11 @@ static int
 resolve(load_state *st)
 {
     hd_heap *h = st->h;
-    addr_map m = {0};
+    hd_hmap m = {0};
     uint64_t w = 0;
     int err;
-    if ((err = addr_map_build(&m, h)) < 0)
+    if ((err = addr_map_build(&m, h, &h->addr_longest_probe)) < 0)
         goto done;
-    h->addr_longest_probe = m.longest_probe;
     h->edge_dst = malloc((size_t)(h->n_edges ? h->n_edges : 1) * 4);
     h->root_obj = malloc((size_t)(h->n_roots ? h->n_roots : 1) * 4);
     if (h->edge_dst == NULL || h->root_obj == NULL) {
@@ -568,8 +515,7 @@ resolve(load_state *st)
             h->flags[id] &= ~(uint32_t)HD_OBJ_SIZE_APPROX;
     }
 done:
-    free(m.keys);
-    free(m.vals);
+    hd_hmap_free(&m);
     return err;
 }
 
