@@ -41,146 +41,191 @@ typedef struct dfs_frame {
     uint64_t e;  /* next edge index (for the virtual root: next root) */
 } dfs_frame;
 
-int
-hd_dom__compute(hd_heap *h, const hd_rev *rev, const uint32_t *extra,
-                uint64_t n_extra)
+/* Lengauer-Tarjan's working arrays; vertices are preorder numbers, 1 the
+ * virtual root, 0 "not reached". */
+typedef struct lt {
+    uint32_t *pre;      /* object -> preorder number */
+    uint32_t *order;    /* preorder number -> object */
+    uint32_t *dparent, *semi, *label, *anc, *path, *idom;
+    uint8_t *from_vroot; /* object has an edge from the virtual root */
+    dfs_frame *calls;
+    uint32_t count;
+} lt;
+
+static int
+lt_alloc(lt *t, uint64_t n)
 {
-    uint64_t n = h->n_objects, vroot = n, n_vroot = h->n_root_order + n_extra;
-    /* preorder numbers are 1-based; 0 = not reached */
-    uint32_t *pre = calloc((size_t)n + 1, sizeof(uint32_t));
-    uint32_t *order = malloc(((size_t)n + 2) * sizeof(uint32_t));
-    uint32_t *dparent = malloc(((size_t)n + 2) * sizeof(uint32_t));
-    uint32_t *semi = malloc(((size_t)n + 2) * sizeof(uint32_t));
-    uint32_t *label = malloc(((size_t)n + 2) * sizeof(uint32_t));
-    uint32_t *anc = calloc((size_t)n + 2, sizeof(uint32_t));
-    uint32_t *path = malloc(((size_t)n + 2) * sizeof(uint32_t));
-    uint8_t *from_vroot = calloc((size_t)n + 1, 1);
-    dfs_frame *calls = malloc(((size_t)n + 2) * sizeof(dfs_frame));
-    uint32_t *idom = malloc(((size_t)n + 2) * sizeof(uint32_t));
-    uint32_t count = 0;
-    int err = 0;
+    size_t m = (size_t)n + 2;
+    t->pre = calloc((size_t)n + 1, sizeof(uint32_t));
+    t->order = malloc(m * sizeof(uint32_t));
+    t->dparent = malloc(m * sizeof(uint32_t));
+    t->semi = malloc(m * sizeof(uint32_t));
+    t->label = malloc(m * sizeof(uint32_t));
+    t->anc = calloc(m, sizeof(uint32_t));
+    t->path = malloc(m * sizeof(uint32_t));
+    t->idom = malloc(m * sizeof(uint32_t));
+    t->from_vroot = calloc((size_t)n + 1, 1);
+    t->calls = malloc(m * sizeof(dfs_frame));
+    return t->pre && t->order && t->dparent && t->semi && t->label &&
+                   t->anc && t->path && t->idom && t->from_vroot && t->calls
+               ? 0
+               : -1;
+}
 
-    h->idom = malloc(((size_t)n + 1) * sizeof(uint32_t));
-    h->retained = calloc((size_t)n + 1, sizeof(uint64_t));
-    if (!pre || !order || !dparent || !semi || !label || !anc || !path ||
-        !from_vroot || !calls || !idom || !h->idom || !h->retained) {
-        err = hd_error_set(HD_ENOMEM, "out of memory (dominators)");
-        goto done;
-    }
-    for (uint64_t i = 0; i < h->n_root_order; i++)
-        from_vroot[h->root_order[i]] = 1;
-    for (uint64_t i = 0; i < n_extra; i++)
-        from_vroot[extra[i]] = 1;
+static void
+lt_free(lt *t)
+{
+    free(t->pre);
+    free(t->order);
+    free(t->dparent);
+    free(t->semi);
+    free(t->label);
+    free(t->anc);
+    free(t->path);
+    free(t->idom);
+    free(t->from_vroot);
+    free(t->calls);
+}
 
-    /* (1) iterative DFS from the virtual root, preorder numbering */
-    {
-        uint64_t cp = 0;
-        order[++count] = (uint32_t)vroot;
-        dparent[count] = 0;
-        calls[cp++] = (dfs_frame){(uint32_t)vroot, 0};
-        while (cp > 0) {
-            dfs_frame *f = &calls[cp - 1];
-            uint32_t w;
-            if (f->v == vroot) {
-                if (f->e >= n_vroot) {
-                    cp--;
-                    continue;
-                }
-                w = f->e < h->n_root_order ? h->root_order[f->e]
-                                           : extra[f->e - h->n_root_order];
-                f->e++;
-            } else {
-                if (f->e >= h->edge_start[f->v + 1]) {
-                    cp--;
-                    continue;
-                }
-                uint64_t e = f->e++;
-                if (h->edge_word[e] & HD_EDGE_WEAK)
-                    continue;
-                w = h->edge_dst[e];
-            }
-            if (pre[w])
+/* (1) Iterative DFS from the virtual root (its edges: the roots in order,
+ * then extra), numbering in preorder; weak edges are not followed. */
+static void
+lt_dfs(lt *t, const hd_heap *h, const uint32_t *extra, uint64_t n_vroot)
+{
+    uint64_t cp = 0, vroot = h->n_objects;
+    t->order[++t->count] = (uint32_t)vroot;
+    t->dparent[t->count] = 0;
+    t->calls[cp++] = (dfs_frame){(uint32_t)vroot, 0};
+    while (cp > 0) {
+        dfs_frame *f = &t->calls[cp - 1];
+        uint32_t w;
+        if (f->v == vroot) {
+            if (f->e >= n_vroot) {
+                cp--;
                 continue;
-            pre[w] = ++count;
-            order[count] = w;
-            dparent[count] = f->v == vroot ? 1 : pre[f->v];
-            calls[cp++] = (dfs_frame){w, h->edge_start[w]};
+            }
+            w = f->e < h->n_root_order ? h->root_order[f->e]
+                                       : extra[f->e - h->n_root_order];
+            f->e++;
+        } else {
+            if (f->e >= h->edge_start[f->v + 1]) {
+                cp--;
+                continue;
+            }
+            uint64_t e = f->e++;
+            if (h->edge_word[e] & HD_EDGE_WEAK)
+                continue;
+            w = h->edge_dst[e];
         }
+        if (t->pre[w])
+            continue;
+        t->pre[w] = ++t->count;
+        t->order[t->count] = w;
+        t->dparent[t->count] = f->v == vroot ? 1 : t->pre[f->v];
+        t->calls[cp++] = (dfs_frame){w, h->edge_start[w]};
     }
-    for (uint32_t k = 1; k <= count; k++) {
-        semi[k] = label[k] = k;
-        anc[k] = 0;
+    for (uint32_t k = 1; k <= t->count; k++) {
+        t->semi[k] = t->label[k] = k;
+        t->anc[k] = 0;
     }
+}
 
-    /* (2) semidominators, reverse preorder; vertices are preorder numbers */
-    for (uint32_t k = count; k >= 2; k--) {
-        uint32_t w = order[k];
+/* eval(j): compresses j's ancestor path, then takes its label. */
+static inline uint32_t
+lt_eval(lt *t, uint32_t j)
+{
+    uint32_t *anc = t->anc, *label = t->label, *semi = t->semi;
+    if (anc[j] == 0)
+        return j;
+    uint32_t top = 0, x = j;
+    while (anc[anc[x]] != 0) {
+        t->path[top++] = x;
+        x = anc[x];
+    }
+    while (top > 0) {
+        x = t->path[--top];
+        uint32_t a = anc[x];
+        if (semi[label[a]] < semi[label[x]])
+            label[x] = label[a];
+        anc[x] = anc[a];
+    }
+    return label[j];
+}
+
+/* (2) Semidominators, in reverse preorder. */
+static void
+lt_semidominators(lt *t, const hd_rev *rev)
+{
+    for (uint32_t k = t->count; k >= 2; k--) {
+        uint32_t w = t->order[k];
         uint64_t r0 = rev->start[w], r1 = rev->start[w + 1];
         for (uint64_t r = r0; r <= r1; r++) {
             uint32_t j;
             if (r == r1) { /* the virtual root's edge, if any */
-                if (!from_vroot[w])
+                if (!t->from_vroot[w])
                     break;
                 j = 1;
             } else {
-                j = pre[rev->src[r]];
+                j = t->pre[rev->src[r]];
                 if (j == 0)
                     continue; /* a predecessor the DFS never reached */
             }
-            /* eval(j): compress the ancestor path, then take its label */
-            uint32_t u = j;
-            if (anc[j] != 0) {
-                uint32_t top = 0, x = j;
-                while (anc[anc[x]] != 0) {
-                    path[top++] = x;
-                    x = anc[x];
-                }
-                while (top > 0) {
-                    x = path[--top];
-                    uint32_t a = anc[x];
-                    if (semi[label[a]] < semi[label[x]])
-                        label[x] = label[a];
-                    anc[x] = anc[a];
-                }
-                u = label[j];
-            }
-            if (semi[u] < semi[k])
-                semi[k] = semi[u];
+            uint32_t u = lt_eval(t, j);
+            if (t->semi[u] < t->semi[k])
+                t->semi[k] = t->semi[u];
         }
-        anc[k] = dparent[k]; /* link */
+        t->anc[k] = t->dparent[k]; /* link */
     }
+}
 
-    /* (3) immediate dominators by the nearest-common-ancestor climb */
+/* (3) Immediate dominators by the nearest-common-ancestor climb; then the
+ * heap's idom (HD_NONE under the virtual root) and retained sizes,
+ * children before parents. */
+static void
+lt_results(lt *t, hd_heap *h)
+{
+    uint32_t *idom = t->idom, *order = t->order;
     idom[1] = 1;
-    for (uint32_t k = 2; k <= count; k++) {
-        uint32_t d = dparent[k];
-        while (d > semi[k])
+    for (uint32_t k = 2; k <= t->count; k++) {
+        uint32_t d = t->dparent[k];
+        while (d > t->semi[k])
             d = idom[d];
         idom[k] = d;
     }
-
-    for (uint64_t o = 0; o < n; o++)
+    for (uint64_t o = 0; o < h->n_objects; o++)
         h->idom[o] = HD_NONE;
-    for (uint32_t k = 2; k <= count; k++)
+    for (uint32_t k = 2; k <= t->count; k++)
         h->idom[order[k]] = idom[k] == 1 ? HD_NONE : order[idom[k]];
-    /* retained sizes, children before parents */
-    for (uint32_t k = count; k >= 2; k--) {
+    for (uint32_t k = t->count; k >= 2; k--) {
         uint32_t w = order[k];
         h->retained[w] += h->size[w];
         if (idom[k] != 1)
             h->retained[order[idom[k]]] += h->retained[w];
     }
+}
+
+int
+hd_dom__compute(hd_heap *h, const hd_rev *rev, const uint32_t *extra,
+                uint64_t n_extra)
+{
+    uint64_t n = h->n_objects;
+    lt t = {0};
+    int err = 0;
+    h->idom = malloc(((size_t)n + 1) * sizeof(uint32_t));
+    h->retained = calloc((size_t)n + 1, sizeof(uint64_t));
+    if (lt_alloc(&t, n) < 0 || !h->idom || !h->retained) {
+        err = hd_error_set(HD_ENOMEM, "out of memory (dominators)");
+        goto done;
+    }
+    for (uint64_t i = 0; i < h->n_root_order; i++)
+        t.from_vroot[h->root_order[i]] = 1;
+    for (uint64_t i = 0; i < n_extra; i++)
+        t.from_vroot[extra[i]] = 1;
+    lt_dfs(&t, h, extra, h->n_root_order + n_extra);
+    lt_semidominators(&t, rev);
+    lt_results(&t, h);
 done:
-    free(pre);
-    free(order);
-    free(dparent);
-    free(semi);
-    free(label);
-    free(anc);
-    free(path);
-    free(from_vroot);
-    free(calls);
-    free(idom);
+    lt_free(&t);
     return err;
 }
 

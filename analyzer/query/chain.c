@@ -234,113 +234,167 @@ is_module_root(hd_rows **q, hd_db *db, int64_t id)
     return err < 0 ? err : hd_rows_next(*q);
 }
 
+/* The search backwards from the object: each node with the node it
+ * leads to and the label of that reference. */
+typedef struct bfs {
+    int64_t *node;
+    uint32_t *next;  /* index of the node each leads to */
+    char **label;    /* label of node -> next (owned) */
+    uint8_t *weak;
+    size_t n, cap;
+    hd_hmap seen;
+} bfs;
+
+static int
+bfs_push(bfs *b, int64_t id, uint32_t next, char *label, uint8_t weak)
+{
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 1024;
+        int64_t *a = realloc(b->node, cap * sizeof(*a));
+        if (a)
+            b->node = a;
+        uint32_t *x = a ? realloc(b->next, cap * sizeof(*x)) : NULL;
+        if (x)
+            b->next = x;
+        char **l = x ? realloc(b->label, cap * sizeof(*l)) : NULL;
+        if (l)
+            b->label = l;
+        uint8_t *w = l ? realloc(b->weak, cap) : NULL;
+        if (w == NULL) {
+            free(label);
+            return hd_error_set(HD_ENOMEM, "out of memory");
+        }
+        b->weak = w;
+        b->cap = cap;
+    }
+    if (idmap_put(&b->seen, id, (uint32_t)b->n) < 0) {
+        free(label);
+        return hd_error_set(HD_ENOMEM, "out of memory");
+    }
+    b->node[b->n] = id;
+    b->next[b->n] = next;
+    b->label[b->n] = label;
+    b->weak[b->n] = weak;
+    b->n++;
+    return 0;
+}
+
+static void
+bfs_free(bfs *b)
+{
+    for (size_t i = 0; b->label && i < b->n; i++)
+        free(b->label[i]);
+    free(b->label);
+    free(b->node);
+    free(b->next);
+    free(b->weak);
+    hd_hmap_free(&b->seen);
+}
+
+/* Whether the options keep src out of every chain. */
+static int
+excluded(const hd_chain_opts *o, int64_t src, const char *type_name)
+{
+    for (size_t i = 0; i < o->n_exclude_ids; i++)
+        if (o->exclude_ids[i] == src)
+            return 1;
+    for (size_t i = 0; i < o->n_exclude_types && type_name; i++)
+        if (!strcmp(o->exclude_types[i], type_name))
+            return 1;
+    return 0;
+}
+
+/* The chain from the root at node `found` to the object (node 0). */
+static int
+bfs_chain(hd_chain **out, bfs *b, hd_db *db, size_t found)
+{
+    size_t len = 0, k = 0;
+    for (size_t i = found; i != UINT32_MAX; i = b->next[i])
+        len++;
+    hd_chain *c = chain_new(len);
+    if (c == NULL)
+        return hd_error_set(HD_ENOMEM, "out of memory");
+    for (size_t i = found; i != UINT32_MAX; i = b->next[i], k++) {
+        c->ids[k] = b->node[i];
+        /* label[i] names node[i] -> node[next[i]]: it belongs to k + 1 */
+        if (k + 1 < len) {
+            c->labels[k + 1] = b->label[i];
+            c->weak[k + 1] = b->weak[i];
+            b->label[i] = NULL;
+        }
+    }
+    c->labels[0] = root_name(db, c->ids[0]);
+    *out = c;
+    return 0;
+}
+
 int
 hd_refchain_find(hd_chain **out, hd_db *db, const int64_t id,
                  const hd_chain_opts *o)
 {
     hd_rows *st = NULL, *self = NULL, *modroot = NULL;
-    hd_hmap seen = {0};
-    int64_t *node = NULL;     /* BFS nodes */
-    uint32_t *next = NULL;    /* index of the node each leads to */
-    char **label = NULL;      /* label of node -> next */
-    uint8_t *weak = NULL;
-    size_t n = 0, cap = 0, head = 0, found = SIZE_MAX, fallback = SIZE_MAX;
-    size_t budget_end = 0;
+    bfs b = {0};
+    size_t head = 0, found = SIZE_MAX, fallback = SIZE_MAX, budget_end = 0;
     uint64_t limit = o && o->max_visit ? o->max_visit : 5000000;
-    hd_chain *c = NULL;
+    int64_t p[1] = {id};
     int err = 0;
 
     *out = NULL;
     if (o == NULL || (!o->n_exclude_ids && !o->n_exclude_types && !o->weak))
         return chain_from_parents(out, db, id);
-
-#define PUSH(ID, NEXT, LABEL, WEAK)                                           \
-    do {                                                                      \
-        if (n == cap) {                                                       \
-            cap = cap ? cap * 2 : 1024;                                       \
-            int64_t *a_ = realloc(node, cap * sizeof(*node));                 \
-            uint32_t *b_ = a_ ? realloc(next, cap * sizeof(*next)) : NULL;    \
-            char **c_ = b_ ? realloc(label, cap * sizeof(*label)) : NULL;     \
-            uint8_t *d_ = c_ ? realloc(weak, cap) : NULL;                     \
-            if (a_) node = a_;                                                \
-            if (b_) next = b_;                                                \
-            if (c_) label = c_;                                               \
-            if (d_ == NULL) {                                                 \
-                err = hd_error_set(HD_ENOMEM, "out of memory");               \
-                goto done;                                                    \
-            }                                                                 \
-            weak = d_;                                                        \
-        }                                                                     \
-        node[n] = (ID);                                                       \
-        next[n] = (NEXT);                                                     \
-        label[n] = (LABEL);                                                   \
-        weak[n] = (WEAK);                                                     \
-        if (idmap_put(&seen, (ID), (uint32_t)n) < 0) {                        \
-            free(label[n]);                                                   \
-            err = hd_error_set(HD_ENOMEM, "out of memory");                   \
-            goto done;                                                        \
-        }                                                                     \
-        n++;                                                                  \
-    } while (0)
-
     if ((err = hd_query(&self, db, "SELECT depth FROM objects WHERE id = ?1",
                         0, NULL)) < 0 ||
         (err = hd_query(&st, db, "SELECT r.src, r.label, r.kind, o.depth, "
                         "t.name FROM refs r JOIN objects o ON o.id = r.src "
                         "JOIN types t ON t.id = o.type WHERE r.dst = ?1", 0,
-                        NULL)) < 0)
+                        NULL)) < 0 ||
+        (err = hd_rows_rerun(self, 1, p)) < 0 ||
+        (err = hd_rows_next(self)) < 0)
         goto done;
-    {
-        int64_t p[1] = {id};
-        hd_rows_rerun(self, 1, p);
-        if ((err = hd_rows_next(self)) < 0)
-            goto done;
-        if (err == 0) {
-            err = hd_error_set(HD_EINVAL, "no object #%" PRId64, id);
-            goto done;
-        }
-        err = 0;
-        PUSH(id, UINT32_MAX, NULL, 0);
-        if (hd_rows_text(self, 0) && hd_rows_int(self, 0) == 0)
-            found = 0; /* the object is a root itself */
+    if (err == 0) {
+        err = hd_error_set(HD_EINVAL, "no object #%" PRId64, id);
+        goto done;
     }
-    while (found == SIZE_MAX && head < n && n < limit &&
-           (fallback == SIZE_MAX || n < budget_end)) {
+    if ((err = bfs_push(&b, id, UINT32_MAX, NULL, 0)) < 0)
+        goto done;
+    if (hd_rows_text(self, 0) && hd_rows_int(self, 0) == 0)
+        found = 0; /* the object is a root itself */
+    while (found == SIZE_MAX && head < b.n && b.n < limit &&
+           (fallback == SIZE_MAX || b.n < budget_end)) {
         size_t cur = head++;
-        int64_t p[1] = {node[cur]};
+        p[0] = b.node[cur];
         hd_rows_rerun(st, 1, p);
         while ((err = hd_rows_next(st)) == 1) {
             int64_t src = hd_rows_int(st, 0);
-            const char *kind = hd_rows_text(st, 2), *tn = hd_rows_text(st, 4);
-            int is_weak = kind && !strcmp(kind, "weak"), skip = 0;
-            if ((is_weak && !o->weak) || idmap_has(&seen, src))
+            const char *kind = hd_rows_text(st, 2), *l = hd_rows_text(st, 1);
+            int is_weak = kind && !strcmp(kind, "weak");
+            if ((is_weak && !o->weak) || idmap_has(&b.seen, src) ||
+                excluded(o, src, hd_rows_text(st, 4)))
                 continue;
-            for (size_t i = 0; i < o->n_exclude_ids && !skip; i++)
-                skip = o->exclude_ids[i] == src;
-            for (size_t i = 0; i < o->n_exclude_types && !skip && tn; i++)
-                skip = !strcmp(o->exclude_types[i], tn);
-            if (skip)
+            char *label = l ? strdup(l) : NULL;
+            if ((l && label == NULL &&
+                 (err = hd_error_set(HD_ENOMEM, "out of memory")) < 0) ||
+                (err = bfs_push(&b, src, (uint32_t)cur, label,
+                                (uint8_t)is_weak)) < 0)
+                goto done;
+            if (!hd_rows_text(st, 3) || hd_rows_int(st, 3) != 0)
                 continue;
-            char *l = hd_rows_text(st, 1) ? strdup(hd_rows_text(st, 1)) : NULL;
-            PUSH(src, (uint32_t)cur, l, (uint8_t)is_weak);
-            if (hd_rows_text(st, 3) && hd_rows_int(st, 3) == 0) {
-                /* a root: a module's (sys.modules, builtins) ends the
-                 * search; another (a thread's frame, an object held from
-                 * outside) is kept while a module's is looked for a while
-                 * longer, as the stored chains prefer modules */
-                int mod = is_module_root(&modroot, db, src);
-                if (mod < 0) {
-                    err = mod;
-                    goto done;
-                }
-                if (mod) {
-                    found = n - 1;
-                    break;
-                }
-                if (fallback == SIZE_MAX) {
-                    fallback = n - 1;
-                    budget_end = n + MODULE_ROOT_SEARCH;
-                }
+            /* a root: a module's (sys.modules, builtins) ends the search;
+             * another (a thread's frame, an object held from outside) is
+             * kept while a module's is looked for a while longer, as the
+             * stored chains prefer modules */
+            int mod = is_module_root(&modroot, db, src);
+            if (mod < 0) {
+                err = mod;
+                goto done;
+            }
+            if (mod) {
+                found = b.n - 1;
+                break;
+            }
+            if (fallback == SIZE_MAX) {
+                fallback = b.n - 1;
+                budget_end = b.n + MODULE_ROOT_SEARCH;
             }
         }
         if (err < 0)
@@ -349,49 +403,21 @@ hd_refchain_find(hd_chain **out, hd_db *db, const int64_t id,
     }
     if (found == SIZE_MAX)
         found = fallback;
-    if (found == SIZE_MAX) {
-        err = hd_error_set(HD_EINVAL, n >= limit
+    if (found == SIZE_MAX)
+        err = hd_error_set(HD_EINVAL, b.n >= limit
                                           ? "no chain found within %" PRIu64
                                             " objects"
                                           : "no root reaches #%" PRId64
                                             " without the excluded "
                                             "retainers",
-                           n >= limit ? limit : (uint64_t)id);
-        goto done;
-    }
-    size_t len = 0;
-    for (size_t i = found; i != UINT32_MAX; i = next[i])
-        len++;
-    if ((c = chain_new(len)) == NULL) {
-        err = hd_error_set(HD_ENOMEM, "out of memory");
-        goto done;
-    }
-    size_t k = 0;
-    for (size_t i = found; i != UINT32_MAX; i = next[i], k++) {
-        c->ids[k] = node[i];
-        /* label[i] names node[i] -> node[next[i]]: it belongs to k + 1 */
-        if (k + 1 < len) {
-            c->labels[k + 1] = label[i];
-            c->weak[k + 1] = weak[i];
-            label[i] = NULL;
-        }
-    }
-    c->labels[0] = root_name(db, c->ids[0]);
-    *out = c;
-    c = NULL;
+                           b.n >= limit ? limit : (uint64_t)id);
+    else
+        err = bfs_chain(out, &b, db, found);
 done:
-#undef PUSH
-    for (size_t i = 0; label && i < n; i++)
-        free(label[i]);
-    free(label);
-    free(node);
-    free(next);
-    free(weak);
-    hd_hmap_free(&seen);
+    bfs_free(&b);
     hd_rows_free(st);
     hd_rows_free(self);
     hd_rows_free(modroot);
-    hd_chain_free(c);
     return err;
 }
 
