@@ -410,6 +410,13 @@ find_gdb(const char *gdb, char *out, size_t n)
 /* The state of one attach: which ways in were tried. */
 typedef struct attach_run {
     const attach_opts *o;
+    int minor;         /* the target's CPython 3.minor */
+    char exe[4096];    /* its executable */
+    char ext[4096];    /* the heapdig extension's folder for it */
+    char out[4096];    /* the dump, an absolute path */
+    char dir[32];      /* /tmp/heapdig-attach-XXXXXX: script and status */
+    char script[128], status[128];
+    double deadline;
     char gdb[4096];
     int gdb_state;   /* 0 not tried, 1 usable, -1 not usable (gdb_why) */
     char gdb_why[1024];
@@ -476,177 +483,201 @@ exists(const char *dir, const char *name)
     return stat(path, &st) == 0;
 }
 
+/* Everything that can be found out without touching the process: that it
+ * is there and ours, where the dump goes, its Python, our extension for
+ * it, and (before 3.14) a gdb that gives a process back as it found it.
+ * 0, or the exit code of an attach that must not start. */
 static int
-run(int argc, char **argv)
+check_target(attach_run *a)
 {
-    attach_opts o;
-    attach_run a;
-    char exe[4096], path[4096], out[4096], dir[] = "/tmp/heapdig-attach-XXXXXX";
-    char script[128], status[128], err[2048], cwd[2048], stamp[32];
-    char given[1024], safe[2048];
-    long long objects = 0;
+    const attach_opts *o = a->o;
+    char path[64], cwd[2048], stamp[32], given[1024];
     struct stat st;
-    int rc, minor, told = 0;
-    double deadline, next_look, look_every = 1.0;
-
-    if ((rc = parse(&o, argc, argv)))
-        return rc;
-    signal(SIGPIPE, SIG_IGN); /* a gdb that dies is an error, not our end */
-    memset(&a, 0, sizeof(a));
-    a.o = &o;
-    if (kill((pid_t)o.pid, 0) < 0) {
+    if (kill((pid_t)o->pid, 0) < 0) {
         if (errno == ESRCH)
-            return attach_fail(o.pid, "no such process (one in another "
+            return attach_fail(o->pid, "no such process (one in another "
                                "container or PID namespace is not visible "
                                "from here: run heapdig attach there, or on "
                                "the host with the host's pid)");
-        snprintf(path, sizeof(path), "/proc/%ld", o.pid);
+        snprintf(path, sizeof(path), "/proc/%ld", o->pid);
         if (stat(path, &st) == 0)
-            return attach_fail(o.pid, "permission denied: the process "
+            return attach_fail(o->pid, "permission denied: the process "
                                "belongs to uid %ld; run heapdig attach as "
                                "that user or as root", (long)st.st_uid);
-        return attach_fail(o.pid, "cannot signal it: %s", strerror(errno));
+        return attach_fail(o->pid, "cannot signal it: %s", strerror(errno));
     }
-    if (o.output == NULL) {
+    if (o->output == NULL) {
         time_t t = time(NULL);
         strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", localtime(&t));
-        snprintf(given, sizeof(given), "heapdig-%ld-%s.hdig", o.pid, stamp);
+        snprintf(given, sizeof(given), "heapdig-%ld-%s.hdig", o->pid, stamp);
     } else
-        snprintf(given, sizeof(given), "%s", o.output);
+        snprintf(given, sizeof(given), "%s", o->output);
     /* The target's working directory is not ours: say where, absolutely. */
     if (given[0] != '/' && getcwd(cwd, sizeof(cwd)))
-        snprintf(out, sizeof(out), "%s/%s", cwd, given);
+        snprintf(a->out, sizeof(a->out), "%s/%s", cwd, given);
     else
-        snprintf(out, sizeof(out), "%s", given);
-    if (stat(out, &st) == 0)
-        return attach_fail(o.pid, "%s exists; heapdig never overwrites a "
-                           "file: choose another with -o", out);
-    if ((minor = target_minor(o.pid, exe, sizeof(exe))) == -2)
-        return attach_fail(o.pid, "permission denied by ptrace: heapdig may "
+        snprintf(a->out, sizeof(a->out), "%s", given);
+    if (stat(a->out, &st) == 0)
+        return attach_fail(o->pid, "%s exists; heapdig never overwrites a "
+                           "file: choose another with -o", a->out);
+    if ((a->minor = target_minor(o->pid, a->exe, sizeof(a->exe))) == -2)
+        return attach_fail(o->pid, "permission denied by ptrace: heapdig may "
                            "not look into the process (reading /proc/%ld/exe "
                            "needs the right to trace it): run heapdig attach "
                            "as its user; in a container without "
                            "CAP_SYS_PTRACE add it (docker: "
                            "--cap-add=SYS_PTRACE); with kernel.yama."
-                           "ptrace_scope above 0, as root", o.pid);
-    if (minor < 0)
-        return attach_fail(o.pid, "not a Python process (it runs %s)",
-                           exe[0] ? exe : "an executable heapdig cannot "
-                           "read: try as its user or root");
-    if (minor < 9)
-        return attach_fail(o.pid, "Python 3.%d is not supported (heapdig "
-                           "supports 3.9 to 3.15)", minor);
-    if (find_pythonpath(&o, minor, path, sizeof(path)) < 0)
-        return attach_fail(o.pid, "no heapdig extension built for Python "
+                           "ptrace_scope above 0, as root", o->pid);
+    if (a->minor < 0)
+        return attach_fail(o->pid, "not a Python process (it runs %s)",
+                           a->exe[0] ? a->exe : "an executable heapdig "
+                           "cannot read: try as its user or root");
+    if (a->minor < 9)
+        return attach_fail(o->pid, "Python 3.%d is not supported (heapdig "
+                           "supports 3.9 to 3.15)", a->minor);
+    if (find_pythonpath(o, a->minor, a->ext, sizeof(a->ext)) < 0)
+        return attach_fail(o->pid, "no heapdig extension built for Python "
                            "3.%d %s%s; build one (cmake "
                            "-DHD_TEST_PYTHONS=/path/to/python3.%d) or pass "
-                           "--pythonpath DIR", minor,
-                           o.pythonpath ? "in " : "beside this heapdig",
-                           o.pythonpath ? o.pythonpath : "", minor);
+                           "--pythonpath DIR", a->minor,
+                           o->pythonpath ? "in " : "beside this heapdig",
+                           o->pythonpath ? o->pythonpath : "", a->minor);
     /* Before 3.14 gdb is the only way in: find out first that it can
      * give a process back as it found it. */
-    if (minor < ATTACH_MIN_MINOR && !gdb_usable(&a))
-        return attach_fail(o.pid, "Python 3.%d has no sys.remote_exec, so "
+    if (a->minor < ATTACH_MIN_MINOR && !gdb_usable(a))
+        return attach_fail(o->pid, "Python 3.%d has no sys.remote_exec, so "
                            "attaching needs gdb, and %s; nothing was done to "
-                           "the process%s", minor, a.gdb_why,
-                           strstr(a.gdb_why, "registers") ||
-                           strstr(a.gdb_why, "system call") ? ": use a newer "
+                           "the process%s", a->minor, a->gdb_why,
+                           strstr(a->gdb_why, "registers") ||
+                           strstr(a->gdb_why, "system call") ? ": use a newer "
                            "gdb with --gdb PATH (18.1 does this right), or "
                            "start the program under `python -m heapdig run "
                            "--on-signal USR2`"
                            : "");
+    return 0;
+}
 
-    /* The target reads the script and writes the status: it may be another
-     * user (when we are root), so the directory becomes its. */
-    if (mkdtemp(dir) == NULL)
-        return attach_fail(o.pid, "cannot create a directory in /tmp: %s",
-                           strerror(errno));
-    snprintf(script, sizeof(script), "%s/attach.py", dir);
-    snprintf(status, sizeof(status), "%s/status.json", dir);
+/* The script the target runs and the directory it reports in; the
+ * target may be another user (when we are root), so they become its. */
+static int
+prepare(attach_run *a)
+{
+    char proc[64];
+    struct stat st;
+    snprintf(a->dir, sizeof(a->dir), "/tmp/heapdig-attach-XXXXXX");
+    if (mkdtemp(a->dir) == NULL)
+        return attach_fail(a->o->pid, "cannot create a directory in /tmp: "
+                           "%s", strerror(errno));
+    snprintf(a->script, sizeof(a->script), "%s/attach.py", a->dir);
+    snprintf(a->status, sizeof(a->status), "%s/status.json", a->dir);
     /* Run in __main__'s namespace, which may have its own `open`: the
      * builtins by name, and nothing assigned there. */
-    snprintf(a.boot, sizeof(a.boot), "try:\n    __import__('builtins').exec("
-             "__import__('builtins').open('%s').read(), {'__name__': "
-             "'heapdig_attach'})\nexcept BaseException:\n    pass\n", script);
-    snprintf(err, sizeof(err), "/proc/%ld", o.pid);
-    deadline = now() + o.timeout;
-    if (write_script(script, status, out, path, deadline, !o.foreground) < 0 ||
-        (stat(err, &st) == 0 && st.st_uid != geteuid() &&
-         (chown(dir, st.st_uid, st.st_gid) < 0 ||
-          chown(script, st.st_uid, st.st_gid) < 0))) {
-        rc = attach_fail(o.pid, "cannot prepare %s: %s", dir, strerror(errno));
-        finish_dir(dir, 0);
+    snprintf(a->boot, sizeof(a->boot), "try:\n    __import__('builtins')."
+             "exec(__import__('builtins').open('%s').read(), {'__name__': "
+             "'heapdig_attach'})\nexcept BaseException:\n    pass\n",
+             a->script);
+    snprintf(proc, sizeof(proc), "/proc/%ld", a->o->pid);
+    a->deadline = now() + a->o->timeout;
+    if (write_script(a->script, a->status, a->out, a->ext, a->deadline,
+                     !a->o->foreground) < 0 ||
+        (stat(proc, &st) == 0 && st.st_uid != geteuid() &&
+         (chown(a->dir, st.st_uid, st.st_gid) < 0 ||
+          chown(a->script, st.st_uid, st.st_gid) < 0))) {
+        int rc = attach_fail(a->o->pid, "cannot prepare %s: %s", a->dir,
+                             strerror(errno));
+        finish_dir(a->dir, 0);
         return rc;
     }
-    if (minor >= ATTACH_MIN_MINOR) {
-        const char *base = strrchr(exe, '/');
-        if (remote_exec(o.pid, minor, minor_in(base ? base : exe) == minor,
-                        script, err, sizeof(err)) == 0) {
-            a.async_ways++;
-        } else if (!strstr(err, "not enabled") || !gdb_usable(&a)) {
-            finish_dir(dir, 0);
+    return 0;
+}
+
+/* Asks the target to run the script: sys.remote_exec on 3.14+, else (or
+ * where the target disabled it) gdb.  0, or the exit code. */
+static int
+start(attach_run *a)
+{
+    char err[2048];
+    long pid = a->o->pid;
+    if (a->minor >= ATTACH_MIN_MINOR) {
+        const char *base = strrchr(a->exe, '/');
+        if (remote_exec(pid, a->minor,
+                        minor_in(base ? base : a->exe) == a->minor,
+                        a->script, err, sizeof(err)) == 0) {
+            a->async_ways++;
+        } else if (!strstr(err, "not enabled") || !gdb_usable(a)) {
+            finish_dir(a->dir, 0);
             int disabled = strstr(err, "not enabled") != NULL;
-            return attach_fail(o.pid, "sys.remote_exec failed: %s%s%s", err,
+            return attach_fail(pid, "sys.remote_exec failed: %s%s%s", err,
                                disabled ? " (the target runs with "
                                "PYTHON_DISABLE_REMOTE_DEBUG or -X "
                                "disable-remote-debug), and gdb cannot stand "
-                               "in: " : "", disabled ? a.gdb_why : "");
+                               "in: " : "", disabled ? a->gdb_why : "");
         }
     }
-    if (a.async_ways == 0 && via_gdb(&a, 1, err, sizeof(err)) < 0) {
-        finish_dir(dir, 0);
-        if (gone(o.pid))
-            return attach_fail(o.pid, "the process exited during the attach");
-        return attach_fail(o.pid, "%s", err);
+    if (a->async_ways == 0 && via_gdb(a, 1, err, sizeof(err)) < 0) {
+        finish_dir(a->dir, 0);
+        if (gone(pid))
+            return attach_fail(pid, "the process exited during the attach");
+        return attach_fail(pid, "%s", err);
     }
-    /* A way in that waits for the main thread's next bytecode may wait for
-     * ever if that thread waits in a system call: then look again, and run
-     * the script at once where that is safe. */
-    next_look = now() + 1.0;
+    return 0;
+}
+
+/* Waits for the target's status.  A way in that waits for the main
+ * thread's next bytecode may wait for ever if that thread waits in a
+ * system call: then look again, and run the script at once where that is
+ * safe.  0 with *objects, or the exit code. */
+static int
+wait_for_dump(attach_run *a, long long *objects)
+{
+    char err[2048], safe[2048];
+    long pid = a->o->pid;
+    double next_look = now() + 1.0, look_every = 1.0;
+    int told = 0;
     for (;;) {
-        int r = read_status(status, &objects, err, sizeof(err));
+        int r = read_status(a->status, objects, err, sizeof(err));
         if (r == 1)
-            break;
+            return 0;
         if (r == 0) {
             hd_text_escape(safe, sizeof(safe), err, strlen(err),
                            HD_TEXT_RENDERED, 300); /* the target's words */
-            finish_dir(dir, a.async_ways > 0);
-            unlink(out);
-            return attach_fail(o.pid, "the dump failed in the target: %s",
+            finish_dir(a->dir, a->async_ways > 0);
+            unlink(a->out);
+            return attach_fail(pid, "the dump failed in the target: %s",
                                safe);
         }
-        if (gone(o.pid)) {
-            finish_dir(dir, 0);
-            return attach_fail(o.pid, "the process exited during the attach");
+        if (gone(pid)) {
+            finish_dir(a->dir, 0);
+            return attach_fail(pid, "the process exited during the attach");
         }
-        if (now() > deadline && exists(dir, "claimed")) {
+        if (now() > a->deadline && exists(a->dir, "claimed")) {
             /* The dump is under way in the target: it is waited for. */
-            if (!told) {
+            if (!told)
                 fprintf(stderr, "heapdig: attach %ld: the dump is under way "
-                        "in the target; waiting for it\n", o.pid);
-                told = 1;
-            }
-        } else if (now() > deadline) {
+                        "in the target; waiting for it\n", pid);
+            told = 1;
+        } else if (now() > a->deadline) {
             /* What is still queued in the target does nothing past the
              * deadline but remove the script. */
-            finish_dir(dir, a.async_ways > 0);
-            return attach_fail(o.pid, "timed out after %g s: the target did "
+            finish_dir(a->dir, a->async_ways > 0);
+            return attach_fail(pid, "timed out after %g s: the target did "
                                "not reach a point where it runs Python code "
                                "(its main thread may be blocked in a system "
                                "call while holding the GIL, or busy in C "
                                "code)%s%s; nothing was dumped, and nothing "
-                               "will be", o.timeout,
-                               a.gdb_state < 0 ? "; gdb could not help: " : "",
-                               a.gdb_state < 0 ? a.gdb_why : "");
+                               "will be", a->o->timeout,
+                               a->gdb_state < 0 ? "; gdb could not help: "
+                                                : "",
+                               a->gdb_state < 0 ? a->gdb_why : "");
         }
-        if (now() > next_look && !exists(dir, "claimed") &&
-            (a.gdb_state > 0 || (a.gdb_state == 0 && gdb_usable(&a)))) {
-            if (via_gdb(&a, 0, err, sizeof(err)) < 0) {
-                finish_dir(dir, a.async_ways > 0);
-                if (gone(o.pid))
-                    return attach_fail(o.pid, "the process exited during "
+        if (now() > next_look && !exists(a->dir, "claimed") &&
+            (a->gdb_state > 0 || (a->gdb_state == 0 && gdb_usable(a)))) {
+            if (via_gdb(a, 0, err, sizeof(err)) < 0) {
+                finish_dir(a->dir, a->async_ways > 0);
+                if (gone(pid))
+                    return attach_fail(pid, "the process exited during "
                                        "the attach");
-                return attach_fail(o.pid, "%s", err);
+                return attach_fail(pid, "%s", err);
             }
             /* each look stops the target for a moment: look less often */
             next_look = now() + (look_every *= 2);
@@ -654,12 +685,31 @@ run(int argc, char **argv)
         struct timespec ts = {0, 20 * 1000000L};
         nanosleep(&ts, NULL);
     }
-    finish_dir(dir, a.async_ways > 1 || (a.async_ways == 1 && a.gdb_ran));
-    if (stat(out, &st) < 0)
+}
+
+static int
+run(int argc, char **argv)
+{
+    attach_opts o;
+    attach_run a;
+    long long objects = 0;
+    struct stat st;
+    int rc;
+
+    if ((rc = parse(&o, argc, argv)))
+        return rc;
+    signal(SIGPIPE, SIG_IGN); /* a gdb that dies is an error, not our end */
+    memset(&a, 0, sizeof(a));
+    a.o = &o;
+    if ((rc = check_target(&a)) || (rc = prepare(&a)) || (rc = start(&a)) ||
+        (rc = wait_for_dump(&a, &objects)))
+        return rc;
+    finish_dir(a.dir, a.async_ways > 1 || (a.async_ways == 1 && a.gdb_ran));
+    if (stat(a.out, &st) < 0)
         return attach_fail(o.pid, "the target reported a dump but %s is "
-                           "missing", out);
-    printf("%s: %lld objects from pid %ld (Python 3.%d)\n", out, objects,
-           o.pid, minor);
+                           "missing", a.out);
+    printf("%s: %lld objects from pid %ld (Python 3.%d)\n", a.out, objects,
+           o.pid, a.minor);
     return HD_EXIT_OK;
 }
 
