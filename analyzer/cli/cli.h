@@ -195,6 +195,19 @@ int out_is_json_string_array(const char *s);
 /* A CSV field (RFC 4180 quoting), heap text escaped for a reader. */
 void out_csv_field(FILE *fp, const char *s);
 void out_csv_fieldn(FILE *fp, const char *s, size_t n);
+/* CSV written a row at a time: the writer puts the commas and the quotes.
+ *   oc_str(&c, "id"); oc_str(&c, "name"); oc_row(&c);
+ *   oc_int(&c, 3); oc_str(&c, name); oc_row(&c); */
+typedef struct out_csv {
+    FILE *fp;
+    int fields; /* written in this row so far */
+} out_csv;
+void oc_init(out_csv *c, FILE *fp);
+void oc_str(out_csv *c, const char *s); /* NULL: an empty field */
+void oc_int(out_csv *c, int64_t v);
+void oc_num(out_csv *c, double v, int decimals);
+void oc_row(out_csv *c); /* ends the row */
+void oc_header(out_csv *c, const char *const *names); /* NULL-ended */
 /* A label (text heapdig rendered) made safe for a terminal, into buf. */
 const char *out_label(char *buf, size_t cap, const char *label);
 

@@ -59,18 +59,22 @@ print_stats(const hd_load_stats *st, const char *db, out_format fmt,
         oj_done(&j);
         return;
     }
-    printf("database");
+    out_csv c;
+    oc_init(&c, stdout);
+    oc_str(&c, "database");
     for (size_t i = 0; i < n; i++)
-        printf(",%s", names[i]);
+        oc_str(&c, names[i]);
     for (size_t i = 0; i < 4; i++)
-        printf(",%s", sec_names[i]);
-    printf(",truncated\n");
-    out_csv_field(stdout, db);
+        oc_str(&c, sec_names[i]);
+    oc_str(&c, "truncated");
+    oc_row(&c);
+    oc_str(&c, db);
     for (size_t i = 0; i < n; i++)
-        printf(",%llu", (unsigned long long)v[i]);
+        oc_int(&c, (int64_t)v[i]);
     for (size_t i = 0; i < 4; i++)
-        printf(",%.3f", secs[i]);
-    printf(",%s\n", truncated ? "true" : "false");
+        oc_num(&c, secs[i], 3);
+    oc_str(&c, truncated ? "true" : "false");
+    oc_row(&c);
 }
 
 static int

@@ -57,20 +57,19 @@ print_json(out_json *j, hd_db *db, const hd_chain *c, int64_t obj,
 
 /* One row per step; with a leading chain number when chain > 0. */
 static void
-print_csv(hd_db *db, const hd_chain *c, long chain)
+print_csv(out_csv *csv, hd_db *db, const hd_chain *c, long chain)
 {
     char desc[160], py[4096];
     for (size_t i = 0; i < c->n; i++) {
         if (chain > 0)
-            printf("%ld,", chain);
-        printf("%zu,%" PRId64 ",", i, c->ids[i]);
-        out_csv_field(stdout, c->labels[i]);
-        printf(",%s,", c->weak[i] ? "weak" : "strong");
-        out_csv_field(stdout, hd_obj_describe(desc, sizeof(desc), db,
-                                              c->ids[i]));
-        putchar(',');
-        out_csv_field(stdout, step_python(py, sizeof(py), db, c, i));
-        putchar('\n');
+            oc_int(csv, chain);
+        oc_int(csv, (int64_t)i);
+        oc_int(csv, c->ids[i]);
+        oc_str(csv, c->labels[i]);
+        oc_str(csv, c->weak[i] ? "weak" : "strong");
+        oc_str(csv, hd_obj_describe(desc, sizeof(desc), db, c->ids[i]));
+        oc_str(csv, step_python(py, sizeof(py), db, c, i));
+        oc_row(csv);
     }
 }
 
@@ -130,8 +129,10 @@ run(int argc, char **argv)
     hd_db *db = NULL;
     hd_chain *c = NULL;
     hd_chain_opts co;
+    out_csv csv;
     int64_t obj, ex_ids[CLI_MAX_EXCLUDE];
     const char *ex_types[CLI_MAX_EXCLUDE];
+    oc_init(&csv, stdout);
     int rc = cli_parse(&hd_cmd_path, &o, argc, argv,
                        OPT_FORMAT | OPT_EXCLUDE | OPT_WEAK | OPT_ALL);
     if (rc)
@@ -173,12 +174,14 @@ run(int argc, char **argv)
             oj_arr(&j);
         }
         else if (o.format == OUT_CSV)
-            printf("chain,step,id,label,kind,object,python\n");
+            oc_header(&csv, (const char *const[]){"chain", "step", "id",
+                                                  "label", "kind", "object",
+                                                  "python", NULL});
         for (size_t k = 0; k < n; k++) {
             if (o.format == OUT_JSON) {
                 print_json(&j, db, all[k], obj, 0);
             } else if (o.format == OUT_CSV) {
-                print_csv(db, all[k], (long)k + 1);
+                print_csv(&csv, db, all[k], (long)k + 1);
             } else {
                 printf("%s%zu. ", k ? "\n" : "", k + 1);
                 print_arrows(db, all[k], obj);
@@ -203,8 +206,9 @@ run(int argc, char **argv)
         print_json(&j, db, c, obj, 1);
         oj_done(&j);
     } else if (o.format == OUT_CSV) {
-        printf("step,id,label,kind,object,python\n");
-        print_csv(db, c, 0);
+        oc_header(&csv, (const char *const[]){"step", "id", "label", "kind",
+                                              "object", "python", NULL});
+        print_csv(&csv, db, c, 0);
     } else {
         print_arrows(db, c, obj);
         putchar('\n');

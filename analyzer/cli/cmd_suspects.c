@@ -97,6 +97,98 @@ print_json(hd_db *db, const hd_suspect *sus, size_t n_sus, int64_t total,
     return rc;
 }
 
+/* "20,000 Request in _CACHE[*]": a hold in words; human: for a terminal
+ * (heap text escaped, thousands separated), else raw for a CSV field,
+ * which escapes it itself. */
+static const char *
+hold_text(char *buf, size_t cap, const hd_suspect_hold *h, int human)
+{
+    char tn[256], cnt[32], where[600] = "", lab[1024];
+    if (h->as_keys && (h->where == NULL || !h->where[0]))
+        snprintf(where, sizeof(where), "its keys"); /* an unnamed suspect */
+    else if (h->as_keys)
+        snprintf(where, sizeof(where), "keys of %s", h->where);
+    else if (h->where)
+        snprintf(where, sizeof(where), "%s", h->where);
+    if (human)
+        hd_text_escape(tn, sizeof(tn), h->type, strlen(h->type),
+                       HD_TEXT_PLAIN, 60);
+    else
+        snprintf(tn, sizeof(tn), "%s", h->type);
+    if (human)
+        out_count(cnt, sizeof(cnt), (long long)h->count);
+    else
+        snprintf(cnt, sizeof(cnt), "%" PRId64, h->count);
+    if (h->where)
+        snprintf(buf, cap, "%s %s %s %s", cnt, tn, h->as_keys ? "as" : "in",
+                 human ? out_label(lab, sizeof(lab), where) : where);
+    else
+        snprintf(buf, cap, "%s %s %s", cnt, tn,
+                 h->count == 1 ? "object" : "objects");
+    return buf;
+}
+
+/* One table, a row per suspect (`types` lists the types). */
+static void
+print_csv(hd_db *db, const hd_suspect *sus, size_t n)
+{
+    out_csv c;
+    char desc[160], holds[1024], one[1024], chain[2048];
+    oc_init(&c, stdout);
+    oc_header(&c, (const char *const[]){"suspect", "id", "name", "object",
+                                        "retained", "percent", "holds",
+                                        "chain", "python", NULL});
+    for (size_t si = 0; si < n; si++) {
+        const hd_suspect *x = &sus[si];
+        size_t hk = 0, ck = 0;
+        holds[0] = chain[0] = 0;
+        for (size_t k = 0; k < x->n_holds && hk < sizeof(holds) - 1; k++)
+            hk += (size_t)snprintf(holds + hk, sizeof(holds) - hk, "%s%s",
+                                   k ? "; " : "",
+                                   hold_text(one, sizeof(one), &x->holds[k],
+                                             0));
+        for (size_t i = 0; i < x->chain->n && ck < sizeof(chain) - 1; i++)
+            ck += (size_t)snprintf(chain + ck, sizeof(chain) - ck, "%s%s",
+                                   i ? " → " : "",
+                                   x->chain->labels[i] ? x->chain->labels[i]
+                                                       : "?");
+        oc_int(&c, (int64_t)si + 1);
+        oc_int(&c, x->id);
+        oc_str(&c, x->name[0] ? x->name : NULL);
+        oc_str(&c, hd_obj_describe(desc, sizeof(desc), db, x->id));
+        oc_int(&c, x->retained);
+        oc_num(&c, x->percent, 1);
+        oc_str(&c, holds);
+        oc_str(&c, chain);
+        oc_str(&c, x->python);
+        oc_row(&c);
+    }
+}
+
+static void
+print_table(hd_db *db, const hd_suspect *sus, size_t n, int64_t total)
+{
+    char desc[160], lab[1024], one[1024], b1[32], b2[32];
+    for (size_t si = 0; si < n; si++) {
+        const hd_suspect *x = &sus[si];
+        printf("Suspect %zu: %s%s%s retains %s (%.1f%% of %s)\n", si + 1,
+               x->name[0] ? out_label(lab, sizeof(lab), x->name) : "",
+               x->name[0] ? " " : "",
+               hd_obj_describe(desc, sizeof(desc), db, x->id),
+               out_bytes(b1, sizeof(b1), (double)x->retained), x->percent,
+               out_bytes(b2, sizeof(b2), (double)total));
+        for (size_t k = 0; k < x->n_holds; k++)
+            printf("    holds %s retaining %s\n",
+                   hold_text(one, sizeof(one), &x->holds[k], 1),
+                   out_bytes(b1, sizeof(b1), (double)x->holds[k].retained));
+        print_chain(db, x->chain);
+        if (x->python)
+            printf("    as Python: %s\n",
+                   out_label(lab, sizeof(lab), x->python));
+        printf("\n");
+    }
+}
+
 static int
 run(int argc, char **argv)
 {
@@ -104,7 +196,7 @@ run(int argc, char **argv)
     hd_db *db = NULL;
     hd_suspect *sus = NULL;
     size_t n_sus = 0;
-    char desc[160], b1[32], b2[32];
+    char sql[400];
     int rc, err = 0;
 
     rc = cli_parse(&hd_cmd_suspects, &o, argc, argv,
@@ -117,9 +209,12 @@ run(int argc, char **argv)
     int64_t total = hd_meta_int(db, "total_size");
     int64_t threshold = (int64_t)((double)total * min_pct / 100.0);
     if ((err = hd_suspects_find(&sus, &n_sus, db, min_pct,
-                                (size_t)o.limit)) < 0)
-        goto fail;
-    char sql[400];
+                                (size_t)o.limit)) < 0) {
+        rc = cli_fail("suspects", err);
+        goto done;
+    }
+    /* types whose instances together retain the share: no one instance
+     * need (many small caches) */
     snprintf(sql, sizeof(sql), "SELECT name AS type, module, count, retained,"
              " round(100.0 * retained / %" PRId64 ", 1) AS percent FROM types "
              "WHERE retained >= %" PRId64 " AND count > 1 AND name NOT IN "
@@ -128,94 +223,17 @@ run(int argc, char **argv)
              total ? total : 1, threshold, o.limit);
     if (o.format == OUT_JSON) {
         rc = print_json(db, sus, n_sus, total, sql);
-        goto done;
+    } else if (o.format == OUT_CSV) {
+        print_csv(db, sus, n_sus);
+    } else {
+        print_table(db, sus, n_sus, total);
+        if (n_sus == 0)
+            printf("No object retains %.0f%% or more of the heap.\n\n",
+                   min_pct);
+        printf("Types whose instances together retain %.0f%% or more:\n",
+               min_pct);
+        rc = cli_print_query(&hd_cmd_suspects, db, sql, 0, NULL, o.format);
     }
-    if (o.format == OUT_CSV) /* one table: a row per suspect */
-        printf("suspect,id,name,object,retained,percent,holds,chain,python\n");
-    for (size_t si = 0; si < n_sus; si++) {
-        const hd_suspect *x = &sus[si];
-        const hd_chain *c = x->chain;
-        const char *name = x->name, *py = x->python;
-        char lab[1024], holds[1024] = "";
-        size_t hk = 0;
-        if (o.format == OUT_CSV) {
-            printf("%zu,%" PRId64 ",", si + 1, x->id);
-            out_csv_field(stdout, name[0] ? name : NULL);
-            putchar(',');
-            out_csv_field(stdout, hd_obj_describe(desc, sizeof(desc), db,
-                                                  x->id));
-            printf(",%" PRId64 ",%.1f,", x->retained, x->percent);
-        } else {
-            printf("Suspect %zu: %s%s%s retains %s (%.1f%% of %s)\n", si + 1,
-                   name[0] ? out_label(lab, sizeof(lab), name) : "",
-                   name[0] ? " " : "",
-                   hd_obj_describe(desc, sizeof(desc), db, x->id),
-                   out_bytes(b1, sizeof(b1), (double)x->retained), x->percent,
-                   out_bytes(b2, sizeof(b2), (double)total));
-        }
-        for (size_t k = 0; k < x->n_holds; k++) {
-            const hd_suspect_hold *h = &x->holds[k];
-            char tn[256], cnt[32], where[600] = "";
-            if (h->as_keys && (h->where == NULL || !h->where[0]))
-                snprintf(where, sizeof(where), "its keys"); /* unnamed */
-            else if (h->as_keys)
-                snprintf(where, sizeof(where), "keys of %s", h->where);
-            else if (h->where)
-                snprintf(where, sizeof(where), "%s", h->where);
-            if (o.format == OUT_CSV) {
-                hk += (size_t)snprintf(holds + hk, sizeof(holds) - hk,
-                                       "%s%" PRId64 " %s%s%s", k ? "; " : "",
-                                       h->count, h->type,
-                                       h->as_keys ? " as " : h->where ? " in "
-                                                                      : "",
-                                       where);
-                if (hk >= sizeof(holds))
-                    hk = sizeof(holds) - 1;
-            } else {
-                hd_text_escape(tn, sizeof(tn), h->type, strlen(h->type),
-                               HD_TEXT_PLAIN, 60); /* heap text */
-                out_count(cnt, sizeof(cnt), (long long)h->count);
-                if (h->where)
-                    printf("    holds %s %s %s %s retaining %s\n", cnt, tn,
-                           h->as_keys ? "as" : "in",
-                           out_label(lab, sizeof(lab), where),
-                           out_bytes(b1, sizeof(b1), (double)h->retained));
-                else
-                    printf("    holds %s %s %s retaining %s\n", cnt, tn,
-                           h->count == 1 ? "object" : "objects",
-                           out_bytes(b1, sizeof(b1), (double)h->retained));
-            }
-        }
-        if (o.format == OUT_CSV) {
-            char chain[2048] = "";
-            size_t ck = 0;
-            for (size_t i = 0; c && i < c->n && ck < sizeof(chain) - 1; i++)
-                ck += (size_t)snprintf(chain + ck, sizeof(chain) - ck, "%s%s",
-                                       i ? " → " : "",
-                                       c->labels[i] ? c->labels[i] : "?");
-            out_csv_field(stdout, holds);
-            putchar(',');
-            out_csv_field(stdout, chain);
-            putchar(',');
-            out_csv_field(stdout, py);
-            putchar('\n');
-        } else {
-            print_chain(db, x->chain);
-            if (py)
-                printf("    as Python: %s\n", out_label(lab, sizeof(lab), py));
-            printf("\n");
-        }
-    }
-    if (o.format == OUT_CSV)
-        goto done; /* one well-formed table; `types` lists the types */
-    if (n_sus == 0)
-        printf("No object retains %.0f%% or more of the heap.\n\n", min_pct);
-    printf("Types whose instances together retain %.0f%% or more:\n",
-           min_pct);
-    rc = cli_print_query(&hd_cmd_suspects, db, sql, 0, NULL, o.format);
-    goto done;
-fail:
-    rc = cli_fail("suspects", err);
 done:
     hd_suspects_free(sus, n_sus);
     hd_db_close(db);

@@ -183,6 +183,57 @@ oj_done(out_json *j)
     fputc('\n', j->fp);
 }
 
+void
+oc_init(out_csv *c, FILE *fp)
+{
+    c->fp = fp;
+    c->fields = 0;
+}
+
+static void
+oc_sep(out_csv *c)
+{
+    if (c->fields++)
+        fputc(',', c->fp);
+}
+
+void
+oc_str(out_csv *c, const char *s)
+{
+    oc_sep(c);
+    out_csv_field(c->fp, s);
+}
+
+void
+oc_int(out_csv *c, int64_t v)
+{
+    oc_sep(c);
+    fprintf(c->fp, "%" PRId64, v);
+}
+
+void
+oc_num(out_csv *c, double v, int decimals)
+{
+    oc_sep(c);
+    if (v == v && v < 1e300 && v > -1e300) /* NaN and infinities: empty */
+        fprintf(c->fp, "%.*f", decimals, v);
+}
+
+void
+oc_row(out_csv *c)
+{
+    fputc('\n', c->fp);
+    c->fields = 0;
+}
+
+void
+oc_header(out_csv *c, const char *const *names)
+{
+    for (; *names; names++)
+        oc_str(c, *names);
+    oc_row(c);
+}
+
 /* A CSV field: heap text escaped as for a terminal (a spreadsheet is one),
  * quoted when it holds a comma or a quote, quotes doubled. */
 void
