@@ -53,7 +53,8 @@ enum {
     OPT_QUIET = 1 << 12,
     OPT_VERBOSE = 1 << 13,
     OPT_FORCE = 1 << 14,
-    OPT_PICTURE = 1 << 15,   /* graph: --format svg|png|pdf|dot */
+    OPT_OWN_FORMAT = 1 << 15, /* --format of the command's own words (graph:
+                                 svg|png|pdf|dot; tree: table|folded) */
     OPT_MAX_NODES = 1 << 16, /* graph */
     OPT_GRAPH_MODE = 1 << 17, /* graph: --backrefs, --refs, --path, ... */
     OPT_TIMEOUT = 1 << 18,    /* attach --timeout SECONDS */
@@ -77,7 +78,7 @@ typedef struct cli_opts {
     const char *kind;  /* --kind */
     const char *rank;  /* --rank */
     int quiet, verbose, force; /* -q, -v, -f (load) */
-    const char *picture; /* graph --format */
+    const char *own_format; /* OPT_OWN_FORMAT's --format, as given */
     long max_nodes;      /* graph --max-nodes */
     int mode;            /* graph: the HD_GRAPH_* of the mode given, or -1 */
     double timeout;      /* attach --timeout (0: not given) */

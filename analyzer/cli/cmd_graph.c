@@ -22,7 +22,7 @@ run(int argc, char **argv)
     int rc;
 
     if ((rc = cli_parse(&hd_cmd_graph, &o, argc, argv,
-                        OPT_GRAPH_MODE | OPT_WEAK | OPT_OUTPUT | OPT_PICTURE |
+                        OPT_GRAPH_MODE | OPT_WEAK | OPT_OUTPUT | OPT_OWN_FORMAT |
                         OPT_DEPTH | OPT_MAX_NODES | OPT_EXCLUDE | OPT_FORCE)))
         return rc;
     memset(&g, 0, sizeof(g));
@@ -63,7 +63,7 @@ run(int argc, char **argv)
             goto fail;
     g.chain.exclude_ids = excl_ids;
     g.chain.exclude_types = excl_types;
-    g.format = o.picture;
+    g.format = o.own_format;
     if ((err = hd_graph_render(db, obj, &g, out, &n_nodes)) < 0)
         goto fail;
     /* the picture itself may be on stdout (-o -) */

@@ -311,21 +311,16 @@ run(int argc, char **argv)
     char b1[32], text[1400];
     int rc, err = 0, folded = 0;
 
-    /* --format folded is this command's own */
-    for (int i = 1; i + 1 < argc; i++)
-        if (!strcmp(argv[i], "--format") && !strcmp(argv[i + 1], "folded")) {
-            folded = 1;
-            memmove(argv + i, argv + i + 2, (size_t)(argc - i - 2) *
-                                                sizeof(*argv));
-            argc -= 2;
-            break;
-        }
-    rc = cli_parse(&hd_cmd_tree, &o, argc, argv, OPT_FORMAT | OPT_LIMIT |
+    rc = cli_parse(&hd_cmd_tree, &o, argc, argv, OPT_OWN_FORMAT | OPT_LIMIT |
                    OPT_THRESHOLD | OPT_DEPTH);
     if (rc)
         return rc;
-    if (o.format != OUT_TABLE)
-        return cli_usage(&hd_cmd_tree, "--format table or folded");
+    const char *format = cli_choice(&hd_cmd_tree, "--format", o.own_format,
+                                    (const char *const[]){"table", "folded",
+                                                          NULL}, &rc);
+    if (format == NULL)
+        return rc;
+    folded = !strcmp(format, "folded");
     double pct = o.threshold > 0 ? o.threshold : folded ? 0.01 : 0.5;
     if ((rc = cli_open(&hd_cmd_tree, &o, o.n_pos > 1, &db, &obj)))
         return rc;
