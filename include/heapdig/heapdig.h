@@ -311,6 +311,52 @@ void hd_memory_shares(const hd_memory *m,
  *  inside an allocator), or NULL. */
 const char *hd_memory_advice(const hd_memory *m);
 
+/* ---- The dominator tree, grouped --------------------------------------------- */
+
+/**
+ * One row of the dominator tree as `heapdig tree` shows it: the objects an
+ * object dominates, grouped by type and label (`dict ['_CACHE']`), or by
+ * type and kind of label (`Request [*]`: any item or key) where no single
+ * one retains the threshold.
+ */
+typedef struct hd_tree_row {
+    int depth;         /**< 0: the tops (1 under hd_tree_opts.root) */
+    int64_t retained;  /**< the group's, in all */
+    int64_t size;      /**< the group's own shallow bytes */
+    size_t count;      /**< objects in the group (HD_TREE_MORE: rows) */
+    int64_t first;     /**< one of them */
+    const char *type;  /**< the type's name */
+    const char *label; /**< as stored ("['_CACHE']", "[*]", a root's name
+                            at the top), or NULL */
+} hd_tree_row;
+typedef enum hd_tree_event {
+    HD_TREE_ENTER, /**< a row, before the rows under it */
+    HD_TREE_LEAVE, /**< the row entered last is done (row NULL): `unshown`
+                        is what it retains that no row under it shows, its
+                        own bytes included (the tops: what they retain) */
+    HD_TREE_MORE   /**< rows past max_rows: row->count of them, retaining
+                        row->retained */
+} hd_tree_event;
+typedef struct hd_tree_opts {
+    int64_t threshold; /**< bytes a group must retain to be a row */
+    int max_depth;     /**< levels walked (0: 1000) */
+    long max_rows;     /**< rows under each row (0: all) */
+    int64_t root;      /**< walk below this object; -1: from the tops */
+} hd_tree_opts;
+/** 0 goes on, HD_TREE_STOP ends the walk (hd_tree_walk returns 0), and
+ *  HD_TREE_SKIP after an ENTER leaves out the rows under it (and its
+ *  LEAVE). */
+enum { HD_TREE_STOP = 1, HD_TREE_SKIP = 2 };
+typedef int (*hd_tree_visit)(void *ctx, hd_tree_event ev,
+                             const hd_tree_row *row, int64_t unshown);
+/**
+ * Walks the grouped tree depth first, largest row first, telling visit.
+ * A database whose rows retain other than they and what they dominate do
+ * (an idom that loops) is an error, not a tree with pieces missing.
+ */
+int hd_tree_walk(hd_db *db, const hd_tree_opts *opts, hd_tree_visit visit,
+                 void *ctx);
+
 /* ---- Waste ------------------------------------------------------------------------ */
 
 /**
