@@ -219,9 +219,10 @@ CREATE UNIQUE INDEX objects_address ON objects(address);
 CREATE INDEX edges_dst ON edges(dst, src);  -- (dst, src): one edge's label in one seek
 CREATE INDEX roots_object ON roots(object);
 CREATE INDEX holds_object ON holds(object);
--- children, largest first; with their type and label, so that grouping a
--- million children reads the index alone (no row lookups)
-CREATE INDEX objects_idom ON objects(idom, retained, type, held_as);
+-- children, largest first; with their type, label and size, so that
+-- grouping a million children (and checking that they add up to what their
+-- parent retains) reads the index alone (no row lookups)
+CREATE INDEX objects_idom ON objects(idom, retained, type, held_as, size);
 CREATE INDEX objects_scc ON objects(scc) WHERE scc IS NOT NULL;
 -- held from outside the heap: `external` and the all_roots view
 CREATE INDEX objects_external ON objects(external) WHERE external > 0;
