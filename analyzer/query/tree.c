@@ -17,60 +17,158 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Labels by number while grouping (a million children are compared as
+ * integers, no text fetched or copied): a labels row's id, a root's name
+ * (negative: names[-label - 1]), or 0 for none.  kind is the label again,
+ * or ITEM for any item or key ("[...]"). */
+#define ITEM INT64_MIN
 typedef struct child {
-    int64_t id, retained, size, type;
-    char *label; /* as stored, or NULL */
+    int64_t id, retained, size, type, label, kind;
 } child;
 
 typedef struct group {
     size_t first, n; /* a run of the sorted children */
     int64_t retained, size;
     int by_kind;
+    int64_t type, label; /* the run's (label: its kind if by_kind) */
 } group;
 
 typedef struct walk {
     const hd_tree_opts *o;
     hd_tree_visit visit;
     void *ctx;
-    hd_rows *kids, *top, *type_name;
+    hd_rows *kids, *top, *type_name, *label_text;
+    hd_hmap label_at;  /* labels row id + 1 -> texts[] */
+    char **texts;      /* labels' texts, then roots' names */
+    size_t n_texts, cap_texts;
+    hd_hmap name_at;   /* hash of a root's name -> texts[] */
     int err; /* an error, or 1: the visitor stopped the walk */
 } walk;
 
-/* "[*]" for an item or key of a container, else the label. */
-static const char *
-kind_of(const char *label)
+static int
+keep_text(walk *w, const char *s, uint32_t *at)
 {
-    return label && label[0] == '[' ? "[*]" : label;
+    if (w->n_texts == w->cap_texts) {
+        size_t cap = w->cap_texts ? 2 * w->cap_texts : 64;
+        char **t = realloc(w->texts, cap * sizeof(*t));
+        if (t == NULL)
+            return hd_error_set(HD_ENOMEM, "tree: out of memory");
+        w->texts = t;
+        w->cap_texts = cap;
+    }
+    if ((w->texts[w->n_texts] = strdup(s)) == NULL)
+        return hd_error_set(HD_ENOMEM, "tree: out of memory");
+    *at = (uint32_t)w->n_texts++;
+    return 0;
+}
+
+/* The text of a label number (NULL for none), fetched once. */
+static const char *
+label_text(walk *w, int64_t label)
+{
+    if (label == 0)
+        return NULL;
+    if (label < 0)
+        return w->texts[-label - 1];
+    uint64_t key = (uint64_t)label + 1, j = hd_hmap_first(&w->label_at, key);
+    for (; w->label_at.keys[j]; j = (j + 1) & w->label_at.mask)
+        if (w->label_at.keys[j] == key)
+            return w->texts[w->label_at.vals[j]];
+    return NULL; /* not yet fetched: label_number did */
+}
+
+/* A labels row id as a label number, its text fetched once; 0 if the
+ * database has no such label. */
+static int
+label_number(walk *w, int64_t id, int64_t *label, int64_t *kind)
+{
+    uint32_t at;
+    int err;
+    *label = *kind = 0;
+    if (id <= 0)
+        return 0;
+    if (hd_hmap_reserve(&w->label_at, 1) < 0)
+        return hd_error_set(HD_ENOMEM, "tree: out of memory");
+    uint64_t key = (uint64_t)id + 1, j = hd_hmap_first(&w->label_at, key);
+    for (; w->label_at.keys[j]; j = (j + 1) & w->label_at.mask)
+        if (w->label_at.keys[j] == key)
+            break;
+    if (!w->label_at.keys[j]) {
+        int64_t p[1] = {id};
+        if ((err = hd_rows_rerun(w->label_text, 1, p)) < 0 ||
+            (err = hd_rows_next(w->label_text)) < 0)
+            return err;
+        if (err == 0 || !hd_rows_text(w->label_text, 0))
+            return 0;
+        if ((err = keep_text(w, hd_rows_text(w->label_text, 0), &at)) < 0)
+            return err;
+        hd_hmap_put_at(&w->label_at, j, key, at);
+    }
+    *label = id;
+    *kind = w->texts[w->label_at.vals[j]][0] == '[' ? ITEM : id;
+    return 0;
+}
+
+/* A root's name as a label number. */
+static int
+name_number(walk *w, const char *name, int64_t *label)
+{
+    uint64_t h = 1469598103934665603ull;
+    uint32_t at;
+    int err;
+    for (const char *s = name; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    h |= 1; /* never 0: an empty slot */
+    if (hd_hmap_reserve(&w->name_at, 1) < 0)
+        return hd_error_set(HD_ENOMEM, "tree: out of memory");
+    uint64_t j = hd_hmap_first(&w->name_at, h);
+    for (; w->name_at.keys[j]; j = (j + 1) & w->name_at.mask)
+        if (w->name_at.keys[j] == h &&
+            !strcmp(w->texts[w->name_at.vals[j]], name)) {
+            *label = -(int64_t)w->name_at.vals[j] - 1;
+            return 0;
+        }
+    if ((err = keep_text(w, name, &at)) < 0)
+        return err;
+    hd_hmap_put_at(&w->name_at, j, h, at);
+    *label = -(int64_t)at - 1;
+    return 0;
+}
+
+static int
+cmp_int(int64_t a, int64_t b)
+{
+    return a < b ? -1 : a > b;
 }
 
 static int
 cmp_exact(const void *a, const void *b)
 {
     const child *x = a, *y = b;
-    if (x->type != y->type)
-        return x->type < y->type ? -1 : 1;
-    if (!x->label || !y->label)
-        return !x->label - !y->label;
-    return strcmp(x->label, y->label);
+    return x->type != y->type ? cmp_int(x->type, y->type)
+                              : cmp_int(x->label, y->label);
 }
 
 static int
 cmp_kind(const void *a, const void *b)
 {
     const child *x = a, *y = b;
-    const char *kx = kind_of(x->label), *ky = kind_of(y->label);
-    if (x->type != y->type)
-        return x->type < y->type ? -1 : 1;
-    if (!kx || !ky)
-        return !kx - !ky;
-    return strcmp(kx, ky);
+    return x->type != y->type ? cmp_int(x->type, y->type)
+                              : cmp_int(x->kind, y->kind);
 }
 
+/* Largest first; equals in one order, whatever order qsort left them. */
 static int
 by_retained(const void *a, const void *b)
 {
     const group *x = a, *y = b;
-    return x->retained < y->retained ? 1 : x->retained > y->retained ? -1 : 0;
+    if (x->retained != y->retained)
+        return x->retained < y->retained ? 1 : -1;
+    if (x->type != y->type)
+        return cmp_int(x->type, y->type);
+    if (x->by_kind != y->by_kind)
+        return x->by_kind - y->by_kind;
+    return cmp_int(x->label, y->label);
 }
 
 /* The children of every object in ids (what they dominate); top: the
@@ -97,15 +195,19 @@ children_of(walk *w, const int64_t *ids, size_t n, int top, child **out,
                 }
                 c = g;
             }
-            const char *l = hd_rows_text(r, 3);
-            c[len] = (child){hd_rows_int(r, 0), hd_rows_int(r, 1),
-                             hd_rows_int(r, 4), hd_rows_int(r, 2),
-                             l ? strdup(l) : NULL};
-            if (l && c[len].label == NULL) {
-                err = hd_error_set(HD_ENOMEM, "tree: out of memory");
+            child *x = &c[len++];
+            *x = (child){hd_rows_int(r, 0), hd_rows_int(r, 1),
+                         hd_rows_int(r, 4), hd_rows_int(r, 2), 0, 0};
+            if (top)
+                err = name_number(w, hd_rows_text(r, 3), &x->label);
+            else
+                err = label_number(w, hd_rows_is_number(r, 3) ?
+                                   hd_rows_int(r, 3) : 0, &x->label,
+                                   &x->kind);
+            if (top && err == 0)
+                x->kind = label_text(w, x->label)[0] == '[' ? ITEM : x->label;
+            if (err < 0)
                 break;
-            }
-            len++;
         }
     }
     *out = c;
@@ -127,7 +229,8 @@ add_groups(const child *c, size_t from, size_t n,
             size += c[j].size;
         }
         if (sum >= threshold)
-            g[ng++] = (group){i, j - i, sum, size, by_kind};
+            g[ng++] = (group){i, j - i, sum, size, by_kind, c[i].type,
+                              by_kind ? c[i].kind : c[i].label};
     }
     return ng;
 }
@@ -208,8 +311,9 @@ walk_groups(walk *w, child *c, size_t n, int depth)
         const child *first = &c[g[k].first];
         hd_tree_row row = {depth, g[k].retained, g[k].size, g[k].n,
                            first->id, type_name(w, first->type),
-                           g[k].by_kind ? kind_of(first->label)
-                                        : first->label};
+                           g[k].by_kind && first->kind == ITEM
+                               ? "[*]"
+                               : label_text(w, first->label)};
         if (w->o->max_rows > 0 && (long)k == w->o->max_rows) {
             row.retained = row.size = 0;
             row.count = ng - k;
@@ -275,8 +379,6 @@ leave:
                                 retained - shown))
         w->err = 1;
 done:
-    for (size_t i = 0; i < nc; i++)
-        free(c[i].label);
     free(c);
 }
 
@@ -284,14 +386,15 @@ int
 hd_tree_walk(hd_db *db, const hd_tree_opts *o, hd_tree_visit visit,
              void *ctx)
 {
-    walk w = {o, visit, ctx, NULL, NULL, NULL, 0};
+    walk w = {.o = o, .visit = visit, .ctx = ctx};
     hd_rows *r = NULL;
     int err;
     if ((err = hd_db_check_dominators(db)) < 0 ||
         (err = hd_query(&w.kids, db, "SELECT o.id, o.retained, o.type, "
-                        "(SELECT text FROM labels WHERE id = o.held_as), "
-                        "o.size FROM objects o WHERE o.idom = ?1", 0,
-                        NULL)) < 0 ||
+                        "o.held_as, o.size FROM objects o WHERE o.idom = ?1",
+                        0, NULL)) < 0 ||
+        (err = hd_query(&w.label_text, db, "SELECT text FROM labels WHERE "
+                        "id = ?1", 0, NULL)) < 0 ||
         (err = hd_query(&w.top, db, "SELECT o.id, o.retained, o.type, "
                         "coalesce((SELECT name FROM roots WHERE object = "
                         "o.id LIMIT 1), '(held by several roots)'), o.size "
@@ -322,5 +425,11 @@ done:
     hd_rows_free(w.kids);
     hd_rows_free(w.top);
     hd_rows_free(w.type_name);
+    hd_rows_free(w.label_text);
+    hd_hmap_free(&w.label_at);
+    hd_hmap_free(&w.name_at);
+    for (size_t i = 0; i < w.n_texts; i++)
+        free(w.texts[i]);
+    free(w.texts);
     return err;
 }
