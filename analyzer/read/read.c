@@ -530,6 +530,7 @@ hd_heap__read(hd_heap **out, const char *path, hd_progress_cb progress,
                                     on_traceback, on_size, on_memory};
     load_state st;
     hd_reader *rd = NULL;
+    hd_inflater *z = NULL;
     FILE *f = NULL;
     uint8_t *buf = NULL;
     uint64_t done_bytes = 0, total = 0;
@@ -556,8 +557,32 @@ hd_heap__read(hd_heap **out, const char *path, hd_progress_cb progress,
     if ((err = reserve_objects(&st, 0)) < 0)
         goto done;
     st.h->edge_start[0] = 0;
-    for (;;) {
-        size_t n = fread(buf, 1, 1u << 20, f);
+    /* A gzip dump (as the dumper writes it) is inflated on a thread of its
+     * own while this one parses; anything else is read here. */
+    size_t n_first = fread(buf, 1, 1u << 20, f);
+    if (n_first == 0 && ferror(f)) {
+        err = hd_error_set(HD_EIO, "reading %s: %s", path, strerror(errno));
+        goto done;
+    }
+    if (n_first >= 2 && buf[0] == 0x1f && buf[1] == 0x8b) {
+        const uint8_t *p;
+        size_t n;
+        int more;
+        hd_reader_set_inflated(rd);
+        if ((err = hd_inflater_start(&z, f, path, buf, n_first)) < 0)
+            goto done;
+        while ((more = hd_inflater_next(z, &p, &n, &done_bytes)) == 1) {
+            if ((err = hd_reader_feed(rd, p, n)) < 0)
+                goto done;
+            if (progress && progress(done_bytes, total, payload)) {
+                err = hd_error_set(HD_ECALLBACK, "load cancelled");
+                goto done;
+            }
+        }
+        if ((err = more) < 0)
+            goto done;
+    }
+    for (size_t n = n_first; z == NULL; n = fread(buf, 1, 1u << 20, f)) {
         if (n == 0) {
             if (ferror(f)) {
                 err = hd_error_set(HD_EIO, "reading %s: %s", path,
@@ -575,6 +600,10 @@ hd_heap__read(hd_heap **out, const char *path, hd_progress_cb progress,
         }
     }
     err = hd_reader_finish(rd);
+    if (err == 0 && z && hd_inflater_cut_short(z))
+        err = hd_error_set_offset(HD_ETRUNCATED, hd_reader_offset(rd),
+                                  "truncated dump: the compressed stream "
+                                  "ends early (after the END record)");
     if (err == HD_ETRUNCATED) {
         truncated = 1;
         err = 0;
@@ -597,6 +626,7 @@ done:
                  hd_error_last()->message);
         hd_error_set_offset(err, hd_error_last()->offset, "%s", msg);
     }
+    hd_inflater_stop(z); /* before the file it reads is closed */
     hd_reader_free(rd);
     if (f)
         fclose(f);

@@ -8,6 +8,8 @@
 
 #include "heap/heap.h"
 
+#include <stdio.h>
+
 /* ---- reader.c: inflate + bounded record decoding ------------------------ */
 
 typedef struct hd_edge_rec {
@@ -63,6 +65,28 @@ int hd_reader_finish(hd_reader *rd);
 /* Uncompressed bytes decoded so far. */
 uint64_t hd_reader_offset(const hd_reader *rd);
 void hd_reader_free(hd_reader *rd);
+/* Before the first feed: the bytes to come are inflated already (an
+ * hd_inflater's), the records themselves. */
+void hd_reader_set_inflated(hd_reader *rd);
+
+/* ---- inflate.c: inflating on a thread of its own ---------------------------- */
+
+typedef struct hd_inflater hd_inflater;
+/* Starts a thread that inflates gzip file f (named path in errors): first
+ * the n_first bytes the caller read from it, then the rest of it (f may be
+ * a pipe: nothing is read twice). */
+int hd_inflater_start(hd_inflater **out, FILE *f, const char *path,
+                      const uint8_t *first, size_t n_first);
+/* The next inflated piece, in file order: 1 with *p and *n valid until the
+ * next call and *file_bytes the compressed bytes read by then; 0 at the
+ * end; or the thread's error (damaged data, a read error), said after
+ * every piece inflated before it. */
+int hd_inflater_next(hd_inflater *z, const uint8_t **p, size_t *n,
+                     uint64_t *file_bytes);
+/* After the end: whether the file ended inside a gzip member. */
+int hd_inflater_cut_short(const hd_inflater *z);
+/* Stops the thread (at once, if the caller wants no more) and frees. */
+void hd_inflater_stop(hd_inflater *z);
 
 /* ---- read.c: records -> the heap model ------------------------------------ */
 

@@ -109,6 +109,13 @@ hd_reader_free(hd_reader *rd)
     free(rd);
 }
 
+void
+hd_reader_set_inflated(hd_reader *rd)
+{
+    rd->started = 1;
+    rd->raw = 1;
+}
+
 uint64_t
 hd_reader_offset(const hd_reader *rd)
 {
@@ -696,12 +703,18 @@ feed(hd_reader *rd, const uint8_t *data, size_t len)
         rd->len = rd->cap - rd->z.avail_out;
         if (zr == Z_STREAM_END)
             rd->member_done = 1;
-        else if (zr == Z_NEED_DICT || zr == Z_DATA_ERROR)
-            return HD_CORRUPT(rd, hd_reader_offset(rd) + (rd->len - rd->pos),
-                              "compressed data is damaged (%s; %llu "
+        else if (zr == Z_NEED_DICT || zr == Z_DATA_ERROR) {
+            /* what inflate gave before the damage is parsed first: a
+             * record it spoils says so, wherever the output was cut (as
+             * inflate.c does) */
+            uint64_t at = hd_reader_offset(rd) + (rd->len - rd->pos);
+            if (parse(rd) < 0)
+                return rd->error;
+            return HD_CORRUPT(rd, at, "compressed data is damaged (%s; %llu "
                               "compressed bytes in)",
                               rd->z.msg ? rd->z.msg : "inflate",
                               (unsigned long long)rd->z.total_in);
+        }
         else if (zr == Z_MEM_ERROR)
             return rd->error = hd_error_set(HD_ENOMEM, "out of memory");
         if (parse(rd) < 0)

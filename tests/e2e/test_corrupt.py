@@ -30,6 +30,78 @@ def load(cli, path, db):
     return r.returncode, r.stderr
 
 
+def inflated_on_a_thread(cli, good, outdir, db):
+    """A gzip dump is inflated on a thread of its own while the records are
+    parsed: what it says of a damaged or unusual file must be what reading
+    it in one piece says (the uncompressed stream is read in one thread)."""
+    import gzip
+    import struct
+    import zlib
+    data = gzip.decompress(open(good, "rb").read())
+    raw = os.path.join(outdir, "raw.hdig")
+    gz = os.path.join(outdir, "gz.hdig")
+
+    def put(path, b):
+        with open(path, "wb") as f:
+            f.write(b)
+
+    def objects(path):
+        r = subprocess.run([cli, "load", path, "-o", db, "--force",
+                            "--format", "json"], capture_output=True,
+                           text=True)
+        return (r.returncode, __import__("json").loads(r.stdout)["objects"]
+                if r.returncode == 0 else r.stderr)
+
+    # a record spoiled inside a deflate stream that is itself well formed,
+    # whose CRC inflate only checks at the member's end: the record's error
+    # (at its byte) comes first, as it does uncompressed
+    spoiled = bytearray(data)
+    for k in range(len(spoiled) // 3, len(spoiled) // 3 + 24):
+        spoiled[k] ^= 0xA5
+    member = bytearray(gzip.compress(bytes(spoiled), mtime=0))
+    member[-8:-4] = struct.pack("<I", zlib.crc32(data))  # the good CRC
+    put(raw, bytes(spoiled))
+    put(gz, bytes(member))
+    rc_raw, err_raw = load(cli, raw, db)
+    rc_gz, err_gz = load(cli, gz, db)
+    check("a spoiled record under a bad CRC: the record's error, as "
+          "uncompressed", rc_gz == rc_raw == 1 and "corrupt dump at byte" in
+          err_gz and err_gz.replace("gz.hdig", "raw.hdig") == err_raw,
+          "%r / %r" % (err_gz, err_raw))
+    print("ok   spoiled record under a bad CRC: %s" % err_gz.strip()[:100])
+    # damage inflate sees at once: said with the byte it reached
+    b = bytearray(open(good, "rb").read())
+    b[200:203] = b"\xff\xff\xff"
+    put(gz, bytes(b))
+    rc, err = load(cli, gz, db)
+    check("damage inflate finds: exit 1, 'compressed data is damaged'",
+          rc == 1 and "compressed data is damaged" in err and
+          "corrupt dump at byte" in err, err)
+    # the gzip trailer cut off after the END record
+    put(gz, open(good, "rb").read()[:-8])
+    rc, err = load(cli, gz, db)
+    check("the compressed stream cut after the END record: exit 3, said",
+          rc == 3 and "ends early (after the END record)" in err, err)
+    # several gzip members, a pipe, the uncompressed stream: the same heap
+    want = objects(good)
+    third = len(data) // 3
+    put(gz, b"".join(gzip.compress(data[i:i + third], mtime=0)
+                     for i in range(0, len(data), third)))
+    check("a dump of several gzip members loads whole", objects(gz) == want,
+          repr((objects(gz), want)))
+    put(raw, data)
+    check("the uncompressed stream loads whole", objects(raw) == want)
+    for path in (good, raw):
+        r = subprocess.run("%s load /dev/stdin -o %s --force --format json "
+                           "< %s" % (cli, db, path), shell=True,
+                           capture_output=True, text=True)
+        got = __import__("json").loads(r.stdout)["objects"] \
+            if r.returncode == 0 else r.stderr
+        check("%s through a pipe loads whole (nothing read twice)" %
+              ("gzip" if path == good else "uncompressed"),
+              (0, got) == want, repr((got, want)))
+
+
 def main(cli, good, corpus, outdir):
     os.makedirs(outdir, exist_ok=True)
     db = os.path.join(outdir, "x.db")
@@ -47,6 +119,7 @@ def main(cli, good, corpus, outdir):
             check("corpus %s leaves no db" % name, not os.path.exists(db))
         print("ok   %-40s %s" % (name, err.strip()[:110]))
 
+    inflated_on_a_thread(cli, good, outdir, db)
     data = open(good, "rb").read()
     rng = random.Random(1234)
     cut_points = sorted(set([1, 2, 10, 20, len(data) - 1, len(data) - 8] +
