@@ -639,6 +639,13 @@ sniff(hd_reader *rd, const uint8_t *p, size_t len)
         return rd->error = hd_error_set_offset(
                    HD_ECORRUPT, 0, "this is a SQLite database, not a dump: "
                    "heapdig reads it as it is (heapdig summary FILE)");
+    /* neither gzip nor zlib's header (what inflate takes): some other
+     * file, not a dump whose compressed data is damaged */
+    else if (len >= 2 && !(p[0] == 0x1f && p[1] == 0x8b) &&
+             !((p[0] & 0x0f) == 8 && ((p[0] << 8) | p[1]) % 31 == 0))
+        return HD_CORRUPT(rd, 0, "not a heapdig dump: neither gzip data "
+                          "nor a dump's records (it begins %02x %02x)",
+                          p[0], p[1]);
     return 0;
 }
 

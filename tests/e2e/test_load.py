@@ -296,6 +296,12 @@ def main(cli, outdir):
     r = subprocess.run([cli, "summary", text], capture_output=True, text=True)
     check("summary of a file that is neither", r.returncode == 1 and
           "not a heapdig database" in r.stderr, r.stderr)
+    r = subprocess.run([cli, "load", text, "-o", text + ".db"],
+                       capture_output=True, text=True)
+    check("load of a text file: not a dump (not 'compressed data is "
+          "damaged')", r.returncode == 1 and "not a heapdig dump" in
+          r.stderr and "damaged" not in r.stderr and
+          not os.path.exists(text + ".db"), r.stderr)
 
     return finish()
 
