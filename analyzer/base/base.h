@@ -40,6 +40,12 @@ int hd_error_set_offset(int code, uint64_t offset, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void hd_error_clear(void);
 
+/* ---- grow.c ----------------------------------------------------------------- */
+
+/* Room for `need` elements of `size` bytes in the array *arr (arr is a
+ * T **) of room *cap: 0, or HD_ENOMEM said, the array as it was. */
+int hd_grow(void *arr, size_t *cap, size_t need, size_t size);
+
 /* ---- file.c ----------------------------------------------------------------- */
 
 /* Writes data to path atomically (a temporary name, then rename), mode

@@ -155,15 +155,8 @@ chain_from_parents(hd_chain **out, hd_db *db, int64_t id)
                                         ids[n - 1], cur);
             goto done;
         }
-        if (n == cap) {
-            cap = cap ? cap * 2 : 32;
-            int64_t *x = realloc(ids, cap * sizeof(*x));
-            if (x == NULL) {
-                err = hd_error_set(HD_ENOMEM, "out of memory");
-                goto done;
-            }
-            ids = x;
-        }
+        if ((err = hd_grow(&ids, &cap, n + 1, sizeof(*ids))) < 0)
+            goto done;
         ids[n++] = cur;
         if (hd_rows_text(st, 1) == NULL) {
             err = hd_error_set(HD_EINVAL, "no root reaches #%" PRId64 ": it "
@@ -498,16 +491,8 @@ hd_refchain_all(hd_chain ***out, size_t *n_out, hd_db *db, int64_t id,
         }
         if ((err = chain_extend(c, id, hd_rows_text(r, 1), weak)) < 0)
             break;
-        if (n == cap) {
-            size_t nc = cap ? 2 * cap : 16;
-            hd_chain **a = realloc(all, nc * sizeof(*a));
-            if (a == NULL) {
-                err = hd_error_set(HD_ENOMEM, "out of memory (chains)");
-                break;
-            }
-            all = a;
-            cap = nc;
-        }
+        if ((err = hd_grow(&all, &cap, n + 1, sizeof(*all))) < 0)
+            break;
         all[n++] = c;
         c = NULL;
     }

@@ -177,15 +177,9 @@ sql_held_text(sqlite3_context *ctx, int argc, sqlite3_value **argv)
             break; /* a parent that is not there: the text so far */
         if (n == 0)
             hash = (uint64_t)sqlite3_column_int64(st, 2);
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 16;
-            char **t = realloc(steps, nc * sizeof(char *));
-            if (t == NULL) {
-                sqlite3_result_error_nomem(ctx);
-                goto done;
-            }
-            steps = t;
-            cap = nc;
+        if (hd_grow(&steps, &cap, n + 1, sizeof(*steps)) < 0) {
+            sqlite3_result_error_nomem(ctx);
+            goto done;
         }
         const char *text = (const char *)sqlite3_column_text(st, 1);
         steps[n] = strdup(text ? text : "");

@@ -48,14 +48,10 @@ typedef struct walk {
 static int
 keep_text(walk *w, const char *s, uint32_t *at)
 {
-    if (w->n_texts == w->cap_texts) {
-        size_t cap = w->cap_texts ? 2 * w->cap_texts : 64;
-        char **t = realloc(w->texts, cap * sizeof(*t));
-        if (t == NULL)
-            return hd_error_set(HD_ENOMEM, "tree: out of memory");
-        w->texts = t;
-        w->cap_texts = cap;
-    }
+    int err = hd_grow(&w->texts, &w->cap_texts, w->n_texts + 1,
+                      sizeof(*w->texts));
+    if (err < 0)
+        return err;
     if ((w->texts[w->n_texts] = strdup(s)) == NULL)
         return hd_error_set(HD_ENOMEM, "tree: out of memory");
     *at = (uint32_t)w->n_texts++;
@@ -186,15 +182,8 @@ children_of(walk *w, const int64_t *ids, size_t n, int top, child **out,
         if ((err = hd_rows_rerun(r, 1, p)) < 0)
             break;
         while ((err = hd_rows_next(r)) == 1) {
-            if (len == cap) {
-                cap = cap ? 2 * cap : 64;
-                child *g = realloc(c, cap * sizeof(*c));
-                if (g == NULL) {
-                    err = hd_error_set(HD_ENOMEM, "tree: out of memory");
-                    break;
-                }
-                c = g;
-            }
+            if ((err = hd_grow(&c, &cap, len + 1, sizeof(*c))) < 0)
+                break;
             child *x = &c[len++];
             *x = (child){hd_rows_int(r, 0), hd_rows_int(r, 1),
                          hd_rows_int(r, 4), hd_rows_int(r, 2), 0, 0};

@@ -23,26 +23,16 @@
 
 /* ---- Growable arrays ------------------------------------------------------ */
 
-/* Ensures *arr has room for n+extra elements of size sz; caps check overflow
- * before multiplying. */
+/* Room for n + extra elements of size sz at *arr (hd_grow). */
 static int
 reserve(void **arr, uint64_t *cap, uint64_t n, uint64_t extra, size_t sz)
 {
-    uint64_t need = n + extra;
-    if (need < n || need > (UINT64_MAX / 2) / sz)
+    size_t c = (size_t)*cap;
+    if (n + extra < n)
         return hd_error_set(HD_ENOMEM, "table too large");
-    if (need <= *cap)
-        return 0;
-    uint64_t c = *cap ? *cap : 1024;
-    while (c < need)
-        c *= 2;
-    void *p = realloc(*arr, (size_t)(c * sz));
-    if (p == NULL)
-        return hd_error_set(HD_ENOMEM, "out of memory (%" PRIu64 " entries)",
-                            c);
-    *arr = p;
+    int err = hd_grow(arr, &c, (size_t)(n + extra), sz);
     *cap = c;
-    return 0;
+    return err;
 }
 
 #define RESERVE(h, arr, capf, n, extra)                                       \

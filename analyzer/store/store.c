@@ -298,14 +298,8 @@ write_holds(sqlite3 *db, const hd_heap *h, const uint32_t *held_as,
                 break;
         }
         if (!m.keys[slot]) {
-            if (n_rows == cap) {
-                size_t nc = cap ? cap * 2 : 256;
-                hold_row *t = realloc(rows, nc * sizeof(*rows));
-                if (t == NULL)
-                    goto nomem;
-                rows = t;
-                cap = nc;
-            }
+            if (hd_grow(&rows, &cap, n_rows + 1, sizeof(*rows)) < 0)
+                goto nomem;
             rows[n_rows] = (hold_row){p, h->type[o], l, 0, 0};
             hd_hmap_put_at(&m, slot, key, (uint32_t)n_rows++);
         }

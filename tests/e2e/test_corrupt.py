@@ -69,14 +69,15 @@ def inflated_on_a_thread(cli, good, outdir, db):
           err_gz and err_gz.replace("gz.hdig", "raw.hdig") == err_raw,
           "%r / %r" % (err_gz, err_raw))
     print("ok   spoiled record under a bad CRC: %s" % err_gz.strip()[:100])
-    # damage inflate sees at once: said with the byte it reached
-    b = bytearray(open(good, "rb").read())
-    b[200:203] = b"\xff\xff\xff"
-    put(gz, bytes(b))
+    # damage inflate sees at once (a deflate block of the reserved type
+    # after a good member's worth of records): said with the byte it reached
+    whole = gzip.compress(data, mtime=0)
+    put(gz, whole + gzip.compress(b"", mtime=0)[:10] + b"\x07" + b"\0" * 64)
     rc, err = load(cli, gz, db)
-    check("damage inflate finds: exit 1, 'compressed data is damaged'",
-          rc == 1 and "compressed data is damaged" in err and
-          "corrupt dump at byte" in err, err)
+    check("damage inflate finds: exit 1, 'compressed data is damaged' at "
+          "the byte after the good member's", rc == 1 and
+          "compressed data is damaged (invalid block type" in err and
+          ("corrupt dump at byte %d:" % len(data)) in err, err)
     # the gzip trailer cut off after the END record
     put(gz, open(good, "rb").read()[:-8])
     rc, err = load(cli, gz, db)
