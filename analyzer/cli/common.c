@@ -3,6 +3,7 @@
  * common.c: the option parser every query command shares, and opening the
  * database plus resolving object arguments with errors said once.
  */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include "cli.h"
 
 #include <ctype.h>
@@ -293,6 +294,57 @@ newer(const char *a, const char *b)
              sa.st_mtim.tv_nsec >= sb.st_mtim.tv_nsec));
 }
 
+/* Where a dump in a folder heapdig may not write goes:
+ * ${XDG_CACHE_HOME:-~/.cache}/heapdig/NAME-HASH.db, HASH of its absolute
+ * path (two app.hdig of two folders are two databases); the folders are
+ * made, private.  NULL if there is no such place. */
+static char *
+cache_path(const char *in)
+{
+    char abs[4096], dir[4096];
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    uint64_t h = 1469598103934665603ull;
+    if (realpath(in, abs) == NULL)
+        return NULL;
+    for (const char *s = abs; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    if (xdg && xdg[0] == '/')
+        snprintf(dir, sizeof(dir), "%s/heapdig", xdg);
+    else if (home && home[0])
+        snprintf(dir, sizeof(dir), "%s/.cache/heapdig", home);
+    else
+        return NULL;
+    for (char *s = dir + 1; *s; s++) /* mkdir -p */
+        if (*s == '/') {
+            *s = 0;
+            mkdir(dir, 0700);
+            *s = '/';
+        }
+    mkdir(dir, 0700);
+    const char *base = strrchr(abs, '/');
+    size_t n = strlen(dir) + strlen(base) + 24;
+    char *out = malloc(n);
+    if (out)
+        snprintf(out, n, "%s%s-%016llx.db", dir, base, (unsigned long long)h);
+    return out;
+}
+
+/* Whether heapdig may make files in the folder that holds path. */
+static int
+folder_writable(const char *path)
+{
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL)
+        snprintf(dir, sizeof(dir), ".");
+    else if (slash == dir)
+        dir[1] = 0;
+    else
+        *slash = 0;
+    return access(dir, W_OK) == 0;
+}
+
 int
 cli_database_for(const hd_cmd *cmd, const char *in, char **db_path)
 {
@@ -318,7 +370,26 @@ cli_database_for(const hd_cmd *cmd, const char *in, char **db_path)
         hd_db_close(db);
         return 0; /* a finished database of this schema, newer: use it */
     }
-    fprintf(stderr, "heapdig: loading %s into %s\n", in, *db_path);
+    const char *why = "";
+    if (!folder_writable(*db_path)) { /* a read-only folder: the cache */
+        char *cached = cache_path(in);
+        if (cached == NULL) {
+            fprintf(stderr, "heapdig: %s: cannot write %s, and there is no "
+                    "cache folder (HOME, XDG_CACHE_HOME): heapdig load %s "
+                    "-o DB\n", cmd->name, *db_path, in);
+            free(*db_path);
+            *db_path = NULL;
+            return HD_EXIT_ERROR;
+        }
+        free(*db_path);
+        *db_path = cached;
+        if (newer(*db_path, in) && hd_db_open(&db, *db_path) == 0) {
+            hd_db_close(db);
+            return 0;
+        }
+        why = " (its folder is read-only)";
+    }
+    fprintf(stderr, "heapdig: loading %s into %s%s\n", in, *db_path, why);
     int err = hd_load_file(&st, in, *db_path, NULL, NULL);
     if (err < 0 && !(err == HD_ETRUNCATED && st.truncated)) {
         free(*db_path);

@@ -299,6 +299,38 @@ def files(cli, outdir):
           r.stderr)
 
 
+def read_only_folder(cli, outdir):
+    """A dump in a folder heapdig cannot write goes into the cache once:
+    ${XDG_CACHE_HOME}/heapdig/NAME-HASH.db, reused by the next command."""
+    ro = os.path.join(outdir, "read-only")
+    cache = os.path.join(outdir, "cache")
+    for d in (ro, cache):
+        if os.path.isdir(d):
+            shutil.rmtree(d)
+    os.makedirs(ro)
+    heapdig.dump(os.path.join(ro, "app.hdig"))
+    env = dict(os.environ, XDG_CACHE_HOME=cache)
+    dump = os.path.join(ro, "app.hdig")
+    cmds = ["%s summary %s -n 1" % (cli, dump), "%s top %s -n 1" % (cli, dump)]
+    if os.geteuid() == 0:  # root writes a 0555 folder: a read-only mount
+        script = "mount --bind -o ro %s %s && %s" % (
+            ro, ro, " && ".join(c + " >/dev/null" for c in cmds))
+        argv = ["unshare", "-m", "--propagation", "private", "sh", "-c",
+                script]
+    else:
+        os.chmod(ro, 0o555)
+        argv = ["sh", "-c", " && ".join(c + " >/dev/null" for c in cmds)]
+    r = subprocess.run(argv, capture_output=True, text=True, env=env)
+    os.chmod(ro, 0o755)
+    made = os.listdir(os.path.join(cache, "heapdig")) \
+        if os.path.isdir(os.path.join(cache, "heapdig")) else []
+    check("a dump in a read-only folder loads into the cache, once",
+          r.returncode == 0 and r.stderr.count("loading") == 1 and
+          "(its folder is read-only)" in r.stderr and len(made) == 1 and
+          made[0].startswith("app.hdig-") and made[0].endswith(".db") and
+          not os.path.exists(dump + ".db"), r.stderr + repr(made))
+
+
 def dumps_as_databases(cli, outdir):
     """Every command takes a dump where it takes a database: loaded once
     into DUMP.db, reused while it is newer than the dump."""
@@ -438,6 +470,7 @@ def main(cli, outdir):
     conventions(cli)
     files(cli, outdir)
     cut_tables(cli, outdir)
+    read_only_folder(cli, outdir)
     dumps_as_databases(cli, outdir)
     interrupted(cli, outdir)
     return finish()
