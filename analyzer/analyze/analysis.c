@@ -21,7 +21,7 @@ held_groups(hd_heap *h)
     hd_hmap m = {0}; /* (path << 32 | type) + 1 -> group */
     uint32_t *group = malloc(((size_t)n + 1) * sizeof(uint32_t));
     uint64_t *retained = NULL;
-    uint32_t cap = 1024;
+    size_t cap = 1024;
     int err = 0;
     free(h->held);
     h->n_held = 0;
@@ -37,13 +37,9 @@ held_groups(hd_heap *h)
         while (m.keys[slot] && m.keys[slot] != key)
             slot = (slot + 1) & m.mask;
         if (!m.keys[slot]) {
-            if (h->n_held + 1 >= cap) {
-                hd_held *t = realloc(h->held, (size_t)cap * 2 * sizeof(hd_held));
-                if (t == NULL)
-                    goto nomem;
-                h->held = t;
-                cap *= 2;
-            }
+            if (hd_grow(&h->held, &cap, (size_t)h->n_held + 2,
+                        sizeof(*h->held)) < 0)
+                goto nomem;
             hd_hmap_put_at(&m, slot, key, ++h->n_held);
             h->held[h->n_held] = (hd_held){path, h->type[o], 0, 0, 0};
         }

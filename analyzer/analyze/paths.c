@@ -122,7 +122,8 @@ typedef struct sig {
 typedef struct sigmap {
     hd_hmap map;    /* hash of (parent, step) -> signature */
     sig *sigs;      /* [1..n] */
-    uint32_t n, cap;
+    uint32_t n;
+    size_t cap;
 } sigmap;
 
 static uint64_t
@@ -148,13 +149,8 @@ sig_intern(sigmap *m, uint32_t parent, const char *step)
             !strcmp(c->step, step))
             return map->vals[slot];
     }
-    if (m->n + 1 >= m->cap) {
-        sig *t = realloc(m->sigs, (size_t)m->cap * 2 * sizeof(sig));
-        if (t == NULL)
-            return 0;
-        m->sigs = t;
-        m->cap *= 2;
-    }
+    if (hd_grow(&m->sigs, &m->cap, (size_t)m->n + 2, sizeof(*m->sigs)) < 0)
+        return 0;
     char *text = strdup(step);
     if (text == NULL)
         return 0;

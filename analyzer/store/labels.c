@@ -27,14 +27,8 @@ hd_label_id(hd_label_ids *li, const char *text)
     for (; m->keys[slot]; slot = (slot + 1) & m->mask)
         if (m->keys[slot] == hv && !strcmp(li->text[m->vals[slot]], text))
             return m->vals[slot];
-    if (li->n + 1 >= li->cap) {
-        uint32_t nc = li->cap ? li->cap * 2 : 1024;
-        char **t = realloc(li->text, (size_t)nc * sizeof(char *));
-        if (t == NULL)
-            return 0;
-        li->text = t;
-        li->cap = nc;
-    }
+    if (hd_grow(&li->text, &li->cap, (size_t)li->n + 2, sizeof(*li->text)) < 0)
+        return 0;
     if ((li->text[li->n + 1] = strdup(text)) == NULL)
         return 0;
     hd_hmap_put_at(m, slot, hv, ++li->n);

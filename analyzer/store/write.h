@@ -72,7 +72,8 @@ int hd_batch_close(hd_batch *b, int err);
 typedef struct hd_label_ids {
     hd_hmap map; /* hash of the text -> id */
     char **text; /* [1..n] */
-    uint32_t n, cap;
+    uint32_t n;
+    size_t cap;
 } hd_label_ids;
 
 /* The id of a label's text, made if new; 0 out of memory. */
