@@ -9,6 +9,8 @@
 
 #include "heapdig/heapdig.h"
 
+#include <stddef.h>
+
 #include <stdio.h>
 
 /* Exit codes. */
@@ -37,32 +39,6 @@ int cli_usage(const hd_cmd *cmd, const char *fmt, ...)
 
 /* ---- common.c: shared options ------------------------------------------- */
 
-enum {
-    OPT_FORMAT = 1 << 0,
-    OPT_LIMIT = 1 << 1,
-    OPT_BY = 1 << 2,
-    OPT_TYPE = 1 << 3,
-    OPT_GARBAGE = 1 << 4,
-    OPT_EXCLUDE = 1 << 5,
-    OPT_WEAK = 1 << 6,
-    OPT_DEPTH = 1 << 7,
-    OPT_OUTPUT = 1 << 8,
-    OPT_ALL = 1 << 9,
-    OPT_KIND = 1 << 10, /* waste --kind */
-    OPT_RANK = 1 << 11, /* diff --rank */
-    OPT_QUIET = 1 << 12,
-    OPT_VERBOSE = 1 << 13,
-    OPT_FORCE = 1 << 14,
-    OPT_OWN_FORMAT = 1 << 15, /* --format of the command's own words (graph:
-                                 svg|png|pdf|dot; tree: table|folded) */
-    OPT_MAX_NODES = 1 << 16, /* graph */
-    OPT_GRAPH_MODE = 1 << 17, /* graph: --backrefs, --refs, --path, ... */
-    OPT_TIMEOUT = 1 << 18,    /* attach --timeout SECONDS */
-    OPT_PYTHONPATH = 1 << 19, /* attach --pythonpath DIR */
-    OPT_GDB = 1 << 20,        /* attach --gdb PATH|none */
-    OPT_FOREGROUND = 1 << 21, /* attach --foreground */
-    OPT_THRESHOLD = 1 << 22   /* suspects, report, tree: --threshold PERCENT */
-};
 #define CLI_MAX_EXCLUDE 64
 
 typedef struct cli_opts {
@@ -96,10 +72,42 @@ typedef struct cli_opts {
 int cli_number(const char *s, long *out);
 int cli_decimal(const char *s, double *out);
 int cli_percent(const char *s, double *out);
-/* Parses argv[1..] accepting the OPT_* bits ("--" ends the options); 0 or
+/* How an option takes its value.  A value option given twice is refused
+ * (which one would count?); a TAKES_LIST one accumulates (--exclude). */
+typedef enum {
+    TAKES_TEXT, TAKES_FORMAT, TAKES_COUNT, TAKES_DEPTH, TAKES_SECONDS,
+    TAKES_PERCENT, TAKES_LIST, FLAG,
+    MODE /* one of several: the field gets `mode`; two of them conflict */
+} cli_option_kind;
+/* One option a command takes: each command has a static table of them,
+ * ended by {NULL}, read by the one parser (at most 64 options). */
+typedef struct cli_option {
+    const char *name, *alias;
+    cli_option_kind kind;
+    size_t field; /* offsetof(cli_opts, ...) */
+    int mode;
+} cli_option;
+#define CLI_OPTION(name, alias, kind, field) \
+    {name, alias, kind, offsetof(cli_opts, field), 0}
+/* The options several commands share, spelled the same everywhere. */
+#define OPT_FORMAT CLI_OPTION("--format", NULL, TAKES_FORMAT, format)
+#define OPT_OWN_FORMAT /* the command's own words: svg|png, table|folded */ \
+    CLI_OPTION("--format", NULL, TAKES_TEXT, own_format)
+#define OPT_LIMIT CLI_OPTION("-n", NULL, TAKES_COUNT, limit)
+#define OPT_BY CLI_OPTION("--by", NULL, TAKES_TEXT, by)
+#define OPT_TYPE CLI_OPTION("--type", NULL, TAKES_TEXT, type)
+#define OPT_EXCLUDE CLI_OPTION("--exclude", NULL, TAKES_LIST, exclude)
+#define OPT_DEPTH CLI_OPTION("--depth", NULL, TAKES_DEPTH, depth)
+#define OPT_OUTPUT CLI_OPTION("-o", "--output", TAKES_TEXT, output)
+#define OPT_WEAK CLI_OPTION("--weak", NULL, FLAG, weak)
+#define OPT_FORCE CLI_OPTION("-f", "--force", FLAG, force)
+#define OPT_THRESHOLD CLI_OPTION("--threshold", NULL, TAKES_PERCENT, threshold)
+#define OPT_END {NULL, NULL, FLAG, 0, 0}
+
+/* Parses argv[1..] by the command's options ("--" ends the options); 0 or
  * an exit code. */
 int cli_parse(const hd_cmd *cmd, cli_opts *o, int argc, char **argv,
-              unsigned accepted);
+              const cli_option *options);
 /* The database for an input: itself, or for a dump DUMP.db beside it,
  * loaded now unless it is newer than the dump and finished.  *db_path is
  * the caller's to free; 0 or an exit code. */

@@ -74,13 +74,19 @@ now(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static const cli_option OPTIONS[] = {
+    OPT_OUTPUT,
+    CLI_OPTION("--timeout", NULL, TAKES_SECONDS, timeout),
+    CLI_OPTION("--pythonpath", NULL, TAKES_TEXT, pythonpath),
+    CLI_OPTION("--gdb", NULL, TAKES_TEXT, gdb),
+    CLI_OPTION("--foreground", NULL, FLAG, foreground),
+    OPT_END};
+
 static int
 parse(attach_opts *o, int argc, char **argv)
 {
     cli_opts c;
-    int rc = cli_parse(&hd_cmd_attach, &c, argc, argv,
-                       OPT_OUTPUT | OPT_TIMEOUT | OPT_PYTHONPATH | OPT_GDB |
-                           OPT_FOREGROUND);
+    int rc = cli_parse(&hd_cmd_attach, &c, argc, argv, OPTIONS);
     if (rc)
         return rc;
     memset(o, 0, sizeof(*o));

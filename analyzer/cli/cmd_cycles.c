@@ -8,14 +8,17 @@
 
 #include <stdio.h>
 
+static const cli_option OPTIONS[] = {
+    OPT_FORMAT, OPT_LIMIT, CLI_OPTION("--garbage", NULL, FLAG, garbage),
+    OPT_END};
+
 static int
 run(int argc, char **argv)
 {
     cli_opts o;
     hd_db *db = NULL;
     char sql[1024];
-    int rc = cli_parse(&hd_cmd_cycles, &o, argc, argv,
-                       OPT_FORMAT | OPT_LIMIT | OPT_GARBAGE);
+    int rc = cli_parse(&hd_cmd_cycles, &o, argc, argv, OPTIONS);
     if (rc)
         return rc;
     if ((rc = cli_open(&hd_cmd_cycles, &o, 0, &db, NULL)))

@@ -22,6 +22,10 @@ print_more(hd_db *db, int n, int by_path, long shown, out_format f)
     return err;
 }
 
+static const cli_option OPTIONS[] = {
+    OPT_FORMAT, OPT_LIMIT, OPT_BY, CLI_OPTION("--rank", NULL, TAKES_TEXT, rank),
+    OPT_END};
+
 static int
 run(int argc, char **argv)
 {
@@ -31,8 +35,7 @@ run(int argc, char **argv)
     int n = 0, rc;
     hd_rank rank = HD_RANK_RETAINED;
 
-    if ((rc = cli_parse(&hd_cmd_diff, &o, argc, argv,
-                        OPT_FORMAT | OPT_LIMIT | OPT_BY | OPT_RANK)))
+    if ((rc = cli_parse(&hd_cmd_diff, &o, argc, argv, OPTIONS)))
         return rc;
     /* in hd_rank's order */
     static const char *const ranks[] = {"retained", "size", "count", NULL};

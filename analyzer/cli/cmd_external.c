@@ -15,14 +15,16 @@
 #include <stdio.h>
 #include <string.h>
 
+static const cli_option OPTIONS[] = {OPT_FORMAT, OPT_LIMIT, OPT_TYPE, OPT_BY,
+                                     OPT_END};
+
 static int
 run(int argc, char **argv)
 {
     cli_opts o;
     hd_db *db = NULL;
     char sql[1200];
-    int rc = cli_parse(&hd_cmd_external, &o, argc, argv,
-                       OPT_FORMAT | OPT_LIMIT | OPT_TYPE | OPT_BY);
+    int rc = cli_parse(&hd_cmd_external, &o, argc, argv, OPTIONS);
     if (rc)
         return rc;
     const char *by = cli_choice(&hd_cmd_external, "--by", o.by,

@@ -10,6 +10,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define GRAPH_MODE(name, m) {name, NULL, MODE, offsetof(cli_opts, mode), m}
+static const cli_option OPTIONS[] = {
+    GRAPH_MODE("--backrefs", HD_GRAPH_BACKREFS),
+    GRAPH_MODE("--refs", HD_GRAPH_REFS),
+    GRAPH_MODE("--path", HD_GRAPH_PATH),
+    GRAPH_MODE("--cycle", HD_GRAPH_CYCLE),
+    GRAPH_MODE("--dominated", HD_GRAPH_DOMINATED),
+    OPT_WEAK, OPT_OUTPUT, OPT_OWN_FORMAT, OPT_DEPTH,
+    CLI_OPTION("--max-nodes", NULL, TAKES_COUNT, max_nodes),
+    OPT_EXCLUDE, OPT_FORCE, OPT_END};
+
 static int
 run(int argc, char **argv)
 {
@@ -21,9 +32,7 @@ run(int argc, char **argv)
     size_t n_nodes = 0;
     int rc;
 
-    if ((rc = cli_parse(&hd_cmd_graph, &o, argc, argv,
-                        OPT_GRAPH_MODE | OPT_WEAK | OPT_OUTPUT | OPT_OWN_FORMAT |
-                        OPT_DEPTH | OPT_MAX_NODES | OPT_EXCLUDE | OPT_FORCE)))
+    if ((rc = cli_parse(&hd_cmd_graph, &o, argc, argv, OPTIONS)))
         return rc;
     memset(&g, 0, sizeof(g));
     g.mode = o.mode >= 0 ? (hd_graph_mode)o.mode : HD_GRAPH_BACKREFS;

@@ -77,6 +77,11 @@ print_stats(const hd_load_stats *st, const char *db, out_format fmt,
     oc_row(&c);
 }
 
+static const cli_option OPTIONS[] = {
+    OPT_OUTPUT, CLI_OPTION("-q", "--quiet", FLAG, quiet),
+    CLI_OPTION("-v", "--verbose", FLAG, verbose), OPT_FORCE, OPT_FORMAT,
+    OPT_END};
+
 static int
 run(int argc, char **argv)
 {
@@ -86,9 +91,7 @@ run(int argc, char **argv)
     char b1[48], b2[48], b3[48], b4[32], b5[32], b6[48];
     cli_opts o;
 
-    if ((rc = cli_parse(&hd_cmd_load, &o, argc, argv,
-                        OPT_OUTPUT | OPT_QUIET | OPT_VERBOSE | OPT_FORCE |
-                        OPT_FORMAT)))
+    if ((rc = cli_parse(&hd_cmd_load, &o, argc, argv, OPTIONS)))
         return rc;
     if (o.n_pos > 1)
         return cli_usage(&hd_cmd_load, "one dump at a time");

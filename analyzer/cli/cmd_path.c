@@ -122,6 +122,10 @@ print_steps(hd_db *db, const hd_chain *c)
     }
 }
 
+static const cli_option OPTIONS[] = {
+    OPT_FORMAT, OPT_EXCLUDE, OPT_WEAK, CLI_OPTION("--all", NULL, TAKES_COUNT, all),
+    OPT_END};
+
 static int
 run(int argc, char **argv)
 {
@@ -133,8 +137,7 @@ run(int argc, char **argv)
     int64_t obj, ex_ids[CLI_MAX_EXCLUDE];
     const char *ex_types[CLI_MAX_EXCLUDE];
     oc_init(&csv, stdout);
-    int rc = cli_parse(&hd_cmd_path, &o, argc, argv,
-                       OPT_FORMAT | OPT_EXCLUDE | OPT_WEAK | OPT_ALL);
+    int rc = cli_parse(&hd_cmd_path, &o, argc, argv, OPTIONS);
     if (rc)
         return rc;
     if ((rc = cli_open(&hd_cmd_path, &o, 1, &db, &obj)))

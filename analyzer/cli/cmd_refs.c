@@ -8,6 +8,8 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+static const cli_option OPTIONS[] = {OPT_FORMAT, OPT_LIMIT, OPT_END};
+
 static int
 run_refs(const hd_cmd *cmd, int argc, char **argv, int referrers)
 {
@@ -15,7 +17,7 @@ run_refs(const hd_cmd *cmd, int argc, char **argv, int referrers)
     hd_db *db = NULL;
     int64_t obj;
     char sql[768], num[32], desc[160];
-    int rc = cli_parse(cmd, &o, argc, argv, OPT_FORMAT | OPT_LIMIT);
+    int rc = cli_parse(cmd, &o, argc, argv, OPTIONS);
     if (rc)
         return rc;
     if ((rc = cli_open(cmd, &o, 1, &db, &obj)))

@@ -36,14 +36,16 @@ default_output(const char *in, int growth)
     return out;
 }
 
+static const cli_option OPTIONS[] = {OPT_OUTPUT, OPT_THRESHOLD, OPT_FORCE,
+                                     OPT_END};
+
 static int
 run(int argc, char **argv)
 {
     cli_opts o;
     hd_db *db = NULL;
     char *dbs[3] = {NULL, NULL, NULL}, *out = NULL;
-    int err, rc = cli_parse(&hd_cmd_report, &o, argc, argv,
-                            OPT_OUTPUT | OPT_THRESHOLD | OPT_FORCE);
+    int err, rc = cli_parse(&hd_cmd_report, &o, argc, argv, OPTIONS);
     if (rc)
         return rc;
     double min_pct = o.threshold > 0 ? o.threshold : 10.0;

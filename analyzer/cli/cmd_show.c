@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+static const cli_option OPTIONS[] = {OPT_FORMAT, OPT_END};
+
 /* One object, so one JSON object (not a list of one): numbers as numbers,
  * reachable as a boolean, the flags as a list of their names. */
 static void
@@ -48,7 +50,7 @@ run(int argc, char **argv)
     hd_rows *r = NULL;
     int64_t obj;
     char num[32], desc[160];
-    int rc = cli_parse(&hd_cmd_show, &o, argc, argv, OPT_FORMAT);
+    int rc = cli_parse(&hd_cmd_show, &o, argc, argv, OPTIONS);
     if (rc)
         return rc;
     if ((rc = cli_open(&hd_cmd_show, &o, 1, &db, &obj)))

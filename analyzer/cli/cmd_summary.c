@@ -172,6 +172,8 @@ print_table(hd_db *db, char **meta, hd_rows *types, const hd_memory *mem,
     return 0;
 }
 
+static const cli_option OPTIONS[] = {OPT_FORMAT, OPT_LIMIT, OPT_BY, OPT_END};
+
 static int
 run(int argc, char **argv)
 {
@@ -180,8 +182,7 @@ run(int argc, char **argv)
     hd_rows *types = NULL;
     char *meta[N_META] = {0};
     char sql[512];
-    int err = 0, rc = cli_parse(&hd_cmd_summary, &o, argc, argv,
-                                OPT_FORMAT | OPT_LIMIT | OPT_BY);
+    int err = 0, rc = cli_parse(&hd_cmd_summary, &o, argc, argv, OPTIONS);
     hd_memory mem;
 
     if (rc)

@@ -189,6 +189,9 @@ print_table(hd_db *db, const hd_suspect *sus, size_t n, int64_t total)
     }
 }
 
+static const cli_option OPTIONS[] = {OPT_FORMAT, OPT_LIMIT, OPT_THRESHOLD,
+                                     OPT_END};
+
 static int
 run(int argc, char **argv)
 {
@@ -199,8 +202,7 @@ run(int argc, char **argv)
     char sql[400];
     int rc, err = 0;
 
-    rc = cli_parse(&hd_cmd_suspects, &o, argc, argv,
-                   OPT_FORMAT | OPT_LIMIT | OPT_THRESHOLD);
+    rc = cli_parse(&hd_cmd_suspects, &o, argc, argv, OPTIONS);
     if (rc)
         return rc;
     double min_pct = o.threshold > 0 ? o.threshold : 10.0;

@@ -14,8 +14,9 @@ run_top(int argc, char **argv)
     cli_opts o;
     hd_db *db = NULL;
     char sql[1024];
-    int rc = cli_parse(&hd_cmd_top, &o, argc, argv,
-                       OPT_FORMAT | OPT_LIMIT | OPT_BY | OPT_TYPE);
+    static const cli_option options[] = {OPT_FORMAT, OPT_LIMIT, OPT_BY,
+                                         OPT_TYPE, OPT_END};
+    int rc = cli_parse(&hd_cmd_top, &o, argc, argv, options);
     if (rc)
         return rc;
     const char *by = cli_choice(&hd_cmd_top, "--by", o.by,
@@ -74,8 +75,9 @@ run_types(int argc, char **argv)
     cli_opts o;
     hd_db *db = NULL;
     char sql[512];
-    int rc = cli_parse(&hd_cmd_types, &o, argc, argv,
-                       OPT_FORMAT | OPT_LIMIT | OPT_BY);
+    static const cli_option options[] = {OPT_FORMAT, OPT_LIMIT, OPT_BY,
+                                         OPT_END};
+    int rc = cli_parse(&hd_cmd_types, &o, argc, argv, options);
     if (rc)
         return rc;
     const char *by = cli_choice(&hd_cmd_types, "--by", o.by,

@@ -91,6 +91,9 @@ print_row(void *ctx, hd_tree_event ev, const hd_tree_row *row,
     return 0;
 }
 
+static const cli_option OPTIONS[] = {OPT_OWN_FORMAT, OPT_LIMIT, OPT_THRESHOLD,
+                                     OPT_DEPTH, OPT_END};
+
 static int
 run(int argc, char **argv)
 {
@@ -102,8 +105,7 @@ run(int argc, char **argv)
     char b1[32];
     int rc, err = 0;
 
-    rc = cli_parse(&hd_cmd_tree, &o, argc, argv, OPT_OWN_FORMAT | OPT_LIMIT |
-                   OPT_THRESHOLD | OPT_DEPTH);
+    rc = cli_parse(&hd_cmd_tree, &o, argc, argv, OPTIONS);
     if (rc)
         return rc;
     const char *format = cli_choice(&hd_cmd_tree, "--format", o.own_format,

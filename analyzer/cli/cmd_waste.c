@@ -20,6 +20,10 @@ static const struct {
               "per attribute instead of a dict)"}};
 #define N_KINDS (sizeof(KINDS) / sizeof(KINDS[0]))
 
+static const cli_option OPTIONS[] = {
+    OPT_FORMAT, OPT_LIMIT, CLI_OPTION("--kind", NULL, TAKES_TEXT, kind),
+    OPT_END};
+
 static int
 run(int argc, char **argv)
 {
@@ -30,8 +34,7 @@ run(int argc, char **argv)
     char b1[32], b2[32];
     int err = 0, rc, printed = 0;
 
-    if ((rc = cli_parse(&hd_cmd_waste, &o, argc, argv,
-                        OPT_FORMAT | OPT_LIMIT | OPT_KIND)))
+    if ((rc = cli_parse(&hd_cmd_waste, &o, argc, argv, OPTIONS)))
         return rc;
     if (o.kind) {
         size_t k = 0;

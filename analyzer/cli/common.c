@@ -66,70 +66,14 @@ cli_percent(const char *s, double *out)
     return 0;
 }
 
-/* The options the query commands share: a command takes the ones its
- * bits name.  A value option given twice is refused (which one would
- * count?), except --exclude, which accumulates. */
-typedef enum {
-    TAKES_TEXT, TAKES_FORMAT, TAKES_COUNT, TAKES_DEPTH, TAKES_SECONDS,
-    TAKES_PERCENT, FLAG,
-    MODE /* one of several: the field gets `mode`; two of them conflict */
-} opt_kind;
-
-static const struct {
-    const char *name, *alias;
-    unsigned bit;
-    opt_kind kind;
-    size_t field; /* offsetof(cli_opts, ...) */
-    int mode;
-} OPTIONS[] = {
-    {"--format", NULL, OPT_FORMAT, TAKES_FORMAT, offsetof(cli_opts, format), 0},
-    {"-n", NULL, OPT_LIMIT, TAKES_COUNT, offsetof(cli_opts, limit), 0},
-    {"--by", NULL, OPT_BY, TAKES_TEXT, offsetof(cli_opts, by), 0},
-    {"--type", NULL, OPT_TYPE, TAKES_TEXT, offsetof(cli_opts, type), 0},
-    {"--exclude", NULL, OPT_EXCLUDE, TAKES_TEXT, 0, 0},
-    {"--depth", NULL, OPT_DEPTH, TAKES_DEPTH, offsetof(cli_opts, depth), 0},
-    {"--all", NULL, OPT_ALL, TAKES_COUNT, offsetof(cli_opts, all), 0},
-    {"-o", "--output", OPT_OUTPUT, TAKES_TEXT, offsetof(cli_opts, output), 0},
-    {"--kind", NULL, OPT_KIND, TAKES_TEXT, offsetof(cli_opts, kind), 0},
-    {"--rank", NULL, OPT_RANK, TAKES_TEXT, offsetof(cli_opts, rank), 0},
-    {"--garbage", NULL, OPT_GARBAGE, FLAG, offsetof(cli_opts, garbage), 0},
-    {"--weak", NULL, OPT_WEAK, FLAG, offsetof(cli_opts, weak), 0},
-    {"-q", "--quiet", OPT_QUIET, FLAG, offsetof(cli_opts, quiet), 0},
-    {"-v", "--verbose", OPT_VERBOSE, FLAG, offsetof(cli_opts, verbose), 0},
-    {"-f", "--force", OPT_FORCE, FLAG, offsetof(cli_opts, force), 0},
-    {"--format", NULL, OPT_OWN_FORMAT, TAKES_TEXT,
-     offsetof(cli_opts, own_format), 0},
-    {"--max-nodes", NULL, OPT_MAX_NODES, TAKES_COUNT,
-     offsetof(cli_opts, max_nodes), 0},
-    {"--timeout", NULL, OPT_TIMEOUT, TAKES_SECONDS,
-     offsetof(cli_opts, timeout), 0},
-    {"--threshold", NULL, OPT_THRESHOLD, TAKES_PERCENT,
-     offsetof(cli_opts, threshold), 0},
-    {"--pythonpath", NULL, OPT_PYTHONPATH, TAKES_TEXT,
-     offsetof(cli_opts, pythonpath), 0},
-    {"--gdb", NULL, OPT_GDB, TAKES_TEXT, offsetof(cli_opts, gdb), 0},
-    {"--foreground", NULL, OPT_FOREGROUND, FLAG,
-     offsetof(cli_opts, foreground), 0},
-    {"--backrefs", NULL, OPT_GRAPH_MODE, MODE, offsetof(cli_opts, mode),
-     HD_GRAPH_BACKREFS},
-    {"--refs", NULL, OPT_GRAPH_MODE, MODE, offsetof(cli_opts, mode),
-     HD_GRAPH_REFS},
-    {"--path", NULL, OPT_GRAPH_MODE, MODE, offsetof(cli_opts, mode),
-     HD_GRAPH_PATH},
-    {"--cycle", NULL, OPT_GRAPH_MODE, MODE, offsetof(cli_opts, mode),
-     HD_GRAPH_CYCLE},
-    {"--dominated", NULL, OPT_GRAPH_MODE, MODE, offsetof(cli_opts, mode),
-     HD_GRAPH_DOMINATED},
-};
-#define N_OPTIONS (sizeof(OPTIONS) / sizeof(OPTIONS[0]))
 
 static int
-take_value(const hd_cmd *cmd, cli_opts *o, size_t k, const char *a,
-           const char *val)
+take_value(const hd_cmd *cmd, cli_opts *o, const cli_option *opt,
+           const char *a, const char *val)
 {
-    char *field = (char *)o + OPTIONS[k].field;
+    char *field = (char *)o + opt->field;
     long n;
-    switch (OPTIONS[k].kind) {
+    switch (opt->kind) {
     case TAKES_FORMAT:
         if (out_parse_format(val, (out_format *)(void *)field) < 0)
             return cli_usage(cmd, "--format table, json or csv");
@@ -159,16 +103,15 @@ take_value(const hd_cmd *cmd, cli_opts *o, size_t k, const char *a,
                              "'%s'", a, val);
         return 0;
     case TAKES_TEXT:
-        if (OPTIONS[k].bit == OPT_EXCLUDE) {
-            if (o->n_exclude == CLI_MAX_EXCLUDE)
-                return cli_usage(cmd, "at most %d --exclude", CLI_MAX_EXCLUDE);
-            o->exclude[o->n_exclude++] = val;
-        } else {
-            *(const char **)(void *)field = val;
-        }
+        *(const char **)(void *)field = val;
+        return 0;
+    case TAKES_LIST:
+        if (o->n_exclude == CLI_MAX_EXCLUDE)
+            return cli_usage(cmd, "at most %d %s", CLI_MAX_EXCLUDE, a);
+        o->exclude[o->n_exclude++] = val;
         return 0;
     case MODE:
-        *(int *)(void *)field = OPTIONS[k].mode;
+        *(int *)(void *)field = opt->mode;
         return 0;
     case FLAG:
         break;
@@ -179,43 +122,42 @@ take_value(const hd_cmd *cmd, cli_opts *o, size_t k, const char *a,
 
 int
 cli_parse(const hd_cmd *cmd, cli_opts *o, int argc, char **argv,
-          unsigned accepted)
+          const cli_option *options)
 {
     int positional_only = 0, rc;
-    unsigned given = 0;
+    uint64_t given = 0; /* by index in options */
     const char *mode_given = NULL;
     memset(o, 0, sizeof(*o));
     o->limit = 20;
     o->mode = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        size_t k = N_OPTIONS;
+        const cli_option *opt = NULL;
         if (!positional_only && !strcmp(a, "--")) {
             positional_only = 1; /* "--": the rest are arguments */
             continue;
         }
-        if (!positional_only)
-            for (k = 0; k < N_OPTIONS; k++)
-                if ((accepted & OPTIONS[k].bit) &&
-                    (!strcmp(a, OPTIONS[k].name) ||
-                     (OPTIONS[k].alias && !strcmp(a, OPTIONS[k].alias))))
-                    break;
-        if (k < N_OPTIONS) {
-            unsigned bit = OPTIONS[k].bit;
-            if (OPTIONS[k].kind == MODE && mode_given &&
-                strcmp(mode_given, OPTIONS[k].name))
+        for (size_t k = 0; !positional_only && k < 64 && options[k].name; k++)
+            if (!strcmp(a, options[k].name) ||
+                (options[k].alias && !strcmp(a, options[k].alias))) {
+                opt = &options[k];
+                break;
+            }
+        if (opt) {
+            uint64_t bit = (uint64_t)1 << (opt - options);
+            if (opt->kind == MODE && mode_given && strcmp(mode_given, opt->name))
                 return cli_usage(cmd, "%s and %s: one at a time", mode_given,
-                                 OPTIONS[k].name);
+                                 opt->name);
             /* a flag twice says the same; a value twice, which one? */
-            if ((given & bit) && bit != OPT_EXCLUDE && OPTIONS[k].kind != FLAG)
-                return cli_usage(cmd, "%s given twice", OPTIONS[k].name);
+            if ((given & bit) && opt->kind != TAKES_LIST && opt->kind != FLAG)
+                return cli_usage(cmd, "%s given twice", opt->name);
             given |= bit;
-            if (OPTIONS[k].kind == MODE)
-                mode_given = OPTIONS[k].name;
-            int flag = OPTIONS[k].kind == FLAG || OPTIONS[k].kind == MODE;
+            if (opt->kind == MODE)
+                mode_given = opt->name;
+            int flag = opt->kind == FLAG || opt->kind == MODE;
             if (!flag && i + 1 == argc)
                 return cli_usage(cmd, "%s needs a value", a);
-            if ((rc = take_value(cmd, o, k, a, flag ? NULL : argv[++i])) != 0)
+            if ((rc = take_value(cmd, o, opt, a, flag ? NULL : argv[++i])) != 0)
                 return rc;
         } else if (!positional_only && a[0] == '-' && a[1]) {
             return cli_usage(cmd, "unknown option %s", a);
