@@ -95,8 +95,11 @@ hd_analyze(hd_heap *h)
         goto done;
     h->t_scc = hd__now() - t;
     t = hd__now();
-    if ((err = hd_dom__compute(h, &rev, reps, n_reps)) < 0)
+    hd_dom dom = {0};
+    if ((err = hd_dom__compute(h, &rev, reps, n_reps, &dom)) < 0)
         goto done;
+    h->idom = dom.idom; /* the heap keeps the results the store writes */
+    h->retained = dom.retained;
     hd_graph__rev_free(&rev); /* free before the set passes allocate */
 
     h->type_retained = calloc((size_t)h->n_types + 1, sizeof(uint64_t));

@@ -29,9 +29,16 @@ int hd_refchain__signatures(hd_heap *h);
 /* scc ids and the cycles summary; garbage_reps receives one object per
  * garbage source component (cycles.c). */
 int hd_cycles__compute(hd_heap *h, uint32_t **garbage_reps, uint64_t *n_reps);
-/* idom and retained, plus retained sizes of sets (dominators.c). */
-int hd_dom__compute(hd_heap *h, const hd_rev *rev, const uint32_t *extra_roots,
-                    uint64_t n_extra);
+/* The dominator tree: each object's immediate dominator (HD_NONE under
+ * the virtual root, whose edges are the roots and extra_roots) and the
+ * bytes it retains, its own included (dominators.c). */
+typedef struct hd_dom {
+    uint32_t *idom;
+    uint64_t *retained;
+} hd_dom;
+int hd_dom__compute(const hd_heap *h, const hd_rev *rev,
+                    const uint32_t *extra_roots, uint64_t n_extra,
+                    hd_dom *out);
 /* Retained size of each group of objects (group[o] in 1..n_groups, 0 for
  * none), counting an object only where no dominator-tree ancestor belongs to
  * the same group, so sets are not double counted. */

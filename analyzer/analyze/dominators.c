@@ -182,7 +182,7 @@ lt_semidominators(lt *t, const hd_rev *rev)
  * heap's idom (HD_NONE under the virtual root) and retained sizes,
  * children before parents. */
 static void
-lt_results(lt *t, hd_heap *h)
+lt_results(lt *t, const hd_heap *h, hd_dom *out)
 {
     uint32_t *idom = t->idom, *order = t->order;
     idom[1] = 1;
@@ -193,27 +193,31 @@ lt_results(lt *t, hd_heap *h)
         idom[k] = d;
     }
     for (uint64_t o = 0; o < h->n_objects; o++)
-        h->idom[o] = HD_NONE;
+        out->idom[o] = HD_NONE;
     for (uint32_t k = 2; k <= t->count; k++)
-        h->idom[order[k]] = idom[k] == 1 ? HD_NONE : order[idom[k]];
+        out->idom[order[k]] = idom[k] == 1 ? HD_NONE : order[idom[k]];
     for (uint32_t k = t->count; k >= 2; k--) {
         uint32_t w = order[k];
-        h->retained[w] += h->size[w];
+        out->retained[w] += h->size[w];
         if (idom[k] != 1)
-            h->retained[order[idom[k]]] += h->retained[w];
+            out->retained[order[idom[k]]] += out->retained[w];
     }
 }
 
 int
-hd_dom__compute(hd_heap *h, const hd_rev *rev, const uint32_t *extra,
-                uint64_t n_extra)
+hd_dom__compute(const hd_heap *h, const hd_rev *rev, const uint32_t *extra,
+                uint64_t n_extra, hd_dom *out)
 {
     uint64_t n = h->n_objects;
     lt t = {0};
     int err = 0;
-    h->idom = malloc(((size_t)n + 1) * sizeof(uint32_t));
-    h->retained = calloc((size_t)n + 1, sizeof(uint64_t));
-    if (lt_alloc(&t, n) < 0 || !h->idom || !h->retained) {
+    out->idom = malloc(((size_t)n + 1) * sizeof(uint32_t));
+    out->retained = calloc((size_t)n + 1, sizeof(uint64_t));
+    if (lt_alloc(&t, n) < 0 || !out->idom || !out->retained) {
+        free(out->idom);
+        free(out->retained);
+        out->idom = NULL;
+        out->retained = NULL;
         err = hd_error_set(HD_ENOMEM, "out of memory (dominators)");
         goto done;
     }
@@ -223,7 +227,7 @@ hd_dom__compute(hd_heap *h, const hd_rev *rev, const uint32_t *extra,
         t.from_vroot[extra[i]] = 1;
     lt_dfs(&t, h, extra, h->n_root_order + n_extra);
     lt_semidominators(&t, rev);
-    lt_results(&t, h);
+    lt_results(&t, h, out);
 done:
     lt_free(&t);
     return err;
