@@ -67,6 +67,7 @@ int
 hd_analyze(hd_heap *h)
 {
     hd_rev rev = {0};
+    hd_bfs bfs = {0};
     uint32_t *reps = NULL, *group = NULL;
     uint64_t n_reps = 0, n = h->n_objects;
     double t = hd__now();
@@ -80,15 +81,19 @@ hd_analyze(hd_heap *h)
         goto done;
     h->t_roots = hd__now() - t;
     t = hd__now();
-    if ((err = hd_refchain__bfs(h)) < 0 ||
-        (err = hd_refchain__signatures(h)) < 0)
+    if ((err = hd_refchain__bfs(h, &bfs)) < 0 ||
+        (err = hd_refchain__signatures(h, &bfs)) < 0)
         goto done;
-    /* the BFS order and tree edges served the signatures alone: 12 bytes an
-     * object back before the dominators need theirs */
-    free(h->parent_edge);
-    free(h->bfs_order);
-    h->parent_edge = NULL;
-    h->bfs_order = NULL;
+    /* the heap keeps what the store writes; the BFS order and tree edges
+     * served the signatures alone: 12 bytes an object back before the
+     * dominators need theirs */
+    h->reachable = bfs.reachable;
+    h->depth = bfs.depth;
+    h->parent = bfs.parent;
+    bfs.reachable = NULL;
+    bfs.depth = NULL;
+    bfs.parent = NULL;
+    hd_refchain__bfs_free(&bfs);
     h->t_bfs = hd__now() - t;
     t = hd__now();
     if ((err = hd_cycles__compute(h, &reps, &n_reps)) < 0)
@@ -123,6 +128,7 @@ hd_analyze(hd_heap *h)
     h->t_dom = hd__now() - t;
     h->analyzed = 1;
 done:
+    hd_refchain__bfs_free(&bfs);
     hd_graph__rev_free(&rev);
     free(reps);
     free(group);

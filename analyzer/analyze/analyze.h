@@ -21,11 +21,22 @@ int hd_graph__reverse(const hd_heap *h, hd_rev *out);
 void hd_graph__rev_free(hd_rev *r);
 /* external counts and the root order (graph.c). */
 int hd_graph__roots(hd_heap *h, const hd_rev *rev);
-/* reachable, depth, parent (paths.c). */
-int hd_refchain__bfs(hd_heap *h);
+/* The breadth-first search from the roots over strong edges, module roots
+ * first (paths.c). */
+typedef struct hd_bfs {
+    uint8_t *reachable;
+    uint32_t *depth;       /* distance from the roots, HD_NONE if none */
+    uint32_t *parent;      /* predecessor, HD_NONE for roots/unreached */
+    uint64_t *parent_edge; /* the edge parent -> object it used */
+    uint32_t *order;       /* the reachable objects in the order reached */
+    uint64_t n;
+} hd_bfs;
+int hd_refchain__bfs(const hd_heap *h, hd_bfs *out);
+void hd_refchain__bfs_free(hd_bfs *b);
 /* Chain signatures for diffs: every reachable object's chain from a root
- * with indices and data keys generalised ("...['_CACHE'][*].payload"). */
-int hd_refchain__signatures(hd_heap *h);
+ * with indices and data keys generalised ("...['_CACHE'][*].payload"),
+ * into h->path and its tables. */
+int hd_refchain__signatures(hd_heap *h, const hd_bfs *b);
 /* scc ids and the cycles summary; garbage_reps receives one object per
  * garbage source component (cycles.c). */
 int hd_cycles__compute(hd_heap *h, uint32_t **garbage_reps, uint64_t *n_reps);

@@ -24,62 +24,71 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void bfs_from(hd_heap *h, uint32_t *queue, uint64_t *headp,
-                     uint64_t *tailp);
+static void bfs_from(const hd_heap *h, hd_bfs *b, uint64_t *headp);
+
+void
+hd_refchain__bfs_free(hd_bfs *b)
+{
+    free(b->reachable);
+    free(b->depth);
+    free(b->parent);
+    free(b->parent_edge);
+    free(b->order);
+    memset(b, 0, sizeof(*b));
+}
 
 int
-hd_refchain__bfs(hd_heap *h)
+hd_refchain__bfs(const hd_heap *h, hd_bfs *b)
 {
-    uint64_t n = h->n_objects, head = 0, tail = 0;
-    uint32_t *queue = malloc(((size_t)n + 1) * sizeof(uint32_t));
-    h->reachable = calloc((size_t)n + 1, 1);
-    h->depth = malloc(((size_t)n + 1) * sizeof(uint32_t));
-    h->parent = malloc(((size_t)n + 1) * sizeof(uint32_t));
-    h->parent_edge = malloc(((size_t)n + 1) * sizeof(uint64_t));
-    if (queue == NULL || h->reachable == NULL || h->depth == NULL ||
-        h->parent == NULL || h->parent_edge == NULL) {
-        free(queue);
+    uint64_t n = h->n_objects, head = 0;
+    memset(b, 0, sizeof(*b));
+    b->order = malloc(((size_t)n + 1) * sizeof(uint32_t));
+    b->reachable = calloc((size_t)n + 1, 1);
+    b->depth = malloc(((size_t)n + 1) * sizeof(uint32_t));
+    b->parent = malloc(((size_t)n + 1) * sizeof(uint32_t));
+    b->parent_edge = malloc(((size_t)n + 1) * sizeof(uint64_t));
+    if (!b->order || !b->reachable || !b->depth || !b->parent ||
+        !b->parent_edge) {
+        hd_refchain__bfs_free(b);
         return hd_error_set(HD_ENOMEM, "out of memory (BFS)");
     }
     for (uint64_t o = 0; o < n; o++)
-        h->depth[o] = h->parent[o] = HD_NONE;
+        b->depth[o] = b->parent[o] = HD_NONE;
     uint64_t phase_end[3] = {h->n_module_roots, h->n_named_roots,
                              h->n_root_order};
     for (int phase = 0, i = 0; phase < 3; phase++) {
         for (; (uint64_t)i < phase_end[phase]; i++) {
             uint32_t r = h->root_order[i];
-            if (h->reachable[r])
+            if (b->reachable[r])
                 continue; /* already explained by an earlier kind of root */
-            h->reachable[r] = 1;
-            h->depth[r] = 0;
-            queue[tail++] = r;
+            b->reachable[r] = 1;
+            b->depth[r] = 0;
+            b->order[b->n++] = r;
         }
-        bfs_from(h, queue, &head, &tail);
+        bfs_from(h, b, &head);
     }
-    h->bfs_order = queue; /* kept: signatures walk it in the same order */
-    h->n_bfs = tail;
     return 0;
 }
 
+/* The queue is b->order[*headp .. b->n). */
 static void
-bfs_from(hd_heap *h, uint32_t *queue, uint64_t *headp, uint64_t *tailp)
+bfs_from(const hd_heap *h, hd_bfs *b, uint64_t *headp)
 {
-    uint64_t head = *headp, tail = *tailp;
-    while (head < tail) {
-        uint32_t v = queue[head++];
+    uint64_t head = *headp;
+    while (head < b->n) {
+        uint32_t v = b->order[head++];
         for (uint64_t e = h->edge_start[v]; e < h->edge_start[v + 1]; e++) {
             uint32_t w = h->edge_dst[e];
-            if ((h->edge_word[e] & HD_EDGE_WEAK) || h->reachable[w])
+            if ((h->edge_word[e] & HD_EDGE_WEAK) || b->reachable[w])
                 continue;
-            h->reachable[w] = 1;
-            h->depth[w] = h->depth[v] + 1;
-            h->parent[w] = v;
-            h->parent_edge[w] = e;
-            queue[tail++] = w;
+            b->reachable[w] = 1;
+            b->depth[w] = b->depth[v] + 1;
+            b->parent[w] = v;
+            b->parent_edge[w] = e;
+            b->order[b->n++] = w;
         }
     }
     *headp = head;
-    *tailp = tail;
 }
 
 /* ---- Chain signatures ----------------------------------------------------------
@@ -166,14 +175,14 @@ sig_intern(sigmap *m, uint32_t parent, const char *step)
  * class's dict below it are no recursion), joins that earlier signature:
  * "X A" + A is "X(A)+", "X A B" + A is "X(A B)*A". */
 static uint32_t
-sig_step(sigmap *m, const hd_heap *h, uint32_t o, uint32_t parent,
-         const char *step)
+sig_step(sigmap *m, const hd_heap *h, const hd_bfs *b, uint32_t o,
+         uint32_t parent, const char *step)
 {
     uint32_t up[2 * SIG_MAX_PERIOD + 1]; /* o's BFS ancestors; up[0] = o */
     int n_up = 1;
     up[0] = o;
-    while (n_up <= 2 * SIG_MAX_PERIOD && h->parent[up[n_up - 1]] != HD_NONE) {
-        up[n_up] = h->parent[up[n_up - 1]];
+    while (n_up <= 2 * SIG_MAX_PERIOD && b->parent[up[n_up - 1]] != HD_NONE) {
+        up[n_up] = b->parent[up[n_up - 1]];
         n_up++;
     }
     for (int k = 1; parent && k <= SIG_MAX_PERIOD; k++) {
@@ -301,12 +310,13 @@ root_signature(const hd_heap *h, uint32_t o, const char *name, int kind,
 
 /* The step from an object's BFS parent, generalised; its namespace flag. */
 static void
-sig_step_label(const hd_heap *h, uint32_t o, const uint8_t *ns, int is_dict,
-               const char *tn, char *label, size_t cap, uint8_t *ns_out)
+sig_step_label(const hd_heap *h, const hd_bfs *b, uint32_t o,
+               const uint8_t *ns, int is_dict, const char *tn, char *label,
+               size_t cap, uint8_t *ns_out)
 {
     char buf[600];
-    uint32_t p = h->parent[o];
-    uint64_t e = h->parent_edge[o];
+    uint32_t p = b->parent[o];
+    uint64_t e = b->parent_edge[o];
     uint8_t w = h->edge_word[e];
     int kind = w >> 1;
     const char *l;
@@ -330,7 +340,7 @@ sig_step_label(const hd_heap *h, uint32_t o, const uint8_t *ns, int is_dict,
 }
 
 int
-hd_refchain__signatures(hd_heap *h)
+hd_refchain__signatures(hd_heap *h, const hd_bfs *b)
 {
     uint64_t n = h->n_objects;
     sigmap m = {0};
@@ -350,21 +360,21 @@ hd_refchain__signatures(hd_heap *h)
         root_kind[h->root_obj[i]] = (int8_t)h->root_kind[i];
         root_name[h->root_obj[i]] = h->root_name[i];
     }
-    for (uint64_t k = 0; k < h->n_bfs; k++) {
-        uint32_t o = h->bfs_order[k], id;
+    for (uint64_t k = 0; k < b->n; k++) {
+        uint32_t o = b->order[k], id;
         const char *tn = h->type_name ? hd_heap__str(h, h->type_name[h->type[o]],
                                                      NULL)
                                       : "object"; /* a graph with no names */
         int is_dict = !strcmp(tn, "dict");
-        if (h->parent[o] == HD_NONE) {
+        if (b->parent[o] == HD_NONE) {
             root_signature(h, o, hd_heap__str(h, root_name[o], NULL),
                            root_kind[o], label, sizeof(label));
             ns[o] = is_dict && root_kind[o] != 0;
             id = sig_intern(&m, 0, label);
         } else {
-            uint32_t p = h->parent[o];
-            sig_step_label(h, o, ns, is_dict, tn, label, sizeof(label), &ns[o]);
-            id = sig_step(&m, h, o, h->path[p], label);
+            uint32_t p = b->parent[o];
+            sig_step_label(h, b, o, ns, is_dict, tn, label, sizeof(label), &ns[o]);
+            id = sig_step(&m, h, b, o, h->path[p], label);
         }
         if (id == 0)
             goto nomem;

@@ -58,8 +58,6 @@ hd_heap__free(hd_heap *h)
     free(h->cycle_finalizers);
     free(h->type_retained);
     free(h->type_count);
-    free(h->parent_edge);
-    free(h->bfs_order);
     free(h->path);
     for (uint32_t i = 1; h->path_step && i <= h->n_paths; i++)
         free(h->path_step[i]);

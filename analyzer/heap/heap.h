@@ -102,9 +102,6 @@ typedef struct hd_heap {
     uint8_t *reachable;  /* from a root over strong edges */
     uint32_t *depth;     /* BFS distance from the roots, HD_NONE if none */
     uint32_t *parent;    /* BFS predecessor, HD_NONE for roots/unreached */
-    uint64_t *parent_edge; /* the edge parent -> object the BFS used */
-    uint32_t *bfs_order; /* reachable objects in BFS order */
-    uint64_t n_bfs;
     uint32_t *path;      /* signature id (1-based) of the object's chain */
     /* signature id's text is path_step[id] after the text of path_base[id]
      * (0: none): "sys.modules['app'].__dict__['_CACHE']" + "[*]" */

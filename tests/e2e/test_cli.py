@@ -321,6 +321,11 @@ def read_only_folder(cli, outdir):
         os.chmod(ro, 0o555)
         argv = ["sh", "-c", " && ".join(c + " >/dev/null" for c in cmds)]
     r = subprocess.run(argv, capture_output=True, text=True, env=env)
+    if r.returncode != 0 and "propagation" in r.stderr:
+        # in a chroot (the sid root) / is no mount point: its namespace is
+        # private already, so the mount made here stays here
+        argv[3] = "unchanged"
+        r = subprocess.run(argv, capture_output=True, text=True, env=env)
     os.chmod(ro, 0o755)
     made = os.listdir(os.path.join(cache, "heapdig")) \
         if os.path.isdir(os.path.join(cache, "heapdig")) else []
