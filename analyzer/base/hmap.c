@@ -9,6 +9,7 @@
 #include "base/base.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -63,8 +64,10 @@ rehash(hd_hmap *m, int bits)
 int
 hd_hmap_reserve(hd_hmap *m, uint64_t more)
 {
-    if (hd__hmap_seed == 0) /* before any map has a key */
-        seed_init();
+    /* before any map has a key; once, whichever thread comes first (a map
+     * made under one seed and probed under another would lose its keys) */
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, seed_init);
     int bits = m->keys ? 64 - m->shift : 10;
     while (((uint64_t)1 << bits) < 2 * (m->n + more))
         bits++;

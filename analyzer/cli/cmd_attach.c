@@ -28,6 +28,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -101,7 +102,7 @@ parse(attach_opts *o, int argc, char **argv)
         return cli_usage(&hd_cmd_attach, "which process? give its pid");
     if (c.n_pos > 1)
         return cli_usage(&hd_cmd_attach, "unexpected argument %s", c.pos[1]);
-    if (cli_number(c.pos[0], &o->pid) < 0 || o->pid <= 0)
+    if (cli_number(c.pos[0], &o->pid) < 0 || o->pid <= 0 || o->pid > INT_MAX)
         return cli_usage(&hd_cmd_attach, "'%s' is not a process id",
                          c.pos[0]);
     return 0;

@@ -454,11 +454,11 @@ cli_choice(const hd_cmd *cmd, const char *opt, const char *given,
 void
 cli_warn_order(const hd_cmd *cmd, hd_db *db, const char *const *paths, int n)
 {
-    int i = hd_diff_misordered(db, n);
+    int earlier = 0, i = hd_diff_misordered(db, n, &earlier);
     if (i > 0)
         fprintf(stderr, "heapdig: %s: warning: %s was dumped before %s; give "
                 "the oldest first (growth read backwards is shrinkage)\n",
-                cmd->name, paths[i], paths[i - 1]);
+                cmd->name, paths[i], paths[earlier]);
 }
 
 int

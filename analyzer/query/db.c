@@ -59,7 +59,10 @@ check_every_table(hd_db *d, const char *schema, const char *path)
         int n = (int)strcspn(name, " (\n");
         sqlite3_reset(st);
         sqlite3_bind_text(st, 1, name, n, SQLITE_STATIC);
-        if (sqlite3_step(st) != SQLITE_ROW)
+        int rc = sqlite3_step(st);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) /* busy, I/O, damage */
+            err = hd_error_set(HD_ESQL, "%s: %s", path, sqlite3_errmsg(d->db));
+        else if (rc == SQLITE_DONE)
             err = hd_error_set(HD_EINVAL, "%s has no %s %.*s: it is not a "
                                "database `heapdig load` made, or was changed "
                                "since; load the dump again", path,

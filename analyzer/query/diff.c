@@ -51,11 +51,11 @@ hd_diff_open(hd_db **out, const char *const *paths, int n)
 }
 
 int
-hd_diff_misordered(hd_db *db, int n)
+hd_diff_misordered(hd_db *db, int n, int *earlier)
 {
     static const char *const alias[] = {"main", "b", "c"};
     int64_t prev = 0;
-    int err = 0, found = 0;
+    int err = 0, found = 0, prev_i = -1;
     for (int i = 0; i < n && i < 3 && !found && err >= 0; i++) {
         hd_rows *t = NULL;
         char sql[96];
@@ -64,9 +64,12 @@ hd_diff_misordered(hd_db *db, int n)
         if ((err = hd_query(&t, db, sql, 0, NULL)) == 0 &&
             (err = hd_rows_next(t)) == 1) {
             int64_t ns = hd_rows_int(t, 0);
-            if (i > 0 && ns < prev)
+            if (prev_i >= 0 && ns < prev) {
                 found = i;
+                *earlier = prev_i;
+            }
             prev = ns;
+            prev_i = i;
         }
         hd_rows_free(t);
     }

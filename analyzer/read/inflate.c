@@ -6,6 +6,10 @@
  * order; an error the thread meets (damaged compressed data, a read error)
  * comes after every piece inflated before it, as it would inflating and
  * parsing in turn, so the parser's own error, earlier in the stream, wins.
+ *
+ * The thread reads its own descriptor with read(2), and a caller that
+ * wants no more does not wait for it: a pipe whose writer stalls could hold
+ * a read for ever.  Whichever of the two lets go last frees the state.
  */
 #include "read/read.h"
 
@@ -13,6 +17,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #define SLOTS 4
@@ -26,12 +31,10 @@ typedef struct slot {
 } slot;
 
 struct hd_inflater {
-    FILE *f;
-    const char *path;
+    int fd;          /* the thread's own (a dup), closed by it */
+    char path[1024];
     uint8_t *first;  /* the file's first bytes, read by the caller */
     size_t n_first;
-    pthread_t thread;
-    int started;
     pthread_mutex_t mu;
     pthread_cond_t filled, freed;
     slot slots[SLOTS];
@@ -39,10 +42,43 @@ struct hd_inflater {
     int held;        /* the caller holds slots[head] (until its next call) */
     int done;        /* the thread has filled its last slot */
     int stop;        /* the caller wants no more */
+    int refs;        /* the caller and the thread: the last one frees */
     int cut_short;   /* the file ended inside a gzip member */
     hd_error error;  /* the thread's, said to the caller at the end */
     int err;
 };
+
+static void
+destroy(hd_inflater *z)
+{
+    for (int i = 0; i < SLOTS; i++)
+        free(z->slots[i].p);
+    free(z->first);
+    pthread_mutex_destroy(&z->mu);
+    pthread_cond_destroy(&z->filled);
+    pthread_cond_destroy(&z->freed);
+    free(z);
+}
+
+/* One side lets go; the last frees. */
+static void
+release(hd_inflater *z)
+{
+    pthread_mutex_lock(&z->mu);
+    int last = --z->refs == 0;
+    pthread_mutex_unlock(&z->mu);
+    if (last)
+        destroy(z);
+}
+
+static int
+stopped(hd_inflater *z)
+{
+    pthread_mutex_lock(&z->mu);
+    int stop = z->stop;
+    pthread_mutex_unlock(&z->mu);
+    return stop;
+}
 
 /* Waits for a free slot; NULL if the caller stopped. */
 static slot *
@@ -84,34 +120,40 @@ inflate_file(void *arg)
     z_stream zs;
     uint8_t *in = malloc(IN_BYTES);
     uint64_t file_bytes = z->n_first, out_total = 0;
-    int member_done = 0, eof = 0;
+    int member_done = 0, eof = 0, last = 0;
+    int pending = 0; /* inflate filled its output: it may hold more */
+    slot *s = NULL;
     memset(&zs, 0, sizeof(zs));
     if (in == NULL || inflateInit2(&zs, 15 + 32) != Z_OK) {
         fail(z, hd_error_set(HD_ENOMEM, "out of memory"));
-        free(in);
         publish(z, 1);
-        return NULL;
+        last = 1;
     }
     zs.next_in = z->first;
     zs.avail_in = (uInt)z->n_first;
-    for (;;) {
-        slot *s = free_slot(z);
-        if (s == NULL)
-            break;
-        s->n = 0;
-        while (s->n < SLOT_BYTES && z->err == 0) {
-            if (zs.avail_in == 0 && !eof) {
-                size_t n = fread(in, 1, IN_BYTES, z->f);
-                if (n == 0 && ferror(z->f))
-                    fail(z, hd_error_set(HD_EIO, "reading %s: %s", z->path,
-                                         strerror(errno)));
-                eof = n == 0;
-                file_bytes += n;
-                zs.next_in = in;
-                zs.avail_in = (uInt)n;
-            }
-            if (zs.avail_in == 0)
-                break; /* the end of the file */
+    /* each read is inflated and handed over before the next one waits:
+     * a slow pipe's bytes are parsed as they come */
+    while (!last) {
+        if (zs.avail_in == 0 && !pending && !eof && !stopped(z)) {
+            ssize_t n;
+            do
+                n = read(z->fd, in, IN_BYTES);
+            while (n < 0 && errno == EINTR);
+            if (n < 0)
+                fail(z, hd_error_set(HD_EIO, "reading %s: %s", z->path,
+                                     strerror(errno)));
+            eof = n <= 0;
+            file_bytes += n > 0 ? (uint64_t)n : 0;
+            zs.next_in = in;
+            zs.avail_in = n > 0 ? (uInt)n : 0;
+        }
+        if (s == NULL) {
+            if ((s = free_slot(z)) == NULL)
+                break; /* the caller wants no more */
+            s->n = 0;
+        }
+        while ((zs.avail_in > 0 || pending) && s->n < SLOT_BYTES &&
+               z->err == 0) {
             if (member_done) { /* another gzip member follows */
                 if (inflateReset(&zs) != Z_OK) {
                     fail(z, hd_error_set(HD_ENOMEM, "inflateReset"));
@@ -128,7 +170,9 @@ inflate_file(void *arg)
              * however the output was cut into pieces */
             out_total += got;
             s->n += got;
-            if (zr == Z_NEED_DICT || zr == Z_DATA_ERROR)
+            pending = zs.avail_out == 0 && zr == Z_OK;
+            if (zr == Z_NEED_DICT || zr == Z_DATA_ERROR ||
+                (zr == Z_BUF_ERROR && zs.avail_in > 0))
                 /* as the reader says it: where the damage is in the
                  * inflated stream, and how far into the member */
                 fail(z, hd_error_set_offset(
@@ -140,19 +184,27 @@ inflate_file(void *arg)
                             (unsigned long long)zs.total_in));
             else if (zr == Z_MEM_ERROR)
                 fail(z, hd_error_set(HD_ENOMEM, "out of memory"));
+            else if (zr == Z_BUF_ERROR)
+                break; /* all it holds is out: it wants input */
             if (zr == Z_STREAM_END)
                 member_done = 1;
         }
-        s->file_bytes = file_bytes;
-        int last = z->err != 0 || (zs.avail_in == 0 && eof);
+        last = z->err != 0 || (zs.avail_in == 0 && !pending && eof) ||
+               stopped(z);
         if (last)
             z->cut_short = !member_done && z->err == 0;
-        publish(z, last);
-        if (last)
-            break;
+        /* a full slot, or all this read gave, or the end */
+        if (s->n == SLOT_BYTES || last ||
+            (s->n > 0 && zs.avail_in == 0 && !pending)) {
+            s->file_bytes = file_bytes;
+            publish(z, last);
+            s = NULL;
+        }
     }
     inflateEnd(&zs);
     free(in);
+    close(z->fd);
+    release(z);
     return NULL;
 }
 
@@ -168,21 +220,28 @@ hd_inflater_start(hd_inflater **out, FILE *f, const char *path,
     }
     memcpy(z->first, first, n_first);
     z->n_first = n_first;
-    z->f = f;
-    z->path = path;
+    snprintf(z->path, sizeof(z->path), "%s", path);
     pthread_mutex_init(&z->mu, NULL);
     pthread_cond_init(&z->filled, NULL);
     pthread_cond_init(&z->freed, NULL);
+    z->refs = 1;
     for (int i = 0; i < SLOTS; i++)
         if ((z->slots[i].p = malloc(SLOT_BYTES)) == NULL) {
-            hd_inflater_stop(z);
+            destroy(z);
             return hd_error_set(HD_ENOMEM, "out of memory");
         }
-    if (pthread_create(&z->thread, NULL, inflate_file, z) != 0) {
-        hd_inflater_stop(z);
+    if ((z->fd = dup(fileno(f))) < 0) {
+        destroy(z);
+        return hd_error_set(HD_EIO, "reading %s: %s", path, strerror(errno));
+    }
+    pthread_t t;
+    z->refs = 2;
+    if (pthread_create(&t, NULL, inflate_file, z) != 0) {
+        close(z->fd);
+        destroy(z);
         return hd_error_set(HD_ENOMEM, "cannot start a thread");
     }
-    z->started = 1;
+    pthread_detach(t);
     *out = z;
     return 0;
 }
@@ -207,12 +266,13 @@ hd_inflater_next(hd_inflater *z, const uint8_t **p, size_t *n,
         *file_bytes = z->slots[z->head].file_bytes;
         z->held = 1;
     }
+    int err = z->err;
+    hd_error e = z->error;
     pthread_mutex_unlock(&z->mu);
     if (have)
         return 1;
-    if (z->err) /* said again in this thread, where the caller reads it */
-        return hd_error_set_offset(z->err, z->error.offset, "%s",
-                                   z->error.message);
+    if (err) /* said again in this thread, where the caller reads it */
+        return hd_error_set_offset(err, e.offset, "%s", e.message);
     return 0;
 }
 
@@ -227,18 +287,9 @@ hd_inflater_stop(hd_inflater *z)
 {
     if (z == NULL)
         return;
-    if (z->started) {
-        pthread_mutex_lock(&z->mu);
-        z->stop = 1;
-        pthread_cond_broadcast(&z->freed);
-        pthread_mutex_unlock(&z->mu);
-        pthread_join(z->thread, NULL);
-    }
-    for (int i = 0; i < SLOTS; i++)
-        free(z->slots[i].p);
-    free(z->first);
-    pthread_mutex_destroy(&z->mu);
-    pthread_cond_destroy(&z->filled);
-    pthread_cond_destroy(&z->freed);
-    free(z);
+    pthread_mutex_lock(&z->mu);
+    z->stop = 1;
+    pthread_cond_broadcast(&z->freed);
+    pthread_mutex_unlock(&z->mu);
+    release(z); /* the thread may still be in a read: it frees at its end */
 }

@@ -549,10 +549,20 @@ hd_heap__read(hd_heap **out, const char *path, hd_progress_cb progress,
     st.h->edge_start[0] = 0;
     /* A gzip dump (as the dumper writes it) is inflated on a thread of its
      * own while this one parses; anything else is read here. */
-    size_t n_first = fread(buf, 1, 1u << 20, f);
-    if (n_first == 0 && ferror(f)) {
-        err = hd_error_set(HD_EIO, "reading %s: %s", path, strerror(errno));
-        goto done;
+    /* read(2), not stdio: stdio could read ahead into its own buffer, and
+     * the inflating thread reads the descriptor; two bytes decide, and a
+     * pipe is not waited on for more */
+    size_t n_first = 0;
+    for (ssize_t r = 1; r > 0 && n_first < 2;) {
+        r = read(fileno(f), buf + n_first, (1u << 20) - n_first);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            err = hd_error_set(HD_EIO, "reading %s: %s", path,
+                               strerror(errno));
+            goto done;
+        }
+        n_first += (size_t)r;
     }
     if (n_first >= 2 && buf[0] == 0x1f && buf[1] == 0x8b) {
         const uint8_t *p;

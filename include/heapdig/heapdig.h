@@ -333,19 +333,21 @@ typedef enum hd_tree_event {
     HD_TREE_ENTER, /**< a row, before the rows under it */
     HD_TREE_LEAVE, /**< the row entered last is done (row NULL): `unshown`
                         is what it retains that no row under it shows, its
-                        own bytes included (the tops: what they retain) */
+                        own bytes included.  The walk ends with one LEAVE
+                        that has no ENTER: the tops' (what no top row
+                        shows), or hd_tree_opts.root's */
     HD_TREE_MORE   /**< rows past max_rows: row->count of them, retaining
                         row->retained */
 } hd_tree_event;
 typedef struct hd_tree_opts {
     int64_t threshold; /**< bytes a group must retain to be a row */
-    int max_depth;     /**< levels walked (0: 1000) */
+    int max_depth;     /**< the deepest row's depth (0: 1000) */
     long max_rows;     /**< rows under each row (0: all) */
     int64_t root;      /**< walk below this object; -1: from the tops */
 } hd_tree_opts;
 /** 0 goes on, HD_TREE_STOP ends the walk (hd_tree_walk returns 0), and
- *  HD_TREE_SKIP after an ENTER leaves out the rows under it (and its
- *  LEAVE). */
+ *  HD_TREE_SKIP after an ENTER leaves out the rows under it and its LEAVE
+ *  (its bytes count as shown in its parent's). */
 enum { HD_TREE_STOP = 1, HD_TREE_SKIP = 2 };
 typedef int (*hd_tree_visit)(void *ctx, hd_tree_event ev,
                              const hd_tree_row *row, int64_t unshown);
@@ -376,9 +378,10 @@ int hd_waste_total(hd_db *db, int64_t *saved);
 
 /** Opens the oldest of 2 or 3 databases and attaches the others. */
 int hd_diff_open(hd_db **out, const char *const *paths, int n);
-/** The first i (1..n-1) whose dump was taken before dump i-1's, or 0 if
- * they are oldest first; growth read newest first is shrinkage. */
-int hd_diff_misordered(hd_db *db, int n);
+/** The first i (1..n-1) whose dump was taken before an earlier one's (that
+ *  one in *earlier), or 0 if they are oldest first; growth read newest
+ *  first is shrinkage.  A database without a dump time is passed over. */
+int hd_diff_misordered(hd_db *db, int n, int *earlier);
 /**
  * What grew from the first dump to the last, best first: by type (columns
  * type, module) or by_path, by where it is held (held_at, type: the chain

@@ -169,6 +169,8 @@ def files(cli, outdir):
                        (["report", db, "--threshold", "nan", "-o", "-"],
                         "report --threshold nan"),
                        (["attach", "0x10"], "attach 0x10"),
+                       (["attach", "4294967297"], "attach 2^32 + 1 (no pid: "
+                        "kill() would have taken it for pid 1)"),
                        (["attach", str(os.getpid()), "--timeout", "inf"],
                         "attach --timeout inf"),
                        (["graph", db, "#1", "--depth", "3.5", "-o",
