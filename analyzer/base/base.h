@@ -40,6 +40,13 @@ int hd_error_set_offset(int code, uint64_t offset, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void hd_error_clear(void);
 
+/* ---- thread.c ----------------------------------------------------------------- */
+
+#include <pthread.h>
+/* pthread_create with every signal blocked in the new thread; 0 or an
+ * errno value. */
+int hd__thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
+
 /* ---- grow.c ----------------------------------------------------------------- */
 
 /* Room for `need` elements of `size` bytes in the array *arr (arr is a

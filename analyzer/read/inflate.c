@@ -236,7 +236,7 @@ hd_inflater_start(hd_inflater **out, FILE *f, const char *path,
     }
     pthread_t t;
     z->refs = 2;
-    if (pthread_create(&t, NULL, inflate_file, z) != 0) {
+    if (hd__thread_start(&t, inflate_file, z) != 0) {
         close(z->fd);
         destroy(z);
         return hd_error_set(HD_ENOMEM, "cannot start a thread");

@@ -72,7 +72,7 @@ static int
 start(hd_edges_job *job, void *(*step)(void *))
 {
     job->err = 0;
-    if (pthread_create(&job->thread, NULL, step, job) == 0)
+    if (hd__thread_start(&job->thread, step, job) == 0)
         job->running = 1;
     else
         step(job);
