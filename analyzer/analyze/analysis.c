@@ -77,8 +77,16 @@ hd_analyze(hd_heap *h)
         goto done;
     h->t_graph = hd__now() - t;
     t = hd__now();
-    if ((err = hd_graph__roots(h, &rev)) < 0)
+    hd_roots roots;
+    if ((err = hd_graph__roots(h, &rev, &roots)) < 0)
         goto done;
+    h->external = roots.external; /* the heap keeps them for the store */
+    h->root_order = roots.order;
+    h->n_root_order = roots.n_order;
+    h->n_module_roots = roots.n_module;
+    h->n_named_roots = roots.n_named;
+    h->n_negative_external = roots.n_negative_external;
+    h->n_external_roots = roots.n_external_roots;
     h->t_roots = hd__now() - t;
     t = hd__now();
     if ((err = hd_refchain__bfs(h, &bfs)) < 0 ||

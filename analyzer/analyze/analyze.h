@@ -19,8 +19,17 @@ typedef struct hd_rev {
 
 int hd_graph__reverse(const hd_heap *h, hd_rev *out);
 void hd_graph__rev_free(hd_rev *r);
-/* external counts and the root order (graph.c). */
-int hd_graph__roots(hd_heap *h, const hd_rev *rev);
+/* Each object's references from outside the heap (refcount minus the
+ * strong ones found in it; 0 for immortals), and the order the searches
+ * start from: module roots, the other named roots, objects held from
+ * outside, immortals (graph.c). */
+typedef struct hd_roots {
+    int64_t *external;
+    uint32_t *order;
+    uint64_t n_order, n_module, n_named; /* order[0..n_module) modules' */
+    uint64_t n_negative_external, n_external_roots;
+} hd_roots;
+int hd_graph__roots(const hd_heap *h, const hd_rev *rev, hd_roots *out);
 /* The breadth-first search from the roots over strong edges, module roots
  * first (paths.c). */
 typedef struct hd_bfs {

@@ -65,26 +65,30 @@ hd_graph__rev_free(hd_rev *r)
 }
 
 int
-hd_graph__roots(hd_heap *h, const hd_rev *rev)
+hd_graph__roots(const hd_heap *h, const hd_rev *rev, hd_roots *r)
 {
     uint64_t n = h->n_objects, k = 0;
     uint8_t *seen = calloc((size_t)n + 1, 1);
-    h->external = malloc(((size_t)n + 1) * sizeof(int64_t));
-    h->root_order = malloc(((size_t)n + h->n_roots + 1) * sizeof(uint32_t));
-    if (seen == NULL || h->external == NULL || h->root_order == NULL) {
+    memset(r, 0, sizeof(*r));
+    r->external = malloc(((size_t)n + 1) * sizeof(int64_t));
+    r->order = malloc(((size_t)n + h->n_roots + 1) * sizeof(uint32_t));
+    if (seen == NULL || r->external == NULL || r->order == NULL) {
         free(seen);
+        free(r->external);
+        free(r->order);
+        memset(r, 0, sizeof(*r));
         return hd_error_set(HD_ENOMEM, "out of memory (roots)");
     }
-    h->n_negative_external = h->n_external_roots = 0;
+    r->n_negative_external = r->n_external_roots = 0;
     for (uint64_t o = 0; o < n; o++) {
         uint64_t in = rev->start[o + 1] - rev->start[o];
         if (h->flags[o] & HD_OBJ_IMMORTAL) {
-            h->external[o] = 0;
+            r->external[o] = 0;
             continue;
         }
-        h->external[o] = (int64_t)h->refcount[o] - (int64_t)in;
-        if (h->external[o] < 0)
-            h->n_negative_external++;
+        r->external[o] = (int64_t)h->refcount[o] - (int64_t)in;
+        if (r->external[o] < 0)
+            r->n_negative_external++;
     }
     for (int modules = 1; modules >= 0; modules--) {
         for (uint64_t i = 0; i < h->n_roots; i++) {
@@ -93,27 +97,27 @@ hd_graph__roots(hd_heap *h, const hd_rev *rev)
                             kind == HD_ROOT_BUILTINS;
             if (is_module == modules && !seen[h->root_obj[i]]) {
                 seen[h->root_obj[i]] = 1;
-                h->root_order[k++] = h->root_obj[i];
+                r->order[k++] = h->root_obj[i];
             }
         }
         if (modules)
-            h->n_module_roots = k;
+            r->n_module = k;
     }
-    h->n_named_roots = k;
+    r->n_named = k;
     for (uint64_t o = 0; o < n; o++)
-        if (h->external[o] > 0) {
-            h->n_external_roots++;
+        if (r->external[o] > 0) {
+            r->n_external_roots++;
             if (!seen[o]) {
                 seen[o] = 1;
-                h->root_order[k++] = (uint32_t)o;
+                r->order[k++] = (uint32_t)o;
             }
         }
     for (uint64_t o = 0; o < n; o++)
         if ((h->flags[o] & HD_OBJ_IMMORTAL) && !seen[o]) {
             seen[o] = 1;
-            h->root_order[k++] = (uint32_t)o;
+            r->order[k++] = (uint32_t)o;
         }
-    h->n_root_order = k;
+    r->n_order = k;
     free(seen);
     return 0;
 }
