@@ -104,8 +104,16 @@ hd_analyze(hd_heap *h)
     hd_refchain__bfs_free(&bfs);
     h->t_bfs = hd__now() - t;
     t = hd__now();
-    if ((err = hd_cycles__compute(h, &reps, &n_reps)) < 0)
+    hd_cycles cyc;
+    if ((err = hd_cycles__compute(h, &cyc, &reps, &n_reps)) < 0)
         goto done;
+    h->scc = cyc.scc; /* the heap keeps them for the store */
+    h->n_cycles = cyc.n;
+    h->cycle_members = cyc.members;
+    h->cycle_size = cyc.size;
+    h->cycle_retained = cyc.retained;
+    h->cycle_reachable = cyc.reachable;
+    h->cycle_finalizers = cyc.finalizers;
     h->t_scc = hd__now() - t;
     t = hd__now();
     hd_dom dom = {0};

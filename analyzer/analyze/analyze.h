@@ -46,9 +46,20 @@ void hd_refchain__bfs_free(hd_bfs *b);
  * with indices and data keys generalised ("...['_CACHE'][*].payload"),
  * into h->path and its tables. */
 int hd_refchain__signatures(hd_heap *h, const hd_bfs *b);
-/* scc ids and the cycles summary; garbage_reps receives one object per
- * garbage source component (cycles.c). */
-int hd_cycles__compute(hd_heap *h, uint32_t **garbage_reps, uint64_t *n_reps);
+/* The reference cycles: each object's cycle id (1..n, HD_NONE if in none)
+ * and per cycle its members, size, whether reachable, finalizers, and room
+ * for its retained size; garbage_reps receives one object per garbage
+ * source component (cycles.c). */
+typedef struct hd_cycles {
+    uint32_t *scc;
+    uint32_t n;
+    uint32_t *members, *finalizers; /* [1..n] */
+    uint64_t *size, *retained;
+    uint8_t *reachable;
+} hd_cycles;
+int hd_cycles__compute(const hd_heap *h, hd_cycles *out,
+                       uint32_t **garbage_reps, uint64_t *n_reps);
+void hd_cycles__free(hd_cycles *c);
 /* The dominator tree: each object's immediate dominator (HD_NONE under
  * the virtual root, whose edges are the roots and extra_roots) and the
  * bytes it retains, its own included (dominators.c). */

@@ -154,7 +154,8 @@ done:
 }
 
 int
-hd_cycles__compute(hd_heap *h, uint32_t **reps_out, uint64_t *n_reps_out)
+hd_cycles__compute(const hd_heap *h, hd_cycles *c, uint32_t **reps_out,
+                   uint64_t *n_reps_out)
 {
     uint64_t n = h->n_objects;
     tarjan_work t = {
@@ -173,9 +174,10 @@ hd_cycles__compute(hd_heap *h, uint32_t **reps_out, uint64_t *n_reps_out)
 
     *reps_out = NULL;
     *n_reps_out = 0;
-    h->scc = malloc(((size_t)n + 1) * sizeof(uint32_t));
+    memset(c, 0, sizeof(*c));
+    c->scc = malloc(((size_t)n + 1) * sizeof(uint32_t));
     if (!t.index || !t.low || !t.stack || !t.calls || !comp || !sub ||
-        !self_loop || !h->scc) {
+        !self_loop || !c->scc) {
         err = hd_error_set(HD_ENOMEM, "out of memory (cycles)");
         goto done;
     }
@@ -188,8 +190,8 @@ hd_cycles__compute(hd_heap *h, uint32_t **reps_out, uint64_t *n_reps_out)
         err = hd_error_set(HD_ENOMEM, "out of memory (cycles)");
         goto done;
     }
-    for (uint64_t c = 0; c < n_comp; c++)
-        index[c] = 0;
+    for (uint64_t k = 0; k < n_comp; k++)
+        index[k] = 0;
     for (uint64_t o = 0; o < n; o++)
         index[comp[o]]++;
     for (uint64_t o = 0; o < n; o++)
@@ -207,33 +209,33 @@ hd_cycles__compute(hd_heap *h, uint32_t **reps_out, uint64_t *n_reps_out)
         err = hd_error_set(HD_ENOMEM, "out of memory (cycles)");
         goto done;
     }
-    h->n_cycles = 0;
+    c->n = 0;
     for (uint64_t o = 0; o < n; o++) {
         uint64_t key = sub[o] != HD_NONE ? n_comp + sub[o] : comp[o];
         if ((sub[o] != HD_NONE || was_cycle[comp[o]]) && cycle_of[key] == 0)
-            cycle_of[key] = ++h->n_cycles;
+            cycle_of[key] = ++c->n;
     }
-    size_t nc = (size_t)h->n_cycles + 1;
-    h->cycle_members = calloc(nc, sizeof(uint32_t));
-    h->cycle_size = calloc(nc, sizeof(uint64_t));
-    h->cycle_retained = calloc(nc, sizeof(uint64_t));
-    h->cycle_reachable = calloc(nc, 1);
-    h->cycle_finalizers = calloc(nc, sizeof(uint32_t));
-    if (!h->cycle_members || !h->cycle_size || !h->cycle_retained ||
-        !h->cycle_reachable || !h->cycle_finalizers) {
+    size_t nc = (size_t)c->n + 1;
+    c->members = calloc(nc, sizeof(uint32_t));
+    c->size = calloc(nc, sizeof(uint64_t));
+    c->retained = calloc(nc, sizeof(uint64_t));
+    c->reachable = calloc(nc, 1);
+    c->finalizers = calloc(nc, sizeof(uint32_t));
+    if (!c->members || !c->size || !c->retained ||
+        !c->reachable || !c->finalizers) {
         err = hd_error_set(HD_ENOMEM, "out of memory (cycles)");
         goto done;
     }
     for (uint64_t o = 0; o < n; o++) {
         uint32_t id = cycle_of[sub[o] != HD_NONE ? n_comp + sub[o] : comp[o]];
-        h->scc[o] = id ? id : HD_NONE;
+        c->scc[o] = id ? id : HD_NONE;
         if (!id)
             continue;
-        h->cycle_members[id]++;
-        h->cycle_size[id] += h->size[o];
-        h->cycle_reachable[id] |= h->reachable[o];
+        c->members[id]++;
+        c->size[id] += h->size[o];
+        c->reachable[id] |= h->reachable[o];
         if (h->flags[o] & (HD_OBJ_FINALIZER | HD_OBJ_LEGACY_DEL))
-            h->cycle_finalizers[id]++;
+            c->finalizers[id]++;
     }
 
     /* Garbage sources: unreachable components with no strong edge in from
@@ -244,8 +246,8 @@ hd_cycles__compute(hd_heap *h, uint32_t **reps_out, uint64_t *n_reps_out)
         err = hd_error_set(HD_ENOMEM, "out of memory (cycles)");
         goto done;
     }
-    for (uint64_t c = 0; c < n_comp; c++)
-        comp_first[c] = HD_NONE;
+    for (uint64_t k = 0; k < n_comp; k++)
+        comp_first[k] = HD_NONE;
     for (uint64_t o = 0; o < n; o++) {
         if (h->reachable[o])
             continue;
@@ -261,9 +263,9 @@ hd_cycles__compute(hd_heap *h, uint32_t **reps_out, uint64_t *n_reps_out)
         err = hd_error_set(HD_ENOMEM, "out of memory (cycles)");
         goto done;
     }
-    for (uint64_t c = 0; c < n_comp; c++)
-        if (comp_first[c] != HD_NONE && !has_in[c])
-            reps[n_reps++] = comp_first[c];
+    for (uint64_t k = 0; k < n_comp; k++)
+        if (comp_first[k] != HD_NONE && !has_in[k])
+            reps[n_reps++] = comp_first[k];
     *reps_out = reps;
     *n_reps_out = n_reps;
     reps = NULL;
@@ -280,5 +282,19 @@ done:
     free(has_in);
     free(comp_first);
     free(reps);
+    if (err < 0)
+        hd_cycles__free(c);
     return err;
+}
+
+void
+hd_cycles__free(hd_cycles *c)
+{
+    free(c->scc);
+    free(c->members);
+    free(c->size);
+    free(c->retained);
+    free(c->reachable);
+    free(c->finalizers);
+    memset(c, 0, sizeof(*c));
 }
