@@ -89,9 +89,15 @@ hd_analyze(hd_heap *h)
     h->n_external_roots = roots.n_external_roots;
     h->t_roots = hd__now() - t;
     t = hd__now();
+    hd_signatures sigs;
     if ((err = hd_refchain__bfs(h, &bfs)) < 0 ||
-        (err = hd_refchain__signatures(h, &bfs)) < 0)
+        (err = hd_refchain__signatures(h, &bfs, &sigs)) < 0)
         goto done;
+    h->path = sigs.path;
+    h->path_step = sigs.step;
+    h->path_base = sigs.base;
+    h->path_hash = sigs.hash;
+    h->n_paths = sigs.n;
     /* the heap keeps what the store writes; the BFS order and tree edges
      * served the signatures alone: 12 bytes an object back before the
      * dominators need theirs */

@@ -43,9 +43,19 @@ typedef struct hd_bfs {
 int hd_refchain__bfs(const hd_heap *h, hd_bfs *out);
 void hd_refchain__bfs_free(hd_bfs *b);
 /* Chain signatures for diffs: every reachable object's chain from a root
- * with indices and data keys generalised ("...['_CACHE'][*].payload"),
- * into h->path and its tables. */
-int hd_refchain__signatures(hd_heap *h, const hd_bfs *b);
+ * with indices and data keys generalised ("...['_CACHE'][*].payload"):
+ * path[o] is o's signature id (1..n, 0 for none), whose text is step[id]
+ * after base[id]'s, and hash[id] the whole text's. */
+typedef struct hd_signatures {
+    uint32_t *path;
+    char **step;    /* [1..n] */
+    uint32_t *base; /* [1..n] */
+    uint64_t *hash; /* [1..n] */
+    uint32_t n;
+} hd_signatures;
+int hd_refchain__signatures(const hd_heap *h, const hd_bfs *b,
+                            hd_signatures *out);
+void hd_refchain__signatures_free(hd_signatures *s);
 /* The reference cycles: each object's cycle id (1..n, HD_NONE if in none)
  * and per cycle its members, size, whether reachable, finalizers, and room
  * for its retained size; garbage_reps receives one object per garbage

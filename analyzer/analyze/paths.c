@@ -231,7 +231,7 @@ sig_step(sigmap *m, const hd_heap *h, const hd_bfs *b, uint32_t o,
  * "(.next)+", "(.children[*])*.children" and "(.children[*])+"; and a hash
  * of the whole text, which diff compares across dumps. */
 static int
-sig_steps(const sigmap *m, hd_heap *h)
+sig_steps(const sigmap *m, hd_signatures *out)
 {
     /* a loop's text: "(" + its steps + ")*" + all but one of them again */
     char add[2 * SIG_MAX_PERIOD * (SIG_MAX_TEXT + 16) + 8];
@@ -260,9 +260,9 @@ sig_steps(const sigmap *m, hd_heap *h)
             base = first->parent;
         } else
             snprintf(add, sizeof(add), "%s", s->step);
-        h->path_base[i] = base;
-        h->path_hash[i] = sig_hash(h->path_hash[base], add);
-        if ((h->path_step[i] = strdup(add)) == NULL)
+        out->base[i] = base;
+        out->hash[i] = sig_hash(out->hash[base], add);
+        if ((out->step[i] = strdup(add)) == NULL)
             return -1;
     }
     return 0;
@@ -340,7 +340,8 @@ sig_step_label(const hd_heap *h, const hd_bfs *b, uint32_t o,
 }
 
 int
-hd_refchain__signatures(hd_heap *h, const hd_bfs *b)
+hd_refchain__signatures(const hd_heap *h, const hd_bfs *b,
+                        hd_signatures *out)
 {
     uint64_t n = h->n_objects;
     sigmap m = {0};
@@ -350,10 +351,12 @@ hd_refchain__signatures(hd_heap *h, const hd_bfs *b)
     char label[SIG_MAX_TEXT + 16];
     int err = 0;
 
-    h->path = calloc((size_t)n + 1, sizeof(uint32_t));
+    memset(out, 0, sizeof(*out));
+
+    out->path = calloc((size_t)n + 1, sizeof(uint32_t));
     m.cap = 1024;
     m.sigs = calloc(m.cap, sizeof(sig));
-    if (!ns || !root_kind || !root_name || !h->path || !m.sigs)
+    if (!ns || !root_kind || !root_name || !out->path || !m.sigs)
         goto nomem;
     for (uint64_t i = h->n_roots; h->root_kind && i-- > 0;) {
         /* first named root wins */
@@ -374,17 +377,17 @@ hd_refchain__signatures(hd_heap *h, const hd_bfs *b)
         } else {
             uint32_t p = b->parent[o];
             sig_step_label(h, b, o, ns, is_dict, tn, label, sizeof(label), &ns[o]);
-            id = sig_step(&m, h, b, o, h->path[p], label);
+            id = sig_step(&m, h, b, o, out->path[p], label);
         }
         if (id == 0)
             goto nomem;
-        h->path[o] = id;
+        out->path[o] = id;
     }
-    h->path_step = calloc((size_t)m.n + 1, sizeof(char *));
-    h->path_base = calloc((size_t)m.n + 1, sizeof(uint32_t));
-    h->path_hash = calloc((size_t)m.n + 1, sizeof(uint64_t));
-    h->n_paths = m.n; /* the steps are the heap's, made or not */
-    if (!h->path_step || !h->path_base || !h->path_hash || sig_steps(&m, h) < 0)
+    out->step = calloc((size_t)m.n + 1, sizeof(char *));
+    out->base = calloc((size_t)m.n + 1, sizeof(uint32_t));
+    out->hash = calloc((size_t)m.n + 1, sizeof(uint64_t));
+    out->n = m.n; /* the steps are the heap's, made or not */
+    if (!out->step || !out->base || !out->hash || sig_steps(&m, out) < 0)
         goto nomem;
     goto done;
 nomem:
@@ -397,5 +400,19 @@ done:
     free(ns);
     free(root_kind);
     free(root_name);
+    if (err < 0)
+        hd_refchain__signatures_free(out);
     return err;
+}
+
+void
+hd_refchain__signatures_free(hd_signatures *s)
+{
+    for (uint32_t i = 1; s->step && i <= s->n; i++)
+        free(s->step[i]);
+    free(s->step);
+    free(s->path);
+    free(s->base);
+    free(s->hash);
+    memset(s, 0, sizeof(*s));
 }
