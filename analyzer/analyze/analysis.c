@@ -4,7 +4,10 @@
  * order, timing each: reverse graph + roots (graph.c) -> BFS: reachable,
  * depth, parent (paths.c) -> SCCs and garbage islands (cycles.c) ->
  * dominators and retained sizes (dominators.c) -> retained sizes of sets:
- * per type, per cycle and per (where it is held, type) for the diff.  Each stage owns its arrays in hd_heap.
+ * per type, per cycle and per (where it is held, type) for the diff.  The
+ * stages take the heap const and return their own results (hd_roots,
+ * hd_bfs, hd_signatures, hd_cycles, hd_dom), which are handed to the heap
+ * here for the store; the set passes and waste still write into it.
  */
 #include "analyze/analyze.h"
 
