@@ -57,26 +57,28 @@ hd_load_file(hd_load_stats *stats, const char *dump, const char *db_path,
     }
     hd_error clone = *hd_error_last();
     double t1 = hd__now();
-    if ((err = hd_analyze(h)) < 0) {
+    hd_analysis a;
+    if ((err = hd_analyze(h, &a)) < 0) {
         hd_heap__free(h);
         return err;
     }
     stats->seconds_analyze = hd__now() - t1;
-    stats->seconds_graph = h->t_graph;
-    stats->seconds_roots = h->t_roots;
-    stats->seconds_bfs = h->t_bfs;
-    stats->seconds_scc = h->t_scc;
-    stats->seconds_dom = h->t_dom;
+    stats->seconds_graph = a.t_graph;
+    stats->seconds_roots = a.t_roots;
+    stats->seconds_bfs = a.t_bfs;
+    stats->seconds_scc = a.t_scc;
+    stats->seconds_dom = a.t_dom;
     stats->n_unreachable = 0;
     stats->unreachable_size = 0;
     for (uint64_t i = 0; i < h->n_objects; i++)
-        if (!h->reachable[i]) {
+        if (!a.bfs.reachable[i]) {
             stats->n_unreachable++;
             stats->unreachable_size += h->size[i];
         }
-    stats->n_cycles = h->n_cycles;
-    err = hd_store__write(&h, db_path, mode, stats);
+    stats->n_cycles = a.cycles.n;
+    err = hd_store__write(&h, &a, db_path, mode, stats);
     hd_heap__free(h); /* if the rows did not all go in */
+    hd_analysis__free(&a);
     if (err < 0)
         return err;
     struct rusage ru;

@@ -30,6 +30,7 @@ typedef struct hd_roots {
     uint64_t n_negative_external, n_external_roots;
 } hd_roots;
 int hd_graph__roots(const hd_heap *h, const hd_rev *rev, hd_roots *out);
+void hd_graph__roots_free(hd_roots *r);
 /* The breadth-first search from the roots over strong edges, module roots
  * first (paths.c). */
 typedef struct hd_bfs {
@@ -40,7 +41,7 @@ typedef struct hd_bfs {
     uint32_t *order;       /* the reachable objects in the order reached */
     uint64_t n;
 } hd_bfs;
-int hd_refchain__bfs(const hd_heap *h, hd_bfs *out);
+int hd_refchain__bfs(const hd_heap *h, const hd_roots *roots, hd_bfs *out);
 void hd_refchain__bfs_free(hd_bfs *b);
 /* Chain signatures for diffs: every reachable object's chain from a root
  * with indices and data keys generalised ("...['_CACHE'][*].payload"):
@@ -67,30 +68,80 @@ typedef struct hd_cycles {
     uint64_t *size, *retained;
     uint8_t *reachable;
 } hd_cycles;
-int hd_cycles__compute(const hd_heap *h, hd_cycles *out,
-                       uint32_t **garbage_reps, uint64_t *n_reps);
+int hd_cycles__compute(const hd_heap *h, const uint8_t *reachable,
+                       hd_cycles *out, uint32_t **garbage_reps,
+                       uint64_t *n_reps);
 void hd_cycles__free(hd_cycles *c);
 /* The dominator tree: each object's immediate dominator (HD_NONE under
- * the virtual root, whose edges are the roots and extra_roots) and the
+ * the virtual root, whose edges are roots->order and extra_roots) and the
  * bytes it retains, its own included (dominators.c). */
 typedef struct hd_dom {
     uint32_t *idom;
     uint64_t *retained;
 } hd_dom;
 int hd_dom__compute(const hd_heap *h, const hd_rev *rev,
-                    const uint32_t *extra_roots, uint64_t n_extra,
-                    hd_dom *out);
+                    const hd_roots *roots, const uint32_t *extra_roots,
+                    uint64_t n_extra, hd_dom *out);
+void hd_dom__free(hd_dom *d);
 /* Retained size of each group of objects (group[o] in 1..n_groups, 0 for
  * none), counting an object only where no dominator-tree ancestor belongs to
  * the same group, so sets are not double counted. */
-int hd_dom__group_retained(const hd_heap *h, const uint32_t *group,
-                           uint32_t n_groups, uint64_t *out);
-/* Runs every stage (analysis.c). */
-int hd_analyze(hd_heap *h);
+int hd_dom__group_retained(const hd_heap *h, const hd_dom *dom,
+                           const uint32_t *group, uint32_t n_groups,
+                           uint64_t *out);
 
 /* ---- waste.c: what could be kept for less ---------------------------------- */
 
-int hd_waste__compute(hd_heap *h);
+/* A row of the waste table: kind is "duplicate", "empty" or "slots";
+ * example one of its objects (a duplicate's value, an empty container's
+ * length); path the signature where most of them are held. */
+typedef struct hd_waste {
+    const char *kind;
+    uint32_t type, example, path;
+    uint64_t count, size, saved;
+} hd_waste;
+typedef struct hd_wastes {
+    hd_waste *row; /* [1..n] */
+    uint32_t n;
+} hd_wastes;
+/* Over the reachable objects, path[o] their signatures (hd_signatures). */
+int hd_waste__compute(const hd_heap *h, const uint8_t *reachable,
+                      const uint32_t *path, hd_wastes *out);
+void hd_waste__free(hd_wastes *w);
+
+/* ---- analysis.c: every stage, in order ------------------------------------- */
+
+/* Objects by where they are held and their type (the diff's rows): group
+ * g is (path, type), path 0 for garbage, with the bytes freeing all of
+ * them would free (nested members once). */
+typedef struct hd_held {
+    uint32_t path, type;
+    uint64_t count, size, retained;
+} hd_held;
+/* Retained sizes of sets of objects: per type, per (held, type). */
+typedef struct hd_sets {
+    uint64_t *type_count, *type_retained; /* [1..n_types] */
+    hd_held *held;                        /* [1..n_held] */
+    uint32_t n_held;
+} hd_sets;
+
+/* What the store writes of the analysis: each stage's results as it
+ * returned them (the BFS without its order and tree edges, which only the
+ * signatures need; the cycles with their retained sizes filled in). */
+typedef struct hd_analysis {
+    hd_roots roots;
+    hd_bfs bfs;
+    hd_signatures sigs;
+    hd_cycles cycles;
+    hd_dom dom;
+    hd_sets sets;
+    hd_wastes waste;
+    double t_graph, t_roots, t_bfs, t_scc, t_dom; /* seconds per stage */
+} hd_analysis;
+/* Runs every stage on h, which it does not change; on failure *out is
+ * freed (and may be freed again). */
+int hd_analyze(const hd_heap *h, hd_analysis *out);
+void hd_analysis__free(hd_analysis *a);
 
 /* ---- memory.c: the memory table ---------------------------------------------- */
 

@@ -154,8 +154,8 @@ done:
 }
 
 int
-hd_cycles__compute(const hd_heap *h, hd_cycles *c, uint32_t **reps_out,
-                   uint64_t *n_reps_out)
+hd_cycles__compute(const hd_heap *h, const uint8_t *reachable, hd_cycles *c,
+                   uint32_t **reps_out, uint64_t *n_reps_out)
 {
     uint64_t n = h->n_objects;
     tarjan_work t = {
@@ -233,7 +233,7 @@ hd_cycles__compute(const hd_heap *h, hd_cycles *c, uint32_t **reps_out,
             continue;
         c->members[id]++;
         c->size[id] += h->size[o];
-        c->reachable[id] |= h->reachable[o];
+        c->reachable[id] |= reachable[o];
         if (h->flags[o] & (HD_OBJ_FINALIZER | HD_OBJ_LEGACY_DEL))
             c->finalizers[id]++;
     }
@@ -249,7 +249,7 @@ hd_cycles__compute(const hd_heap *h, hd_cycles *c, uint32_t **reps_out,
     for (uint64_t k = 0; k < n_comp; k++)
         comp_first[k] = HD_NONE;
     for (uint64_t o = 0; o < n; o++) {
-        if (h->reachable[o])
+        if (reachable[o])
             continue;
         if (comp_first[comp[o]] == HD_NONE)
             comp_first[comp[o]] = (uint32_t)o;

@@ -90,7 +90,8 @@ lt_free(lt *t)
 /* (1) Iterative DFS from the virtual root (its edges: the roots in order,
  * then extra), numbering in preorder; weak edges are not followed. */
 static void
-lt_dfs(lt *t, const hd_heap *h, const uint32_t *extra, uint64_t n_vroot)
+lt_dfs(lt *t, const hd_heap *h, const hd_roots *roots, const uint32_t *extra,
+       uint64_t n_vroot)
 {
     uint64_t cp = 0, vroot = h->n_objects;
     t->order[++t->count] = (uint32_t)vroot;
@@ -104,8 +105,8 @@ lt_dfs(lt *t, const hd_heap *h, const uint32_t *extra, uint64_t n_vroot)
                 cp--;
                 continue;
             }
-            w = f->e < h->n_root_order ? h->root_order[f->e]
-                                       : extra[f->e - h->n_root_order];
+            w = f->e < roots->n_order ? roots->order[f->e]
+                                      : extra[f->e - roots->n_order];
             f->e++;
         } else {
             if (f->e >= h->edge_start[f->v + 1]) {
@@ -205,8 +206,8 @@ lt_results(lt *t, const hd_heap *h, hd_dom *out)
 }
 
 int
-hd_dom__compute(const hd_heap *h, const hd_rev *rev, const uint32_t *extra,
-                uint64_t n_extra, hd_dom *out)
+hd_dom__compute(const hd_heap *h, const hd_rev *rev, const hd_roots *roots,
+                const uint32_t *extra, uint64_t n_extra, hd_dom *out)
 {
     uint64_t n = h->n_objects;
     lt t = {0};
@@ -214,18 +215,15 @@ hd_dom__compute(const hd_heap *h, const hd_rev *rev, const uint32_t *extra,
     out->idom = malloc(((size_t)n + 1) * sizeof(uint32_t));
     out->retained = calloc((size_t)n + 1, sizeof(uint64_t));
     if (lt_alloc(&t, n) < 0 || !out->idom || !out->retained) {
-        free(out->idom);
-        free(out->retained);
-        out->idom = NULL;
-        out->retained = NULL;
+        hd_dom__free(out);
         err = hd_error_set(HD_ENOMEM, "out of memory (dominators)");
         goto done;
     }
-    for (uint64_t i = 0; i < h->n_root_order; i++)
-        t.from_vroot[h->root_order[i]] = 1;
+    for (uint64_t i = 0; i < roots->n_order; i++)
+        t.from_vroot[roots->order[i]] = 1;
     for (uint64_t i = 0; i < n_extra; i++)
         t.from_vroot[extra[i]] = 1;
-    lt_dfs(&t, h, extra, h->n_root_order + n_extra);
+    lt_dfs(&t, h, roots, extra, roots->n_order + n_extra);
     lt_semidominators(&t, rev);
     lt_results(&t, h, out);
 done:
@@ -233,9 +231,18 @@ done:
     return err;
 }
 
+void
+hd_dom__free(hd_dom *d)
+{
+    free(d->idom);
+    free(d->retained);
+    d->idom = NULL;
+    d->retained = NULL;
+}
+
 int
-hd_dom__group_retained(const hd_heap *h, const uint32_t *group,
-                       uint32_t n_groups, uint64_t *out)
+hd_dom__group_retained(const hd_heap *h, const hd_dom *dom,
+                       const uint32_t *group, uint32_t n_groups, uint64_t *out)
 {
     uint64_t n = h->n_objects;
     /* Children lists of the dominator tree (CSR), then a DFS keeping, per
@@ -253,11 +260,11 @@ hd_dom__group_retained(const hd_heap *h, const uint32_t *group,
     memset(out, 0, ((size_t)n_groups + 1) * sizeof(uint64_t));
     /* bucket n holds the virtual root's children */
     for (uint64_t o = 0; o < n; o++)
-        cstart[(h->idom[o] == HD_NONE ? n : h->idom[o]) + 2]++;
+        cstart[(dom->idom[o] == HD_NONE ? n : dom->idom[o]) + 2]++;
     for (uint64_t i = 2; i < n + 3; i++)
         cstart[i] += cstart[i - 1];
     for (uint64_t o = 0; o < n; o++)
-        child[cstart[(h->idom[o] == HD_NONE ? n : h->idom[o]) + 1]++] =
+        child[cstart[(dom->idom[o] == HD_NONE ? n : dom->idom[o]) + 1]++] =
             (uint32_t)o;
     /* cstart[v]..cstart[v+1] are v's children; the virtual root's are
      * cstart[n]..cstart[n+1] */
@@ -271,7 +278,7 @@ hd_dom__group_retained(const hd_heap *h, const uint32_t *group,
             /* entering v */
             exited[v] = 1;
             if (g && active[g]++ == 0)
-                out[g] += h->retained[v];
+                out[g] += dom->retained[v];
             for (uint64_t i = cstart[v]; i < cstart[v + 1]; i++)
                 stack[sp++] = child[i];
         } else {

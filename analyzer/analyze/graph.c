@@ -74,9 +74,7 @@ hd_graph__roots(const hd_heap *h, const hd_rev *rev, hd_roots *r)
     r->order = malloc(((size_t)n + h->n_roots + 1) * sizeof(uint32_t));
     if (seen == NULL || r->external == NULL || r->order == NULL) {
         free(seen);
-        free(r->external);
-        free(r->order);
-        memset(r, 0, sizeof(*r));
+        hd_graph__roots_free(r);
         return hd_error_set(HD_ENOMEM, "out of memory (roots)");
     }
     r->n_negative_external = r->n_external_roots = 0;
@@ -120,4 +118,12 @@ hd_graph__roots(const hd_heap *h, const hd_rev *rev, hd_roots *r)
     r->n_order = k;
     free(seen);
     return 0;
+}
+
+void
+hd_graph__roots_free(hd_roots *r)
+{
+    free(r->external);
+    free(r->order);
+    memset(r, 0, sizeof(*r));
 }

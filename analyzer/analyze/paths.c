@@ -38,7 +38,7 @@ hd_refchain__bfs_free(hd_bfs *b)
 }
 
 int
-hd_refchain__bfs(const hd_heap *h, hd_bfs *b)
+hd_refchain__bfs(const hd_heap *h, const hd_roots *roots, hd_bfs *b)
 {
     uint64_t n = h->n_objects, head = 0;
     memset(b, 0, sizeof(*b));
@@ -54,11 +54,11 @@ hd_refchain__bfs(const hd_heap *h, hd_bfs *b)
     }
     for (uint64_t o = 0; o < n; o++)
         b->depth[o] = b->parent[o] = HD_NONE;
-    uint64_t phase_end[3] = {h->n_module_roots, h->n_named_roots,
-                             h->n_root_order};
+    uint64_t phase_end[3] = {roots->n_module, roots->n_named,
+                             roots->n_order};
     for (int phase = 0, i = 0; phase < 3; phase++) {
         for (; (uint64_t)i < phase_end[phase]; i++) {
-            uint32_t r = h->root_order[i];
+            uint32_t r = roots->order[i];
             if (b->reachable[r])
                 continue; /* already explained by an earlier kind of root */
             b->reachable[r] = 1;

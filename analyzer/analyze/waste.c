@@ -22,6 +22,8 @@
 /* ---- At load ------------------------------------------------------------- */
 
 typedef struct waste_acc {
+    const uint32_t *path; /* each object's signature */
+    hd_wastes *out;
     hd_hmap groups;     /* key -> row */
     hd_hmap paths;      /* (row << 32 | path) + 1 -> objects there */
     uint32_t *best_n;   /* per row: objects at its most common path */
@@ -40,43 +42,45 @@ type_is(const hd_heap *h, uint32_t t, const char *module, const char *name)
 /* The row for a group made of `key` (its hash) and equal() to an example,
  * new or found; NULL out of memory. */
 static hd_waste *
-row_for(hd_heap *h, waste_acc *a, uint64_t key, const char *kind,
+row_for(const hd_heap *h, waste_acc *a, uint64_t key, const char *kind,
         uint32_t type, uint32_t example,
-        int (*same)(const hd_heap *, uint32_t, uint32_t), uint32_t o)
+        int (*same)(const hd_heap *, const waste_acc *, uint32_t, uint32_t),
+        uint32_t o)
 {
+    hd_wastes *out = a->out;
     if (hd_hmap_reserve(&a->groups, 1) < 0)
         return NULL;
     uint64_t slot = hd_hmap_first(&a->groups, key);
     for (; a->groups.keys[slot]; slot = (slot + 1) & a->groups.mask) {
-        hd_waste *w = &h->waste[a->groups.vals[slot]];
+        hd_waste *w = &out->row[a->groups.vals[slot]];
         if (a->groups.keys[slot] == key && w->kind == kind && w->type == type &&
-            (!same || same(h, w->example, o)))
+            (!same || same(h, a, w->example, o)))
             return w;
     }
-    if (h->n_waste + 1 >= a->cap) {
+    if (out->n + 1 >= a->cap) {
         uint32_t nc = a->cap ? a->cap * 2 : 1024;
-        hd_waste *t = realloc(h->waste, (size_t)nc * sizeof(hd_waste));
+        hd_waste *t = realloc(out->row, (size_t)nc * sizeof(hd_waste));
         uint32_t *b = t ? realloc(a->best_n, (size_t)nc * sizeof(uint32_t)) : NULL;
         if (t)
-            h->waste = t;
+            out->row = t;
         if (b == NULL)
             return NULL;
         a->best_n = b;
         a->cap = nc;
     }
-    uint32_t id = ++h->n_waste;
-    h->waste[id] = (hd_waste){kind, type, example, 0, 0, 0, 0};
+    uint32_t id = ++out->n;
+    out->row[id] = (hd_waste){kind, type, example, 0, 0, 0, 0};
     a->best_n[id] = 0;
     hd_hmap_put_at(&a->groups, slot, key, id);
-    return &h->waste[id];
+    return &out->row[id];
 }
 
 /* One more of row w's objects held at path: the row's path is where most
  * are. */
 static int
-count_path(hd_heap *h, waste_acc *a, hd_waste *w, uint32_t path)
+count_path(waste_acc *a, hd_waste *w, uint32_t path)
 {
-    uint32_t row = (uint32_t)(w - h->waste);
+    uint32_t row = (uint32_t)(w - a->out->row);
     uint64_t key = (((uint64_t)row << 32) | path) + 1;
     if (hd_hmap_reserve(&a->paths, 1) < 0)
         return -1;
@@ -100,8 +104,9 @@ mix(uint64_t x, uint64_t v)
 
 /* Duplicates: the same type, value, size, length and cut. */
 static int
-same_value(const hd_heap *h, uint32_t a, uint32_t b)
+same_value(const hd_heap *h, const waste_acc *acc, uint32_t a, uint32_t b)
 {
+    (void)acc;
     return h->size[a] == h->size[b] && h->length[a] == h->length[b] &&
            (h->flags[a] & HD_OBJ_VALUE_TRUNC) ==
                (h->flags[b] & HD_OBJ_VALUE_TRUNC) &&
@@ -112,28 +117,37 @@ same_value(const hd_heap *h, uint32_t a, uint32_t b)
 
 /* Empty containers: held at the same place, and both empty or not. */
 static int
-same_place(const hd_heap *h, uint32_t a, uint32_t b)
+same_place(const hd_heap *h, const waste_acc *acc, uint32_t a, uint32_t b)
 {
-    return h->path[a] == h->path[b] && (h->length[a] == 0) == (h->length[b] == 0);
+    return acc->path[a] == acc->path[b] &&
+           (h->length[a] == 0) == (h->length[b] == 0);
 }
 
 static const char KIND_DUP[] = "duplicate", KIND_EMPTY[] = "empty",
                   KIND_SLOTS[] = "slots";
 
-int
-hd_waste__compute(hd_heap *h)
+void
+hd_waste__free(hd_wastes *w)
 {
-    waste_acc a = {{0}, {0}, NULL, 0};
+    free(w->row);
+    w->row = NULL;
+    w->n = 0;
+}
+
+int
+hd_waste__compute(const hd_heap *h, const uint8_t *reachable,
+                  const uint32_t *path, hd_wastes *out)
+{
+    waste_acc a = {path, out, {0}, {0}, NULL, 0};
     uint64_t n = h->n_objects;
     uint8_t *is_dict_of = NULL; /* an object's .__dict__ (not "empty") */
     uint8_t *dup_type = NULL, *empty_type = NULL, *slots_type = NULL;
     uint8_t *dict_name = NULL; /* by string id: the text is "__dict__" */
     int err = 0;
-    free(h->waste);
-    h->waste = NULL;
-    h->n_waste = 0;
+    out->row = NULL;
+    out->n = 0;
     if (!h->type_name || !h->type_module || !h->value_off || !h->length ||
-        !h->path)
+        !path)
         return 0; /* a bare graph (the unit tests'): no values, no names */
     is_dict_of = calloc((size_t)n + 1, 1);
     dup_type = calloc((size_t)h->n_types + 1, 1);
@@ -166,11 +180,11 @@ hd_waste__compute(hd_heap *h)
             is_dict_of[d] = 1;
             if ((w & HD_EDGE_WEAK) || !slots_type[h->type[o]] ||
                 (h->flags[o] & (HD_OBJ_TYPE | HD_OBJ_MODULE)) ||
-                !h->reachable[o])
+                !reachable[o])
                 continue;
             hd_waste *r = row_for(h, &a, mix(3, h->type[o]) | 1, KIND_SLOTS,
                                   h->type[o], (uint32_t)o, NULL, 0);
-            if (r == NULL || count_path(h, &a, r, h->path[o]) < 0)
+            if (r == NULL || count_path(&a, r, path[o]) < 0)
                 goto nomem;
             /* a pointer a slot instead of the dict (a crafted length may
              * be past any size: no overflow) */
@@ -182,7 +196,7 @@ hd_waste__compute(hd_heap *h)
     }
     for (uint64_t o = 0; o < n; o++) {
         uint32_t t = h->type[o];
-        if (!h->reachable[o])
+        if (!reachable[o])
             continue;
         if (dup_type[t] && h->value_off[o] != UINT64_MAX) {
             uint64_t k = mix(mix(mix(1469598103934665603ull, t), h->size[o]),
@@ -192,14 +206,14 @@ hd_waste__compute(hd_heap *h)
                 k = mix(k, (uint8_t)v[i]);
             hd_waste *r = row_for(h, &a, k | 1, KIND_DUP, t, (uint32_t)o,
                                   same_value, (uint32_t)o);
-            if (r == NULL || count_path(h, &a, r, h->path[o]) < 0)
+            if (r == NULL || count_path(&a, r, path[o]) < 0)
                 goto nomem;
             r->count++;
             r->size += h->size[o];
         } else if (empty_type[t] && h->length[o] >= 0 && h->length[o] <= 2 &&
                    !is_dict_of[o]) {
             /* by type, empty or not, and where they are held */
-            uint64_t k = mix(mix(mix(7, t), h->length[o] == 0), h->path[o]);
+            uint64_t k = mix(mix(mix(7, t), h->length[o] == 0), path[o]);
             hd_waste *r = row_for(h, &a, k | 1, KIND_EMPTY, t, (uint32_t)o,
                                   same_place, (uint32_t)o);
             if (r == NULL)
@@ -207,20 +221,20 @@ hd_waste__compute(hd_heap *h)
             r->count++;
             r->size += h->size[o];
             r->saved += h->size[o];
-            r->path = h->path[o];
+            r->path = path[o];
         }
     }
     /* what is kept: the rows worth reading; a duplicate saves all but one */
     uint32_t kept = 0;
-    for (uint32_t i = 1; i <= h->n_waste; i++) {
-        hd_waste w = h->waste[i];
+    for (uint32_t i = 1; i <= out->n; i++) {
+        hd_waste w = out->row[i];
         if (w.kind == KIND_DUP)
             w.saved = w.size - w.size / (w.count ? w.count : 1);
         if (w.count < 2)
             continue;
-        h->waste[++kept] = w;
+        out->row[++kept] = w;
     }
-    h->n_waste = kept;
+    out->n = kept;
     goto done;
 nomem:
     err = hd_error_set(HD_ENOMEM, "out of memory (waste)");
@@ -233,5 +247,7 @@ done:
     free(empty_type);
     free(slots_type);
     free(dict_name);
+    if (err < 0)
+        hd_waste__free(out);
     return err;
 }

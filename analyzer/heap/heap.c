@@ -43,29 +43,6 @@ hd_heap__free(hd_heap *h)
     free(h->tb_start);
     free(h->tb_frames);
     free(h->val_data);
-    free(h->external);
-    free(h->reachable);
-    free(h->depth);
-    free(h->parent);
-    free(h->scc);
-    free(h->idom);
-    free(h->retained);
-    free(h->root_order);
-    free(h->cycle_members);
-    free(h->cycle_size);
-    free(h->cycle_retained);
-    free(h->cycle_reachable);
-    free(h->cycle_finalizers);
-    free(h->type_retained);
-    free(h->type_count);
-    free(h->path);
-    for (uint32_t i = 1; h->path_step && i <= h->n_paths; i++)
-        free(h->path_step[i]);
-    free(h->path_step);
-    free(h->path_base);
-    free(h->path_hash);
-    free(h->held);
-    free(h->waste);
     free(h);
 }
 

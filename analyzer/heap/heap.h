@@ -1,7 +1,8 @@
 /* heapdig — MIT licence.
  *
  * heap/heap.h: the heap in memory, as the reader builds it (structure
- * of arrays, dense 0-based object ids) and the analysis stages fill in.
+ * of arrays, dense 0-based object ids).  The analysis stages read it and
+ * return their results apart (analyze/analyze.h: hd_analysis).
  */
 #ifndef HEAPDIG_HEAP_HEAP_H
 #define HEAPDIG_HEAP_HEAP_H
@@ -34,20 +35,6 @@ typedef struct hd_memory_part {
     char part[HD_MEMORY_PART_MAX + 1];
     uint64_t bytes;
 } hd_memory_part;
-/* A row of the waste table (waste.c): kind is "duplicate", "empty" or
- * "slots"; example one of its objects (a duplicate's value, an empty
- * container's length); path where most of them are held. */
-typedef struct hd_waste {
-    const char *kind;
-    uint32_t type, example, path;
-    uint64_t count, size, saved;
-} hd_waste;
-
-typedef struct hd_held {
-    uint32_t path, type;
-    uint64_t count, size, retained;
-} hd_held;
-
 typedef struct hd_heap {
     /* strings: id i (1-based) is str_data[str_off[i] .. str_off[i+1]) */
     char *str_data;
@@ -96,47 +83,6 @@ typedef struct hd_heap {
     uint64_t addr_longest_probe; /* the address map's worst probe */
     int truncated;
 
-    /* ---- analysis (analysis.c and the stages it runs) ---- */
-    int analyzed;
-    int64_t *external;   /* refcount - strong in-heap references */
-    uint8_t *reachable;  /* from a root over strong edges */
-    uint32_t *depth;     /* BFS distance from the roots, HD_NONE if none */
-    uint32_t *parent;    /* BFS predecessor, HD_NONE for roots/unreached */
-    uint32_t *path;      /* signature id (1-based) of the object's chain */
-    /* signature id's text is path_step[id] after the text of path_base[id]
-     * (0: none): "sys.modules['app'].__dict__['_CACHE']" + "[*]" */
-    char **path_step;
-    uint32_t *path_base;
-    uint64_t *path_hash; /* of the whole text: equal across dumps */
-    uint32_t n_paths;
-    /* Objects by where they are held and their type (the diff's rows):
-     * group g is (held_path[g], held_type[g]), path 0 for garbage, with
-     * the bytes freeing all of them would free (nested members once). */
-    hd_held *held;       /* [1..n_held] */
-    uint32_t n_held;
-    hd_waste *waste;     /* [1..n_waste] (waste.c) */
-    uint32_t n_waste;
-    uint32_t *scc;       /* cycle id (1-based), HD_NONE if on no cycle */
-    uint32_t *idom;      /* immediate dominator, HD_NONE = virtual root */
-    uint64_t *retained;  /* bytes dominated, own size included */
-    uint32_t *root_order; /* all roots, in BFS seeding order */
-    uint64_t n_root_order;
-    /* root_order's phases: [0, n_module_roots) sys.modules and builtins,
-     * then the threads' frames, locals and dicts up to n_named_roots, then
-     * objects held from outside and immortal ones. */
-    uint64_t n_module_roots, n_named_roots;
-    uint64_t n_negative_external; /* consistency check: should be 0 */
-    uint64_t n_external_roots;    /* objects held from outside */
-    /* cycles, 1-based: members, total size, retained (as a set),
-     * whether reachable, members with finalisers */
-    uint32_t n_cycles;
-    uint32_t *cycle_members;
-    uint64_t *cycle_size, *cycle_retained;
-    uint8_t *cycle_reachable;
-    uint32_t *cycle_finalizers;
-    uint64_t *type_retained; /* per type id, retained size of the set */
-    uint64_t *type_count;
-    double t_graph, t_roots, t_scc, t_dom, t_bfs;
 } hd_heap;
 
 #define HD_NONE UINT32_MAX

@@ -86,8 +86,8 @@ cached_label(label_cache *lc, const hd_heap *h, uint8_t w, uint64_t payload,
 #define INDEX_IDS 65536 /* "[0]" .. "[65535]" keep their labels.id */
 
 int
-hd_labels_of_edges(const hd_heap *h, hd_label_ids *li, uint32_t *edge_label,
-                   uint32_t *held_as)
+hd_labels_of_edges(const hd_heap *h, const uint32_t *idom, hd_label_ids *li,
+                   uint32_t *edge_label, uint32_t *held_as)
 {
     char buf[600];
     label_cache lc = {NULL, h->n_strings};
@@ -120,7 +120,7 @@ hd_labels_of_edges(const hd_heap *h, hd_label_ids *li, uint32_t *edge_label,
             uint32_t d = h->edge_dst[e];
             /* the first strong reference, labelled or not (HD_NONE marks
              * none seen yet; 0 an unlabelled one) */
-            if (held_as && !(w & HD_EDGE_WEAK) && h->idom[d] == o &&
+            if (held_as && !(w & HD_EDGE_WEAK) && idom[d] == o &&
                 held_as[d] == HD_NONE)
                 held_as[d] = id;
         }

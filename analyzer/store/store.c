@@ -9,7 +9,6 @@
  */
 #include "store/store.h"
 #include "store/write.h"
-#include "analyze/analyze.h"
 #include "heapdig/format.h"
 
 #include <dirent.h>
@@ -72,7 +71,8 @@ done:
 }
 
 static int
-write_meta(sqlite3 *db, const hd_heap *h, const hd_load_stats *stats)
+write_meta(sqlite3 *db, const hd_heap *h, const hd_analysis *a,
+           const hd_load_stats *stats)
 {
     sqlite3_stmt *st = NULL;
     char buf[128];
@@ -108,9 +108,9 @@ write_meta(sqlite3 *db, const hd_heap *h, const hd_load_stats *stats)
         {"truncated", h->truncated},
         {"unreachable", (int64_t)stats->n_unreachable},
         {"unreachable_size", (int64_t)stats->unreachable_size},
-        {"cycles", (int64_t)h->n_cycles},
-        {"external_roots", (int64_t)h->n_external_roots},
-        {"negative_external", (int64_t)h->n_negative_external},
+        {"cycles", (int64_t)a->cycles.n},
+        {"external_roots", (int64_t)a->roots.n_external_roots},
+        {"negative_external", (int64_t)a->roots.n_negative_external},
     };
     for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
         if ((err = put_meta(db, st, nums[i].k, NULL, nums[i].v, 1)) < 0)
@@ -122,7 +122,8 @@ done:
 }
 
 static int
-write_types(sqlite3 *db, const hd_heap *h, const uint32_t *type_obj)
+write_types(sqlite3 *db, const hd_heap *h, const hd_sets *sets,
+            const uint32_t *type_obj)
 {
     sqlite3_stmt *st = NULL;
     uint64_t *type_size = calloc((size_t)h->n_types + 1, sizeof(uint64_t));
@@ -147,9 +148,9 @@ write_types(sqlite3 *db, const hd_heap *h, const uint32_t *type_obj)
                               -1, SQLITE_STATIC);
         else
             sqlite3_bind_null(st, 4);
-        sqlite3_bind_int64(st, 5, (int64_t)h->type_count[t]);
+        sqlite3_bind_int64(st, 5, (int64_t)sets->type_count[t]);
         sqlite3_bind_int64(st, 6, (int64_t)type_size[t]);
-        sqlite3_bind_int64(st, 7, (int64_t)h->type_retained[t]);
+        sqlite3_bind_int64(st, 7, (int64_t)sets->type_retained[t]);
         if ((err = hd_sql_step(db, st, "types")) < 0)
             goto done;
     }
@@ -161,12 +162,12 @@ done:
 
 
 static int
-write_held(sqlite3 *db, const hd_heap *h)
+write_held(sqlite3 *db, const hd_sets *sets)
 {
     hd_batch b;
     int err = hd_batch_open(&b, db, "held", 5);
-    for (uint32_t g = 1; g <= h->n_held && err == 0; g++) {
-        const hd_held *x = &h->held[g];
+    for (uint32_t g = 1; g <= sets->n_held && err == 0; g++) {
+        const hd_held *x = &sets->held[g];
         hd_batch_id(&b, x->path ? x->path : HD_NONE);
         hd_batch_int(&b, x->type);
         hd_batch_int(&b, (int64_t)x->count);
@@ -178,12 +179,12 @@ write_held(sqlite3 *db, const hd_heap *h)
 }
 
 static int
-write_waste(sqlite3 *db, const hd_heap *h)
+write_waste(sqlite3 *db, const hd_wastes *waste)
 {
     hd_batch b;
     int err = hd_batch_open(&b, db, "waste", 7);
-    for (uint32_t i = 1; i <= h->n_waste && err == 0; i++) {
-        const hd_waste *w = &h->waste[i];
+    for (uint32_t i = 1; i <= waste->n && err == 0; i++) {
+        const hd_waste *w = &waste->row[i];
         hd_batch_text(&b, w->kind, -1);
         hd_batch_int(&b, w->type);
         hd_batch_int(&b, w->example);
@@ -197,24 +198,25 @@ write_waste(sqlite3 *db, const hd_heap *h)
 }
 
 static int
-write_cycles(sqlite3 *db, const hd_heap *h)
+write_cycles(sqlite3 *db, const hd_cycles *cyc)
 {
     hd_batch b;
     int err = hd_batch_open(&b, db, "cycles", 6);
-    for (uint32_t c = 1; c <= h->n_cycles && err == 0; c++) {
+    for (uint32_t c = 1; c <= cyc->n && err == 0; c++) {
         hd_batch_int(&b, c);
-        hd_batch_int(&b, h->cycle_members[c]);
-        hd_batch_int(&b, (int64_t)h->cycle_size[c]);
-        hd_batch_int(&b, (int64_t)h->cycle_retained[c]);
-        hd_batch_int(&b, h->cycle_reachable[c]);
-        hd_batch_int(&b, h->cycle_finalizers[c]);
+        hd_batch_int(&b, cyc->members[c]);
+        hd_batch_int(&b, (int64_t)cyc->size[c]);
+        hd_batch_int(&b, (int64_t)cyc->retained[c]);
+        hd_batch_int(&b, cyc->reachable[c]);
+        hd_batch_int(&b, cyc->finalizers[c]);
         err = hd_batch_row(&b);
     }
     return hd_batch_close(&b, err);
 }
 
 static int
-write_objects(sqlite3 *db, const hd_heap *h, const uint32_t *held_as)
+write_objects(sqlite3 *db, const hd_heap *h, const hd_analysis *a,
+              const uint32_t *held_as)
 {
     hd_batch b;
     int err;
@@ -238,14 +240,14 @@ write_objects(sqlite3 *db, const hd_heap *h, const uint32_t *held_as)
         else
             hd_batch_null(&b);
         hd_batch_id(&b, h->traceback[i] ? h->traceback[i] : HD_NONE);
-        hd_batch_int(&b, h->external[i]);
-        hd_batch_id(&b, h->scc[i]);
-        hd_batch_int(&b, h->reachable[i]);
-        hd_batch_id(&b, h->depth[i]);
-        hd_batch_id(&b, h->parent[i]);
-        hd_batch_id(&b, h->idom[i]);
-        hd_batch_int(&b, (int64_t)h->retained[i]);
-        hd_batch_id(&b, h->path[i] ? h->path[i] : HD_NONE);
+        hd_batch_int(&b, a->roots.external[i]);
+        hd_batch_id(&b, a->cycles.scc[i]);
+        hd_batch_int(&b, a->bfs.reachable[i]);
+        hd_batch_id(&b, a->bfs.depth[i]);
+        hd_batch_id(&b, a->bfs.parent[i]);
+        hd_batch_id(&b, a->dom.idom[i]);
+        hd_batch_int(&b, (int64_t)a->dom.retained[i]);
+        hd_batch_id(&b, a->sigs.path[i] ? a->sigs.path[i] : HD_NONE);
         hd_batch_id(&b, held_as && held_as[i] && held_as[i] != HD_NONE
                          ? held_as[i] : HD_NONE);
         err = hd_batch_row(&b);
@@ -265,8 +267,8 @@ typedef struct hold_row {
 } hold_row;
 
 static int
-write_holds(sqlite3 *db, const hd_heap *h, const uint32_t *held_as,
-            const hd_label_ids *li)
+write_holds(sqlite3 *db, const hd_heap *h, const hd_dom *dom,
+            const uint32_t *held_as, const hd_label_ids *li)
 {
     uint64_t n = h->n_objects;
     uint32_t *kids = calloc((size_t)n + 1, sizeof(uint32_t));
@@ -277,10 +279,10 @@ write_holds(sqlite3 *db, const hd_heap *h, const uint32_t *held_as,
     if (kids == NULL)
         goto nomem;
     for (uint64_t o = 0; o < n; o++)
-        if (h->idom[o] != HD_NONE && kids[h->idom[o]] < UINT32_MAX)
-            kids[h->idom[o]]++;
+        if (dom->idom[o] != HD_NONE && kids[dom->idom[o]] < UINT32_MAX)
+            kids[dom->idom[o]]++;
     for (uint64_t o = 0; o < n; o++) {
-        uint32_t p = h->idom[o];
+        uint32_t p = dom->idom[o];
         if (p == HD_NONE || kids[p] < HOLDS_MIN)
             continue;
         uint32_t l = held_as && held_as[o] != HD_NONE ? held_as[o] : 0;
@@ -304,7 +306,7 @@ write_holds(sqlite3 *db, const hd_heap *h, const uint32_t *held_as,
             hd_hmap_put_at(&m, slot, key, (uint32_t)n_rows++);
         }
         rows[m.vals[slot]].count++;
-        rows[m.vals[slot]].retained += h->retained[o];
+        rows[m.vals[slot]].retained += dom->retained[o];
     }
     hd_batch b;
     err = hd_batch_open(&b, db, "holds", 5);
@@ -336,20 +338,20 @@ done:
 /* Signatures as a tree: the one before, the last step (a label), the hash
  * of the whole text. */
 static int
-write_paths(sqlite3 *db, const hd_heap *h, hd_label_ids *li)
+write_paths(sqlite3 *db, const hd_signatures *sigs, hd_label_ids *li)
 {
     hd_batch b;
     int err = hd_batch_open(&b, db, "path_steps", 4);
-    for (uint32_t i = 1; i <= h->n_paths && err == 0; i++) {
-        uint32_t step = hd_label_id(li, h->path_step[i]);
+    for (uint32_t i = 1; i <= sigs->n && err == 0; i++) {
+        uint32_t step = hd_label_id(li, sigs->step[i]);
         if (step == 0) {
             err = hd_error_set(HD_ENOMEM, "out of memory (labels)");
             break;
         }
         hd_batch_int(&b, i);
-        hd_batch_id(&b, h->path_base[i] ? h->path_base[i] : HD_NONE);
+        hd_batch_id(&b, sigs->base[i] ? sigs->base[i] : HD_NONE);
         hd_batch_int(&b, step);
-        hd_batch_int(&b, (int64_t)h->path_hash[i]);
+        hd_batch_int(&b, (int64_t)sigs->hash[i]);
         err = hd_batch_row(&b);
     }
     return hd_batch_close(&b, err);
@@ -511,28 +513,30 @@ hd_load_temp(int i)
 
 /* The rows: the edges on a second thread (edges.c), the rest here. */
 static int
-write_rows(sqlite3 *db, const hd_heap *h, hd_edges_job *edges,
-           hd_label_ids *labels, const uint32_t *type_obj, uint32_t *held_as,
-           hd_load_stats *stats)
+write_rows(sqlite3 *db, const hd_heap *h, const hd_analysis *a,
+           hd_edges_job *edges, hd_label_ids *labels, const uint32_t *type_obj,
+           uint32_t *held_as, hd_load_stats *stats)
 {
     int err;
     uint32_t *edge_label = malloc(((size_t)h->n_edges + 1) * sizeof(uint32_t));
     if (edge_label == NULL)
         return hd_error_set(HD_ENOMEM, "out of memory (labels)");
     edges->edge_label = edge_label;
-    if ((err = hd_labels_of_edges(h, labels, edge_label, held_as)) < 0 ||
+    if ((err = hd_labels_of_edges(h, a->dom.idom, labels, edge_label,
+                                  held_as)) < 0 ||
         (err = hd_edges_rows_start(edges)) < 0)
         goto done;
     if ((err = hd_sql_exec(db, "BEGIN", "begin")) < 0 ||
-        (err = write_meta(db, h, stats)) < 0 ||
+        (err = write_meta(db, h, a, stats)) < 0 ||
         (err = write_memory(db, h, stats)) < 0 ||
-        (err = write_types(db, h, type_obj)) < 0 ||
-        (err = write_objects(db, h, held_as)) < 0 ||
-        (err = write_holds(db, h, held_as, labels)) < 0 ||
-        (err = write_cycles(db, h)) < 0 ||
-        (err = write_paths(db, h, labels)) < 0 ||
+        (err = write_types(db, h, &a->sets, type_obj)) < 0 ||
+        (err = write_objects(db, h, a, held_as)) < 0 ||
+        (err = write_holds(db, h, &a->dom, held_as, labels)) < 0 ||
+        (err = write_cycles(db, &a->cycles)) < 0 ||
+        (err = write_paths(db, &a->sigs, labels)) < 0 ||
         (err = hd_labels_write(db, labels)) < 0 ||
-        (err = write_held(db, h)) < 0 || (err = write_waste(db, h)) < 0 ||
+        (err = write_held(db, &a->sets)) < 0 ||
+        (err = write_waste(db, &a->waste)) < 0 ||
         (err = write_roots_tracebacks(db, h)) < 0 ||
         (err = hd_sql_exec(db, "COMMIT", "commit")) < 0)
         goto done;
@@ -548,8 +552,8 @@ done:
 }
 
 int
-hd_store__write(hd_heap **heap, const char *db_path, mode_t mode,
-                hd_load_stats *stats)
+hd_store__write(hd_heap **heap, hd_analysis *a, const char *db_path,
+                mode_t mode, hd_load_stats *stats)
 {
     const hd_heap *h = *heap;
     sqlite3 *db = NULL;
@@ -587,7 +591,7 @@ hd_store__write(hd_heap **heap, const char *db_path, mode_t mode,
     if ((err = hd_sql_create(&db, tmp, mode, schema)) < 0)
         goto done;
     t0 = hd__now();
-    if ((err = write_rows(db, h, &edges, &labels, type_obj, held_as,
+    if ((err = write_rows(db, h, a, &edges, &labels, type_obj, held_as,
                           stats)) < 0)
         goto done;
     stats->seconds_store = hd__now() - t0;
@@ -599,6 +603,7 @@ hd_store__write(hd_heap **heap, const char *db_path, mode_t mode,
     hd_label_ids_free(&labels);
     hd_heap__free(*heap);
     *heap = NULL;
+    hd_analysis__free(a);
     t0 = hd__now();
     /* edges_dst over there while the objects' indexes are built here (and
      * edges_dst here on the still empty table, for the copy to fill) */

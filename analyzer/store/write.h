@@ -82,11 +82,12 @@ void hd_label_ids_free(hd_label_ids *li);
 int hd_labels_write(sqlite3 *db, const hd_label_ids *li);
 
 /* Every edge's labels.id (0: none) into edge_label[n_edges], and for each
- * object the id of the label its immediate dominator holds it under (its
+ * object the id of the label its immediate dominator (idom[]) holds it under (its
  * first strong reference to it) into held_as[] (HD_NONE: not held
  * directly), if held_as is not NULL. */
-int hd_labels_of_edges(const hd_heap *h, hd_label_ids *li,
-                       uint32_t *edge_label, uint32_t *held_as);
+int hd_labels_of_edges(const hd_heap *h, const uint32_t *idom,
+                       hd_label_ids *li, uint32_t *edge_label,
+                       uint32_t *held_as);
 
 /* ---- edges.c ---------------------------------------------------------------
  *

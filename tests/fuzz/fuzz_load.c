@@ -31,8 +31,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
     hd_heap__read(&h, path, NULL, NULL);
-    if (h != NULL)
-        hd_analyze(h); /* a truncated dump is analysed as far as it goes */
+    if (h != NULL) { /* a truncated dump is analysed as far as it goes */
+        hd_analysis a;
+        if (hd_analyze(h, &a) == 0)
+            hd_analysis__free(&a);
+    }
 done:
     hd_heap__free(h);
     close(fd);

@@ -111,13 +111,14 @@ check_random_graph(uint32_t n, uint32_t m, int allow_garbage)
     for (uint32_t i = 0; i < n_named; i++)
         named[i] = rnd(n);
     hd_heap *h = make_heap(n, edges, m, extra, named, n_named, 3);
-    CHECK_EQ(hd_analyze(h), 0);
-    if (!h->analyzed)
+    hd_analysis an;
+    CHECK_EQ(hd_analyze(h, &an), 0);
+    if (an.bfs.reachable == NULL)
         goto done;
 
     /* external = refcount - strong in-degree */
     for (uint32_t o = 0; o < n; o++)
-        CHECK_EQ(h->external[o], extra[o]);
+        CHECK_EQ(an.roots.external[o], extra[o]);
 
     /* roots and reachability */
     uint32_t roots[MAXN + 3], n_roots = 0;
@@ -133,7 +134,7 @@ check_random_graph(uint32_t n, uint32_t m, int allow_garbage)
     uint8_t reach[MAXN];
     reach_from(h, roots, n_roots, HD_NONE, reach);
     for (uint32_t o = 0; o < n; o++)
-        CHECK_EQ(h->reachable[o], reach[o]);
+        CHECK_EQ(an.bfs.reachable[o], reach[o]);
 
     /* BFS depth: shortest distance by relaxation to a fixpoint, first from
      * the named roots; then, for what they do not reach, from the objects
@@ -166,14 +167,14 @@ check_random_graph(uint32_t n, uint32_t m, int allow_garbage)
         }
     }
     for (uint32_t o = 0; o < n; o++) {
-        CHECK_EQ(h->depth[o], dist[o]);
-        if (h->parent[o] != HD_NONE) {
+        CHECK_EQ(an.bfs.depth[o], dist[o]);
+        if (an.bfs.parent[o] != HD_NONE) {
             int has = 0;
-            uint32_t p = h->parent[o];
+            uint32_t p = an.bfs.parent[o];
             for (uint64_t e = h->edge_start[p]; e < h->edge_start[p + 1]; e++)
                 has |= h->edge_dst[e] == o && !(h->edge_word[e] & 1);
             CHECK(has);
-            CHECK_EQ(h->depth[p] + 1, h->depth[o]);
+            CHECK_EQ(an.bfs.depth[p] + 1, an.bfs.depth[o]);
         }
     }
 
@@ -195,11 +196,11 @@ check_random_graph(uint32_t n, uint32_t m, int allow_garbage)
     }
     for (uint32_t a = 0; a < n; a++) {
         int cyclic = closure[a][a];
-        CHECK_EQ(h->scc[a] != HD_NONE, cyclic);
+        CHECK_EQ(an.cycles.scc[a] != HD_NONE, cyclic);
         for (uint32_t b = 0; b < n; b++) {
             int same = a == b || (closure[a][b] && closure[b][a]);
-            if (cyclic && h->scc[b] != HD_NONE)
-                CHECK_EQ(h->scc[a] == h->scc[b], same);
+            if (cyclic && an.cycles.scc[b] != HD_NONE)
+                CHECK_EQ(an.cycles.scc[a] == an.cycles.scc[b], same);
         }
     }
 
@@ -245,12 +246,12 @@ check_random_graph(uint32_t n, uint32_t m, int allow_garbage)
             if (deepest)
                 want = d;
         }
-        CHECK_EQ(h->idom[o], want);
+        CHECK_EQ(an.dom.idom[o], want);
         uint64_t ret = 0;
         for (uint32_t x = 0; x < n; x++)
             if (dom[o][x])
                 ret += h->size[x];
-        CHECK_EQ(h->retained[o], ret);
+        CHECK_EQ(an.dom.retained[o], ret);
     }
     /* type retained: the union of what the type's instances dominate */
     for (uint32_t t = 1; t <= h->n_types; t++) {
@@ -262,9 +263,10 @@ check_random_graph(uint32_t n, uint32_t m, int allow_garbage)
             if (covered)
                 want += h->size[x];
         }
-        CHECK_EQ(h->type_retained[t], want);
+        CHECK_EQ(an.sets.type_retained[t], want);
     }
 done:
+    hd_analysis__free(&an);
     hd_heap__free(h);
 }
 
@@ -317,13 +319,15 @@ test_analysis__long_chain(void)
     h->edge_start[n] = n;
     h->n_edges = n;
     h->refcount[0] = 2; /* one from the chain's tail, one from outside */
-    CHECK_EQ(hd_analyze(h), 0);
-    CHECK_EQ(h->depth[chain - 1], chain - 1);
-    CHECK_EQ(h->retained[0], (uint64_t)chain * 10);
-    CHECK_EQ(h->idom[chain - 1], chain - 2);
-    CHECK(!h->reachable[chain]);
-    CHECK_EQ(h->n_cycles, 2);
-    CHECK_EQ(h->retained[chain], (uint64_t)ring * 10); /* the garbage ring */
+    hd_analysis an;
+    CHECK_EQ(hd_analyze(h, &an), 0);
+    CHECK_EQ(an.bfs.depth[chain - 1], chain - 1);
+    CHECK_EQ(an.dom.retained[0], (uint64_t)chain * 10);
+    CHECK_EQ(an.dom.idom[chain - 1], chain - 2);
+    CHECK(!an.bfs.reachable[chain]);
+    CHECK_EQ(an.cycles.n, 2);
+    CHECK_EQ(an.dom.retained[chain], (uint64_t)ring * 10); /* the garbage ring */
+    hd_analysis__free(&an);
     hd_heap__free(h);
 }
 
@@ -342,7 +346,8 @@ test_analysis__real_dump_sampled(void)
     CHECK_EQ(hd_heap__read(&h, path, NULL, NULL), 0);
     if (h == NULL)
         return;
-    CHECK_EQ(hd_analyze(h), 0);
+    hd_analysis an;
+    CHECK_EQ(hd_analyze(h, &an), 0);
     uint64_t n = h->n_objects;
     CHECK(n > 1000);
     uint8_t *reach = malloc(n), *without = malloc(n);
@@ -355,8 +360,8 @@ test_analysis__real_dump_sampled(void)
             uint64_t sp = 0;
             removed = pass ? d : HD_NONE;
             memset(r, 0, n);
-            for (uint64_t i = 0; i < h->n_root_order; i++) {
-                uint32_t v = h->root_order[i];
+            for (uint64_t i = 0; i < an.roots.n_order; i++) {
+                uint32_t v = an.roots.order[i];
                 if (v != removed && !r[v]) {
                     r[v] = 1;
                     stack[sp++] = v;
@@ -379,7 +384,7 @@ test_analysis__real_dump_sampled(void)
         uint64_t lost_size = 0, mismatches = 0;
         for (uint64_t o = 0; o < n; o++) {
             int dominated = 0;
-            for (uint32_t x = (uint32_t)o; x != HD_NONE; x = h->idom[x])
+            for (uint32_t x = (uint32_t)o; x != HD_NONE; x = an.dom.idom[x])
                 if (x == d) {
                     dominated = 1;
                     break;
@@ -389,11 +394,12 @@ test_analysis__real_dump_sampled(void)
             lost_size += lost ? h->size[o] : 0;
         }
         CHECK_EQ(mismatches, 0);
-        CHECK_EQ(h->retained[d], lost_size);
+        CHECK_EQ(an.dom.retained[d], lost_size);
     }
     free(reach);
     free(without);
     free(stack);
+    hd_analysis__free(&an);
     hd_heap__free(h);
 }
 
