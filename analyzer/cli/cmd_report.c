@@ -75,13 +75,12 @@ run(int argc, char **argv)
                  o.n_pos == 3 ? o.pos[1] : "", o.n_pos == 3 ? " → " : "",
                  in);
         ro.source = src;
-        if ((err = hd_diff_open(&db, (const char *const *)dbs, o.n_pos)) == 0)
+        if ((err = hd_diff_open(&db, (const char *const *)dbs, o.n_pos)) == 0) {
             cli_warn_order(&hd_cmd_report, db, (const char *const *)o.pos,
                            o.n_pos);
-        hd_db_close(db);
-        db = NULL;
-        err = hd_report_growth_write((const char *const *)dbs, o.n_pos, &ro,
-                                     out);
+            err = hd_report_growth_write(db, (const char *const *)dbs,
+                                         o.n_pos, &ro, out);
+        }
     } else if ((err = hd_db_open(&db, dbs[0])) == 0)
         err = hd_report_write(db, &ro, out);
     if (err < 0) {

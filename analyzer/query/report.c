@@ -772,37 +772,46 @@ growth_table(page *p, int n, int by_path)
     return err < 0 ? err : 0;
 }
 
-/* The dumps side by side: when, how many objects, how big. */
+/* The dumps side by side: when, how many objects, how big (from the
+ * meta tables of the diff's databases: main, b, c). */
 static int
 growth_overview(page *p, const char *const *dbs, int n)
 {
+    static const char *const schema[] = {"main", "b", "c"};
     hd_buf *b = &p->h;
-    char v[512], s1[32], s2[32], c1[32];
+    char s1[32], s2[32], c1[32], sql[256];
     int64_t first = 0, last = 0;
+    int err = 0;
     hd_buf_puts(b, "<section id=\"overview\"><h2>The dumps</h2><table>"
                 "<thead><tr><th></th><th>database</th><th>dumped at</th><th "
                 "class=\"n\">objects</th><th class=\"n\">size</th></tr>"
                 "</thead><tbody>");
-    for (int i = 0; i < n; i++) {
-        hd_db *db = NULL;
-        int err = hd_db_open(&db, dbs[i]);
-        if (err < 0)
-            return err;
-        page q = {.db = db};
-        int64_t total = hd_meta_int(db, "total_size");
-        if (i == 0)
-            first = total;
-        last = total;
-        hd_buf_printf(b, "<tr><td>%d</td><td><code>", i + 1);
-        text(b, dbs[i], 200);
-        hd_buf_puts(b, "</code></td><td>");
-        text(b, meta_text(&q, "time", v, sizeof(v)), 80);
-        hd_buf_printf(b, "</td><td class=\"n\">%s</td><td class=\"n\">%s"
-                      "</td></tr>", hd_count_str(c1, sizeof(c1),
-                                                 hd_meta_int(db, "objects")),
-                      bytes(s1, sizeof(s1), total));
-        hd_db_close(db);
+    for (int i = 0; i < n && i < 3 && err == 0; i++) {
+        hd_rows *r = NULL;
+        snprintf(sql, sizeof(sql), "SELECT (SELECT value FROM %s.meta WHERE "
+                 "key = 'time'), (SELECT value FROM %s.meta WHERE key = "
+                 "'objects'), (SELECT value FROM %s.meta WHERE key = "
+                 "'total_size')", schema[i], schema[i], schema[i]);
+        if ((err = hd_query(&r, p->db, sql, 0, NULL)) == 0 &&
+            (err = hd_rows_next(r)) == 1) {
+            int64_t total = hd_rows_int(r, 2);
+            if (i == 0)
+                first = total;
+            last = total;
+            hd_buf_printf(b, "<tr><td>%d</td><td><code>", i + 1);
+            text(b, dbs[i], 200);
+            hd_buf_puts(b, "</code></td><td>");
+            text(b, hd_rows_text(r, 0) ? hd_rows_text(r, 0) : "", 80);
+            hd_buf_printf(b, "</td><td class=\"n\">%s</td><td class=\"n\">"
+                          "%s</td></tr>",
+                          hd_count_str(c1, sizeof(c1), hd_rows_int(r, 1)),
+                          bytes(s1, sizeof(s1), total));
+            err = 0;
+        }
+        hd_rows_free(r);
     }
+    if (err < 0)
+        return err;
     hd_buf_printf(b, "</tbody></table><p class=\"headline\">From the first "
                   "dump to the last the heap changed by %s.</p></section>\n",
                   signed_bytes(s2, sizeof(s2), last - first));
@@ -810,17 +819,19 @@ growth_overview(page *p, const char *const *dbs, int n)
 }
 
 int
-hd_report_growth_write(const char *const *dbs, int n,
+hd_report_growth_write(hd_db *diff, const char *const *dbs, int n,
                        const hd_report_opts *opts, const char *path)
 {
     hd_report_opts o = opts ? *opts : (hd_report_opts){0};
-    page p = {.o = &o};
+    page p = {.o = &o, .db = diff};
     hd_db *newest = NULL;
     hd_rows *desc = NULL;
     int err;
     defaults(&o);
-    if ((err = hd_diff_open(&p.db, dbs, n)) < 0 ||
-        (err = hd_db_open(&newest, dbs[n - 1])) < 0)
+    if (n < 2 || n > 3)
+        return hd_error_set(HD_EINVAL, "report: two or three databases, "
+                            "not %d", n);
+    if ((err = hd_db_open(&newest, dbs[n - 1])) < 0)
         goto done;
     head(&p, "heapdig growth report", NAV_GROWTH);
     hd_buf_puts(&p.j, "{\"total\": 0, \"nodes\": [], \"objects\": []}");
@@ -842,7 +853,6 @@ hd_report_growth_write(const char *const *dbs, int n,
     err = finish_page(&p, path);
 done:
     hd_rows_free(desc);
-    hd_db_close(p.db);
     hd_db_close(newest);
     hd_buf_free(&p.h);
     hd_buf_free(&p.j);

@@ -419,12 +419,13 @@ typedef struct hd_report_opts {
 int hd_report_write(hd_db *db, const hd_report_opts *opts, const char *path);
 
 /**
- * The growth report across 2 or 3 databases, oldest first: the dumps side
+ * The growth report across 2 or 3 databases, oldest first, as diff opened
+ * them (hd_diff_open(&diff, dbs, n); the caller closes it): the dumps side
  * by side, what grew by where it is held and by type (hd_diff_query's
  * rows, steady growth first, a chart of each row's counts), and the
  * newest dump's suspects.
  */
-int hd_report_growth_write(const char *const *dbs, int n,
+int hd_report_growth_write(hd_db *diff, const char *const *dbs, int n,
                            const hd_report_opts *opts, const char *path);
 
 /* ---- Pictures (Graphviz) --------------------------------------------------- */

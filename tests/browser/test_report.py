@@ -15,6 +15,7 @@ report (docs/report.png is made so).
 import json
 import os
 import stat
+import sqlite3
 import subprocess
 import sys
 
@@ -314,6 +315,19 @@ def growth(cli, outdir, b):
     check("with the count in each dump and a chart of them",
           first and "1,500 → 3,000 → 4,500" in first["text"] and
           first["bars"] == 3, repr(first))
+    rows = b.eval(r'''Array.from(document.querySelectorAll(
+      "#overview tbody tr")).map(function (tr) {
+        return Array.from(tr.cells).map(function (c) { return c.innerText; });
+      })''')
+    want = []
+    for i, d in enumerate(dumps):
+        con = sqlite3.connect(d + ".db")
+        meta = dict(con.execute("SELECT key, value FROM meta"))
+        con.close()
+        want.append([str(i + 1), d + ".db", meta["time"],
+                     "{:,}".format(meta["objects"])])
+    check("the dumps side by side: each database, its time and objects",
+          [r[:4] for r in rows or []] == want, repr((rows, want)))
     types = b.eval("document.querySelector('#growth-types tbody').innerText")
     check("by type: Session grew", "Session" in types, types[:200])
     stable = b.eval("document.querySelector('#growth-paths').innerText")
