@@ -118,6 +118,25 @@ CREATE TABLE holds (
     retained INTEGER NOT NULL
 );
 
+-- The dominator tree grouped as `heapdig tree` shows it (what each row
+-- dominates by type and label, items and keys as '[*]' where no one label
+-- retains enough; groups retaining threshold bytes or more), kept by the
+-- load for the thresholds of tree and its flame graph (0.5% and 0.01% of
+-- the heap), all levels: row 0 of each walk is the tops' parent, the rest
+-- in the order shown (depth first, largest first), each after its parent.
+CREATE TABLE tree (
+    threshold INTEGER NOT NULL,  -- bytes
+    id        INTEGER NOT NULL,  -- 0, 1, ... within the walk
+    parent    INTEGER,           -- tree.id of the row above; NULL for row 0
+    retained  INTEGER NOT NULL,  -- the group's (row 0: the tops')
+    size      INTEGER NOT NULL,  -- its shallow bytes
+    count     INTEGER NOT NULL,  -- objects in it
+    object    INTEGER,           -- objects.id of the one retaining most
+    type      INTEGER,           -- types.id
+    label     TEXT,              -- how they are held; a root's name at the top
+    PRIMARY KEY (threshold, id)
+) WITHOUT ROWID;
+
 -- References: src holds dst, stored as edges (clustered on src, seq: a
 -- reference's position among src's) with their labels stored once, and
 -- read through the refs view.  label is how src names it: '.attr',

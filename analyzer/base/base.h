@@ -92,6 +92,6 @@ void hd_hmap_free(hd_hmap *m);
 extern const char hd_schema_sql[]; /* generated from schema/heapdig.sql */
 /* The version of schema/heapdig.sql's tables, stored last by a load as meta
  * schema_version; databases of another are refused (load the dump again). */
-#define HD_SCHEMA_VERSION 10
+#define HD_SCHEMA_VERSION 11
 
 #endif /* HEAPDIG_BASE_BASE_H */

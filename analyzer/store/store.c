@@ -537,6 +537,8 @@ write_rows(sqlite3 *db, const hd_heap *h, const hd_analysis *a,
         (err = hd_labels_write(db, labels)) < 0 ||
         (err = write_held(db, &a->sets)) < 0 ||
         (err = write_waste(db, &a->waste)) < 0 ||
+        (err = hd_tree_rows_write(db, h, a, held_as, labels,
+                                  (int64_t)stats->total_size)) < 0 ||
         (err = write_roots_tracebacks(db, h)) < 0 ||
         (err = hd_sql_exec(db, "COMMIT", "commit")) < 0)
         goto done;

@@ -2,12 +2,14 @@
  *
  * store/write.h: what the store's writers share, inside store/ only:
  * SQL helpers and batched inserts (rows.c), label texts stored once
- * (labels.c), and the edges written on a second core into a database of
- * their own, then moved into the real one (edges.c).
+ * (labels.c), the grouped dominator tree (tree.c), and the edges written
+ * on a second core into a database of their own, then moved into the real
+ * one (edges.c).
  */
 #ifndef HEAPDIG_STORE_WRITE_H
 #define HEAPDIG_STORE_WRITE_H
 
+#include "analyze/analyze.h"
 #include "heap/heap.h"
 #include "base/base.h"
 
@@ -88,6 +90,14 @@ int hd_labels_write(sqlite3 *db, const hd_label_ids *li);
 int hd_labels_of_edges(const hd_heap *h, const uint32_t *idom,
                        hd_label_ids *li, uint32_t *edge_label,
                        uint32_t *held_as);
+
+/* ---- tree.c ---------------------------------------------------------------- */
+
+/* The tree table: the grouped dominator tree at HD_TREE_TABLE_PCT and
+ * HD_TREE_FOLDED_PCT of total bytes, held_as and li as the objects'. */
+int hd_tree_rows_write(sqlite3 *db, const hd_heap *h, const hd_analysis *a,
+                       const uint32_t *held_as, const hd_label_ids *li,
+                       int64_t total);
 
 /* ---- edges.c ---------------------------------------------------------------
  *

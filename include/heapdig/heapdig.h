@@ -345,6 +345,17 @@ typedef struct hd_tree_opts {
     long max_rows;     /**< rows under each row (0: all) */
     int64_t root;      /**< walk below this object; -1: from the tops */
 } hd_tree_opts;
+/** The thresholds of `heapdig tree` (percent of the heap), whose walks
+ *  the load keeps: hd_tree_walk answers them without walking. */
+#define HD_TREE_TABLE_PCT 0.5
+#define HD_TREE_FOLDED_PCT 0.01
+/** The bytes pct percent of a heap of total bytes is, as a threshold. */
+static inline int64_t
+hd_tree_threshold(int64_t total, double pct)
+{
+    int64_t t = (int64_t)((double)total * pct / 100.0);
+    return t < 1 ? 1 : t;
+}
 /** 0 goes on, HD_TREE_STOP ends the walk (hd_tree_walk returns 0), and
  *  HD_TREE_SKIP after an ENTER leaves out the rows under it and its LEAVE
  *  (its bytes count as shown in its parent's). */

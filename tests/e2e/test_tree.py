@@ -109,7 +109,58 @@ def main(cli, outdir):
           "%d vs %d" % (sub, cache_ret))
     rc, out, err = run(cli, "tree", db, "--format", "json")
     check("an unknown format is a usage error", rc == 2, err)
+    kept_walks(cli, outdir, db, total)
     return finish()
+
+
+def copy_of(db, path, *sql):
+    """A copy of the database with sql run on it."""
+    if os.path.exists(path):
+        os.unlink(path)
+    src, dst = sqlite3.connect(db), sqlite3.connect(path)
+    src.backup(dst)
+    for q in sql:
+        dst.execute(q)
+    dst.commit()
+    src.close()
+    dst.close()
+    return path
+
+
+def kept_walks(cli, outdir, db, total):
+    """The load keeps the walks of tree's two default thresholds; tree
+    answers from them exactly as a walk over the database would."""
+    con = sqlite3.connect(db)
+    kept = dict(con.execute("SELECT threshold, count(*) FROM tree GROUP BY 1"))
+    con.close()
+    want = sorted(max(1, int(total * pct / 100.0)) for pct in (0.5, 0.01))
+    check("the load keeps the walks of 0.5% and 0.01% of the heap",
+          sorted(kept) == want and all(n > 1 for n in kept.values()),
+          repr((kept, want)))
+    walked = copy_of(db, os.path.join(outdir, "walked.db"),
+                     "DELETE FROM tree")
+    for args in ([], ["-n", "1"], ["--depth", "1"], ["-n", "2", "--depth",
+                 "9"], ["--threshold", "0.5"], ["--format", "folded"],
+                 ["--threshold", "0.01", "--format", "folded"]):
+        a = run(cli, "tree", db, *args)
+        b = run(cli, "tree", walked, *args)
+        check("tree %s: the kept walk is the walk over the database"
+              % " ".join(args), a[0] == 0 and a == b and a[1].strip(),
+              "%r\n%r" % (a[1][:600], b[1][:600]))
+    marked = copy_of(db, os.path.join(outdir, "marked.db"),
+                     "UPDATE tree SET label = '[''MARKED'']' WHERE label = "
+                     "'[''_CACHE'']'")
+    rc, out, err = run(cli, "tree", marked)
+    check("tree reads the kept walk (a row changed in it shows)",
+          rc == 0 and "['MARKED']" in out and "['_CACHE']" not in out, out)
+    rc, out, err = run(cli, "tree", marked, "--threshold", "0.3")
+    check("... and walks the database for a threshold not kept",
+          rc == 0 and "['_CACHE']" in out and "MARKED" not in out, out)
+    looped = copy_of(db, os.path.join(outdir, "looped.db"),
+                     "UPDATE tree SET parent = id WHERE id = 2")
+    rc, out, err = run(cli, "tree", looped)
+    check("a kept row under itself is a clear error", rc == 1 and
+          "inconsistent" in err and "load the dump again" in err, err)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 
     base <- heap <- read
             heap <- analyze <- store <- pipeline.c (read, analyze, store)
+    base <- tree <- store, query          (the dominator tree grouped, from any source)
     base <- query                         (a database read back, never the model)
     cli  -> query, pipeline (through heapdig/heapdig.h), base
 
@@ -20,9 +21,10 @@ ALLOWED = {
     "heap": {"base"},
     "read": {"heap", "base"},
     "analyze": {"heap", "base"},
-    "store": {"analyze", "heap", "base"},
+    "tree": {"base"},
+    "store": {"analyze", "tree", "heap", "base"},
     "pipeline": {"read", "analyze", "store", "heap", "base"},
-    "query": {"base"},
+    "query": {"tree", "base"},
     "cli": {"query", "base"},
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
