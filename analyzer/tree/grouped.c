@@ -157,19 +157,20 @@ tally(const hd_gt_child *c, size_t n, int by_kind, size_t *gid, group **cand,
 
 /* The groups of the children that retain the threshold, largest first:
  * exact (type and label) where one is big enough, the rest by kind of
- * label.  c is reordered so that each group is a run of it (hashing, not
- * sorting: the load groups every level of a 10 M-object heap twice). */
+ * label; *ids receives the members' ids, each group a run of it.  By
+ * hashing, not sorting: the load groups every level of a 10 M-object heap
+ * twice. */
 static int
-group_children(build *b, hd_gt_child *c, size_t n, group **out,
-               size_t *n_out)
+group_children(build *b, const hd_gt_child *c, size_t n, group **out,
+               size_t *n_out, int64_t **ids)
 {
     size_t *gid = malloc((n ? n : 1) * sizeof(size_t));
     size_t *at = NULL, n_cand = 0, cap = 0, ng = 0;
     group *cand = NULL, *g = NULL;
-    hd_gt_child *tmp = malloc((n ? n : 1) * sizeof(*c));
     int64_t threshold = b->o->threshold;
     int err = 0;
-    if (gid == NULL || tmp == NULL)
+    *ids = malloc((n ? n : 1) * sizeof(**ids));
+    if (gid == NULL || *ids == NULL)
         goto nomem;
     for (size_t i = 0; i < n; i++)
         gid[i] = SIZE_MAX;
@@ -181,8 +182,8 @@ group_children(build *b, hd_gt_child *c, size_t n, group **out,
             gid[i] = SIZE_MAX;
     if (tally(c, n, 1, gid, &cand, &n_cand, &cap) < 0)
         goto nomem;
-    /* candidates kept as groups, their members made runs of c in group
-     * order (a counting sort); the rest go after them */
+    /* the candidates kept as groups, their members' runs in group order
+     * (a counting sort) */
     if ((g = malloc((n_cand ? n_cand : 1) * sizeof(*g))) == NULL ||
         (at = malloc((n_cand + 1) * sizeof(size_t))) == NULL)
         goto nomem;
@@ -196,11 +197,11 @@ group_children(build *b, hd_gt_child *c, size_t n, group **out,
         g[ng].first = run;
         run += g[ng++].n;
     }
-    for (size_t i = 0, rest = run; i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         size_t k = at[gid[i]];
-        tmp[k == SIZE_MAX ? rest++ : g[k].first + --g[k].n] = c[i];
+        if (k != SIZE_MAX)
+            (*ids)[g[k].first + --g[k].n] = c[i].id;
     }
-    memcpy(c, tmp, n * sizeof(*c));
     for (size_t k = 0; k < ng; k++) {
         g[k].n = (k + 1 < ng ? g[k + 1].first : run) - g[k].first;
         g[k].text = g[k].by_kind && g[k].label == HD_GT_ITEM
@@ -214,9 +215,10 @@ nomem:
     free(g);
     g = NULL;
     ng = 0;
+    free(*ids);
+    *ids = NULL;
 done:
     free(gid);
-    free(tmp);
     free(cand);
     free(at);
     *out = g;
@@ -238,31 +240,22 @@ static void build_under(build *b, size_t row, const int64_t *ids, size_t n,
                         int64_t retained, int64_t size, int depth, int top);
 
 /* The rows of one level under row: all its groups, the first max_rows
- * walked into. */
+ * walked into.  c is freed here, before the walk goes deeper. */
 static void
 build_groups(build *b, size_t row, hd_gt_child *c, size_t n, int depth)
 {
     group *g = NULL;
     size_t ng = 0;
     int64_t *ids = NULL;
-    if (n == 0)
-        return;
-    if ((b->err = group_children(b, c, n, &g, &ng)) < 0)
-        return;
-    if ((ids = malloc(n * sizeof(*ids))) == NULL) {
-        b->err = hd_error_set(HD_ENOMEM, "tree: out of memory");
-        goto done;
-    }
+    b->err = n ? group_children(b, c, n, &g, &ng, &ids) : 0;
+    free(c);
     for (size_t k = 0; k < ng && b->err == 0; k++) {
         size_t at = add_row(b, row, &g[k]);
         if (b->err || (b->o->max_rows > 0 && (long)k >= b->o->max_rows))
             continue;
-        for (size_t m = 0; m < g[k].n; m++)
-            ids[m] = c[g[k].first + m].id;
-        build_under(b, at, ids, g[k].n, g[k].retained, g[k].size,
-                    depth + 1, 0);
+        build_under(b, at, ids + g[k].first, g[k].n, g[k].retained,
+                    g[k].size, depth + 1, 0);
     }
-done:
     free(g);
     free(ids);
 }
@@ -281,7 +274,7 @@ build_under(build *b, size_t row, const int64_t *ids, size_t n,
         return;
     if ((b->err = b->src->children(b->src->ctx, ids, n, top, &c, &nc,
                                    &cap)) < 0)
-        goto done;
+        goto fail;
     for (size_t i = 0; i < nc; i++)
         below += c[i].retained;
     /* what a row retains is itself and what it dominates: a database that
@@ -295,12 +288,13 @@ build_under(build *b, size_t row, const int64_t *ids, size_t n,
                               PRId64 " itself and dominates %" PRId64
                               ": load the dump again", ids[0], more, retained,
                               size, below);
-        goto done;
+        goto fail;
     }
     if (top)
         b->t->row[row].retained = below;
-    build_groups(b, row, c, nc, depth);
-done:
+    build_groups(b, row, c, nc, depth); /* frees c */
+    return;
+fail:
     free(c);
 }
 
