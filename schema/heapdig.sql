@@ -166,14 +166,17 @@ FROM edges e LEFT JOIN labels l ON l.id = e.label;
 -- A component through a module or a class takes in every instance its
 -- globals hold (instance -> class -> method -> __globals__ -> globals);
 -- the cycles among the rest of it (without modules, classes, functions and
--- their __dict__s: a Session and its Connection) are rows of their own.
+-- their __dict__s: a Session and its Connection) are rows of their own;
+-- backbone marks the cycles through a module or a class (`heapdig cycles`
+-- sums them up: every program has them).
 CREATE TABLE cycles (
     id         INTEGER PRIMARY KEY,  -- = objects.scc
     members    INTEGER NOT NULL,
     size       INTEGER NOT NULL,     -- shallow bytes of the members
     retained   INTEGER NOT NULL,     -- bytes freed if the cycle were freed
     reachable  INTEGER NOT NULL,
-    finalizers INTEGER NOT NULL      -- members with __del__ / tp_finalize
+    finalizers INTEGER NOT NULL,     -- members with __del__ / tp_finalize
+    backbone   INTEGER NOT NULL      -- 1: through a module or a class
 );
 
 -- Named roots: sys.modules, builtins, thread frames, frame locals, thread

@@ -66,7 +66,7 @@ typedef struct hd_cycles {
     uint32_t n;
     uint32_t *members, *finalizers; /* [1..n] */
     uint64_t *size, *retained;
-    uint8_t *reachable;
+    uint8_t *reachable, *backbone; /* backbone: a module or class in it */
 } hd_cycles;
 int hd_cycles__compute(const hd_heap *h, const uint8_t *reachable,
                        hd_cycles *out, uint32_t **garbage_reps,

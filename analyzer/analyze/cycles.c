@@ -220,9 +220,10 @@ hd_cycles__compute(const hd_heap *h, const uint8_t *reachable, hd_cycles *c,
     c->size = calloc(nc, sizeof(uint64_t));
     c->retained = calloc(nc, sizeof(uint64_t));
     c->reachable = calloc(nc, 1);
+    c->backbone = calloc(nc, 1);
     c->finalizers = calloc(nc, sizeof(uint32_t));
     if (!c->members || !c->size || !c->retained ||
-        !c->reachable || !c->finalizers) {
+        !c->reachable || !c->backbone || !c->finalizers) {
         err = hd_error_set(HD_ENOMEM, "out of memory (cycles)");
         goto done;
     }
@@ -234,6 +235,7 @@ hd_cycles__compute(const hd_heap *h, const uint8_t *reachable, hd_cycles *c,
         c->members[id]++;
         c->size[id] += h->size[o];
         c->reachable[id] |= reachable[o];
+        c->backbone[id] |= (h->flags[o] & (HD_OBJ_TYPE | HD_OBJ_MODULE)) != 0;
         if (h->flags[o] & (HD_OBJ_FINALIZER | HD_OBJ_LEGACY_DEL))
             c->finalizers[id]++;
     }
@@ -295,6 +297,7 @@ hd_cycles__free(hd_cycles *c)
     free(c->size);
     free(c->retained);
     free(c->reachable);
+    free(c->backbone);
     free(c->finalizers);
     memset(c, 0, sizeof(*c));
 }

@@ -17,7 +17,7 @@ run(int argc, char **argv)
 {
     cli_opts o;
     hd_db *db = NULL;
-    char sql[1024];
+    char sql[2048];
     int rc = cli_parse(&hd_cmd_cycles, &o, argc, argv, OPTIONS);
     if (rc)
         return rc;
@@ -27,22 +27,23 @@ run(int argc, char **argv)
      * finalisers, then the rest; last the backbone every program has
      * (cycles through a module or a class: its functions' __globals__, its
      * methods, its instances), which the table sums up in one line. */
-#define KIND "CASE WHEN c.reachable = 0 THEN 'garbage' WHEN EXISTS (SELECT 1 "  \
-             "FROM objects m WHERE m.scc = c.id AND (m.flags & " HD_SQL(HD_OBJ_TYPE | HD_OBJ_MODULE) ") != 0) "     \
+#define KIND "CASE WHEN c.reachable = 0 THEN 'garbage' WHEN c.backbone " \
              "THEN 'backbone' ELSE 'live' END"
+    /* the rows shown chosen first, then what they hold counted (for all
+     * 72,854 cycles of a 10 M heap that took a second) */
     snprintf(sql, sizeof(sql),
-             "SELECT * FROM (SELECT c.id AS cycle, " KIND " AS state, "
-             "c.members, c.size, c.retained, "
-             "c.finalizers, (SELECT group_concat(n, ', ') FROM (SELECT t.name "
-             "|| ' x' || count(*) AS n FROM objects m JOIN types t ON t.id = "
-             "m.type WHERE m.scc = c.id GROUP BY t.name ORDER BY count(*) "
-             "DESC, t.name LIMIT 4)) AS types, (SELECT min(m.id) FROM objects"
-             " m WHERE m.scc = c.id) AS example FROM cycles c %s) WHERE %s "
-             "ORDER BY CASE state WHEN 'garbage' THEN 0 WHEN 'live' THEN 1 "
-             "ELSE 2 END, finalizers > 0 DESC, retained DESC, cycle LIMIT %ld",
-             o.garbage ? "WHERE c.reachable = 0" : "",
-             o.format == OUT_TABLE ? "state != 'backbone'" : "1",
-             o.limit);
+             "SELECT cycle, state, members, size, retained, finalizers, "
+             "(SELECT group_concat(n, ', ') FROM (SELECT t.name || ' x' || "
+             "count(*) AS n FROM objects m JOIN types t ON t.id = m.type "
+             "WHERE m.scc = cycle GROUP BY t.name ORDER BY count(*) DESC, "
+             "t.name LIMIT 4)) AS types, (SELECT min(m.id) FROM objects m "
+             "WHERE m.scc = cycle) AS example FROM (SELECT c.id AS cycle, "
+             KIND " AS state, c.members, c.size, c.retained, c.finalizers "
+             "FROM cycles c WHERE %s AND %s ORDER BY CASE " KIND " WHEN "
+             "'garbage' THEN 0 WHEN 'live' THEN 1 ELSE 2 END, c.finalizers > "
+             "0 DESC, c.retained DESC, c.id LIMIT %ld)",
+             o.garbage ? "c.reachable = 0" : "1",
+             o.format == OUT_TABLE ? KIND " != 'backbone'" : "1", o.limit);
     rc = cli_print_query(&hd_cmd_cycles, db, sql, 0, NULL, o.format);
     if (rc == 0) {
         snprintf(sql, sizeof(sql), "SELECT count(*) FROM cycles c WHERE %s "

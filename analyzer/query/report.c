@@ -544,8 +544,7 @@ garbage(page *p)
                         "count(*) AS n FROM objects m JOIN types t ON t.id = "
                         "m.type WHERE m.scc = c.id GROUP BY t.name ORDER BY "
                         "count(*) DESC, t.name LIMIT 4)) FROM cycles c WHERE "
-                        "NOT EXISTS (SELECT 1 FROM objects m WHERE m.scc = "
-                        "c.id AND (m.flags & " HD_SQL(HD_OBJ_TYPE | HD_OBJ_MODULE) ") != 0) ORDER BY c.reachable, "
+                        "c.backbone = 0 ORDER BY c.reachable, "
                         "c.finalizers > 0 DESC, c.retained DESC LIMIT 12", 0,
                         NULL)) < 0)
         return err;

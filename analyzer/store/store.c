@@ -201,7 +201,7 @@ static int
 write_cycles(sqlite3 *db, const hd_cycles *cyc)
 {
     hd_batch b;
-    int err = hd_batch_open(&b, db, "cycles", 6);
+    int err = hd_batch_open(&b, db, "cycles", 7);
     for (uint32_t c = 1; c <= cyc->n && err == 0; c++) {
         hd_batch_int(&b, c);
         hd_batch_int(&b, cyc->members[c]);
@@ -209,6 +209,7 @@ write_cycles(sqlite3 *db, const hd_cycles *cyc)
         hd_batch_int(&b, (int64_t)cyc->retained[c]);
         hd_batch_int(&b, cyc->reachable[c]);
         hd_batch_int(&b, cyc->finalizers[c]);
+        hd_batch_int(&b, cyc->backbone[c]);
         err = hd_batch_row(&b);
     }
     return hd_batch_close(&b, err);
