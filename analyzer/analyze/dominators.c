@@ -22,7 +22,7 @@
  * ancestor step.  Unlike the iterative Cooper–Harvey–Kennedy scheme it does
  * not stall on the long dominator chains heaps have (linked lists, deep
  * trees).  Time O(E log V) in theory, near-linear in practice; memory
- * 6 u32 per vertex plus the reverse graph.
+ * 8 u32 per vertex plus the reverse graph.
  *
  * Retained sizes: in reverse preorder every vertex adds its retained size to
  * its idom (a dominator always precedes its dominatees in preorder).
@@ -36,11 +36,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct dfs_frame {
-    uint32_t v;  /* vertex (n = the virtual root) */
-    uint64_t e;  /* next edge index (for the virtual root: next root) */
-} dfs_frame;
-
 /* Lengauer-Tarjan's working arrays; vertices are preorder numbers, 1 the
  * virtual root, 0 "not reached". */
 typedef struct lt {
@@ -48,7 +43,6 @@ typedef struct lt {
     uint32_t *order;    /* preorder number -> object */
     uint32_t *dparent, *semi, *label, *anc, *path, *idom;
     uint8_t *from_vroot; /* object has an edge from the virtual root */
-    dfs_frame *calls;
     uint32_t count;
 } lt;
 
@@ -65,9 +59,8 @@ lt_alloc(lt *t, uint64_t n)
     t->path = malloc(m * sizeof(uint32_t));
     t->idom = malloc(m * sizeof(uint32_t));
     t->from_vroot = calloc((size_t)n + 1, 1);
-    t->calls = malloc(m * sizeof(dfs_frame));
     return t->pre && t->order && t->dparent && t->semi && t->label &&
-                   t->anc && t->path && t->idom && t->from_vroot && t->calls
+                   t->anc && t->path && t->idom && t->from_vroot
                ? 0
                : -1;
 }
@@ -84,46 +77,53 @@ lt_free(lt *t)
     free(t->path);
     free(t->idom);
     free(t->from_vroot);
-    free(t->calls);
 }
 
 /* (1) Iterative DFS from the virtual root (its edges: the roots in order,
- * then extra), numbering in preorder; weak edges are not followed. */
+ * then extra), numbering in preorder; weak edges are not followed.  The
+ * stack lives in arrays free until (2): its objects in path[], each one's
+ * next edge (an offset from its first) in idom[]; the virtual root, always
+ * at the bottom, is not on it (16 bytes an object fewer than frames). */
 static void
 lt_dfs(lt *t, const hd_heap *h, const hd_roots *roots, const uint32_t *extra,
        uint64_t n_vroot)
 {
-    uint64_t cp = 0, vroot = h->n_objects;
-    t->order[++t->count] = (uint32_t)vroot;
+    uint32_t *stack = t->path, *at = t->idom;
+    uint64_t sp = 0, next_root = 0;
+    t->order[++t->count] = (uint32_t)h->n_objects; /* the virtual root */
     t->dparent[t->count] = 0;
-    t->calls[cp++] = (dfs_frame){(uint32_t)vroot, 0};
-    while (cp > 0) {
-        dfs_frame *f = &t->calls[cp - 1];
-        uint32_t w;
-        if (f->v == vroot) {
-            if (f->e >= n_vroot) {
-                cp--;
-                continue;
-            }
-            w = f->e < roots->n_order ? roots->order[f->e]
-                                      : extra[f->e - roots->n_order];
-            f->e++;
+    for (;;) {
+        uint32_t w, from;
+        if (sp == 0) {
+            if (next_root >= n_vroot)
+                break;
+            w = next_root < roots->n_order
+                    ? roots->order[next_root]
+                    : extra[next_root - roots->n_order];
+            next_root++;
+            from = 1;
         } else {
-            if (f->e >= h->edge_start[f->v + 1]) {
-                cp--;
+            uint32_t v = stack[sp - 1];
+            uint64_t e = h->edge_start[v] + at[sp - 1];
+            /* (an object of 2^32 references or more, which no memory
+             * holds, is cut there rather than walked again) */
+            if (e >= h->edge_start[v + 1] || at[sp - 1] == UINT32_MAX) {
+                sp--;
                 continue;
             }
-            uint64_t e = f->e++;
+            at[sp - 1]++;
             if (h->edge_word[e] & HD_EDGE_WEAK)
                 continue;
             w = h->edge_dst[e];
+            from = t->pre[v];
         }
         if (t->pre[w])
             continue;
         t->pre[w] = ++t->count;
         t->order[t->count] = w;
-        t->dparent[t->count] = f->v == vroot ? 1 : t->pre[f->v];
-        t->calls[cp++] = (dfs_frame){w, h->edge_start[w]};
+        t->dparent[t->count] = from;
+        stack[sp] = w;
+        at[sp++] = 0;
     }
     for (uint32_t k = 1; k <= t->count; k++) {
         t->semi[k] = t->label[k] = k;
