@@ -18,7 +18,7 @@ typedef struct array_source {
     const uint32_t *held_as;
     const hd_label_ids *li;
     uint32_t *start, *kid; /* what o dominates: kid[start[o] .. start[o+1]) */
-    uint32_t *root_of;     /* the first root naming each object, or HD_NONE */
+    hd_hmap root_of;       /* object + 1 -> the first root naming it */
     hd_gt_names names;
 } array_source;
 
@@ -41,11 +41,15 @@ add_child(array_source *s, uint32_t o, int top, hd_gt_child **c, size_t *len,
     *x = (hd_gt_child){o, (int64_t)s->a->dom.retained[o],
                        (int64_t)s->h->size[o], s->h->type[o], 0, 0};
     if (top) { /* as the tree query names them */
-        const char *name = s->root_of[o] == HD_NONE
-                               ? "(held by several roots)"
-                               : hd_heap__str(s->h,
-                                              s->h->root_name[s->root_of[o]],
-                                              NULL);
+        const char *name = "(held by several roots)";
+        uint64_t j = s->root_of.keys ? hd_hmap_first(&s->root_of, o + 1ull) : 0;
+        for (; s->root_of.keys && s->root_of.keys[j];
+             j = (j + 1) & s->root_of.mask)
+            if (s->root_of.keys[j] == o + 1ull) {
+                name = hd_heap__str(s->h, s->h->root_name[s->root_of.vals[j]],
+                                    NULL);
+                break;
+            }
         int err = hd_gt_name(&s->names, name, &x->label);
         x->kind = name[0] == '[' ? HD_GT_ITEM : x->label;
         return err;
@@ -122,8 +126,7 @@ hd_tree_rows_write(sqlite3 *db, const hd_heap *h, const hd_analysis *a,
     int err = 0;
     s.start = calloc((size_t)n + 2, sizeof(uint32_t));
     s.kid = malloc(((size_t)n + 1) * sizeof(uint32_t));
-    s.root_of = malloc(((size_t)n + 1) * sizeof(uint32_t));
-    if (!s.start || !s.kid || !s.root_of) {
+    if (!s.start || !s.kid) {
         err = hd_error_set(HD_ENOMEM, "out of memory (tree)");
         goto done;
     }
@@ -136,10 +139,18 @@ hd_tree_rows_write(sqlite3 *db, const hd_heap *h, const hd_analysis *a,
     for (uint64_t o = 0; o < n; o++)
         if (a->dom.idom[o] != HD_NONE)
             s.kid[s.start[a->dom.idom[o] + 1]++] = (uint32_t)o;
-    for (uint64_t o = 0; o < n; o++)
-        s.root_of[o] = HD_NONE;
-    for (uint64_t i = h->n_roots; i-- > 0;) /* the first one wins */
-        s.root_of[h->root_obj[i]] = (uint32_t)i;
+    for (uint64_t i = 0; i < h->n_roots; i++) { /* the first one names it */
+        uint64_t key = h->root_obj[i] + 1ull;
+        if (hd_hmap_reserve(&s.root_of, 1) < 0) {
+            err = hd_error_set(HD_ENOMEM, "out of memory (tree)");
+            goto done;
+        }
+        uint64_t j = hd_hmap_first(&s.root_of, key);
+        while (s.root_of.keys[j] && s.root_of.keys[j] != key)
+            j = (j + 1) & s.root_of.mask;
+        if (!s.root_of.keys[j])
+            hd_hmap_put_at(&s.root_of, j, key, (uint32_t)i);
+    }
     for (size_t k = 0; k < sizeof(pct) / sizeof(pct[0]) && err == 0; k++) {
         hd_tree_opts o = {hd_tree_threshold(total, pct[k]), 0, 0, -1};
         hd_gtree t;
@@ -152,7 +163,7 @@ hd_tree_rows_write(sqlite3 *db, const hd_heap *h, const hd_analysis *a,
 done:
     free(s.start);
     free(s.kid);
-    free(s.root_of);
+    hd_hmap_free(&s.root_of);
     hd_gt_names_free(&s.names);
     return err;
 }
