@@ -29,6 +29,8 @@ run(int argc, char **argv)
      * methods, its instances), which the table sums up in one line. */
 #define KIND "CASE WHEN c.reachable = 0 THEN 'garbage' WHEN c.backbone " \
              "THEN 'backbone' ELSE 'live' END"
+#define ORDER "CASE state WHEN 'garbage' THEN 0 WHEN 'live' THEN 1 ELSE 2 " \
+              "END, finalizers > 0 DESC, retained DESC, cycle"
     /* the rows shown chosen first, then what they hold counted (for all
      * 72,854 cycles of a 10 M heap that took a second) */
     snprintf(sql, sizeof(sql),
@@ -39,9 +41,8 @@ run(int argc, char **argv)
              "t.name LIMIT 4)) AS types, (SELECT min(m.id) FROM objects m "
              "WHERE m.scc = cycle) AS example FROM (SELECT c.id AS cycle, "
              KIND " AS state, c.members, c.size, c.retained, c.finalizers "
-             "FROM cycles c WHERE %s AND %s ORDER BY CASE " KIND " WHEN "
-             "'garbage' THEN 0 WHEN 'live' THEN 1 ELSE 2 END, c.finalizers > "
-             "0 DESC, c.retained DESC, c.id LIMIT %ld)",
+             "FROM cycles c WHERE %s AND %s ORDER BY " ORDER " LIMIT %ld) "
+             "ORDER BY " ORDER,
              o.garbage ? "c.reachable = 0" : "1",
              o.format == OUT_TABLE ? KIND " != 'backbone'" : "1", o.limit);
     rc = cli_print_query(&hd_cmd_cycles, db, sql, 0, NULL, o.format);
@@ -70,6 +71,7 @@ run(int argc, char **argv)
         hd_rows_free(r);
     }
 #undef KIND
+#undef ORDER
     hd_db_close(db);
     return rc;
 }

@@ -424,18 +424,20 @@ hd_db_check_dominators(hd_db *db)
 {
     hd_rows *r = NULL;
     int64_t roots = 0;
-    int err = hd_query(&r, db, "SELECT coalesce(sum(retained), 0) FROM "
-                       "objects WHERE idom IS NULL AND reachable = 1", 0,
-                       NULL);
-    if (err == 0 && (err = hd_rows_next(r)) == 1) {
-        roots = hd_rows_int(r, 0);
+    /* added here, wrapping as the load's sums do (SQLite's sum() stops at
+     * 2^63 with an error, and a crafted dump's sizes reach it) */
+    int err = hd_query(&r, db, "SELECT retained FROM objects WHERE idom IS "
+                       "NULL AND reachable = 1", 0, NULL);
+    while (err == 0 && (err = hd_rows_next(r)) == 1) {
+        roots = (int64_t)((uint64_t)roots + (uint64_t)hd_rows_int(r, 0));
         err = 0;
     }
     hd_rows_free(r);
     if (err < 0)
         return err;
-    int64_t reachable = hd_meta_int(db, "total_size") -
-                        hd_meta_int(db, "unreachable_size");
+    int64_t reachable = (int64_t)((uint64_t)hd_meta_int(db, "total_size") -
+                                  (uint64_t)hd_meta_int(db,
+                                                        "unreachable_size"));
     if (roots != reachable)
         return hd_error_set(HD_EINVAL, "the database is inconsistent: the "
                             "dominator tree's tops retain %" PRId64 " bytes "

@@ -68,6 +68,14 @@ hd_gt_names_free(hd_gt_names *m)
 
 /* ---- Grouping ------------------------------------------------------------ */
 
+/* Sums of sizes a crafted dump may make past 2^63: they wrap, as the
+ * dominators' own do, instead of overflowing. */
+static inline int64_t
+add(int64_t a, int64_t b)
+{
+    return (int64_t)((uint64_t)a + (uint64_t)b);
+}
+
 typedef struct group {
     size_t first, n; /* a run of the children (tally: the largest one) */
     int64_t retained, size, top; /* top: the member retaining most */
@@ -144,8 +152,8 @@ tally(const hd_gt_child *c, size_t n, int by_kind, size_t *gid, group **cand,
         }
         group *g = &(*cand)[m.vals[j]];
         g->n++;
-        g->retained += c[i].retained;
-        g->size += c[i].size;
+        g->retained = add(g->retained, c[i].retained);
+        g->size = add(g->size, c[i].size);
         if (c[i].retained > c[g->first].retained ||
             (c[i].retained == c[g->first].retained && c[i].id < g->top))
             g->first = i, g->top = c[i].id;
@@ -276,10 +284,10 @@ build_under(build *b, size_t row, const int64_t *ids, size_t n,
                                    &cap)) < 0)
         goto fail;
     for (size_t i = 0; i < nc; i++)
-        below += c[i].retained;
+        below = add(below, c[i].retained);
     /* what a row retains is itself and what it dominates: a database that
      * says otherwise (an idom loop below it) is not shown as if whole */
-    if (!top && below != retained - size) {
+    if (!top && below != add(retained, -size)) {
         char more[48] = "";
         if (n > 1)
             snprintf(more, sizeof(more), " (and %zu more)", n - 1);
@@ -370,14 +378,15 @@ tell_under(tell *w, size_t row, int depth)
                 out.count = 0;
                 out.label = NULL;
                 for (size_t m = r; m != NO_ROW; m = w->next[m]) {
-                    out.retained += w->t->row[m].retained;
+                    out.retained = add(out.retained,
+                                       w->t->row[m].retained);
                     out.count++;
                 }
                 if (w->visit(w->ctx, HD_TREE_MORE, &out, 0))
                     w->stop = 1;
                 break;
             }
-            shown += g->retained;
+            shown = add(shown, g->retained);
             int v = w->visit(w->ctx, HD_TREE_ENTER, &out, 0);
             if (v == HD_TREE_SKIP)
                 continue;
@@ -389,7 +398,7 @@ tell_under(tell *w, size_t row, int depth)
         }
     }
     if (!w->stop && w->visit(w->ctx, HD_TREE_LEAVE, NULL,
-                             w->t->row[row].retained - shown))
+                             add(w->t->row[row].retained, -shown)))
         w->stop = 1;
 }
 
