@@ -3,7 +3,8 @@
  * tree.c: the dominator tree grouped the way a person reads it
  * (heapdig.h: hd_tree_walk), for `heapdig tree` and its flame graphs: the
  * walk the load kept for the threshold asked (tree/grouped.h builds the
- * same rows), or one over the database's rows.
+ * same rows), below one object when it is a row by itself, or else one
+ * over the database's rows.
  */
 #include "query/query.h"
 #include "tree/grouped.h"
@@ -150,6 +151,50 @@ kept_walk(hd_db *db, int64_t threshold, hd_gtree *t)
     return err < 0 ? err : 0;
 }
 
+/* The rows under the kept row of root alone (a row of one object: what
+ * `tree DB OBJ` shows, rooted there), if the kept walk goes as deep below
+ * it as o asks; none otherwise. */
+static int
+kept_subtree(const hd_gtree *all, const hd_tree_opts *o, hd_gtree *sub)
+{
+    size_t at = 0, *map = NULL;
+    int depth = 0, err = 0;
+    memset(sub, 0, sizeof(*sub));
+    for (size_t i = 1; i < all->n && at == 0; i++)
+        if (all->row[i].first == o->root && all->row[i].count == 1)
+            at = i;
+    if (at == 0)
+        return 0;
+    for (size_t i = at; i != 0; i = all->row[i].parent) /* parents first */
+        depth++;
+    if (depth - 1 + (o->max_depth > 0 ? o->max_depth : 1000) > 1000)
+        return 0; /* the load's walk stops at 1000 levels from the tops */
+    if ((map = malloc(all->n * sizeof(*map))) == NULL)
+        return hd_error_set(HD_ENOMEM, "tree: out of memory");
+    for (size_t i = 0; i < all->n; i++)
+        map[i] = SIZE_MAX;
+    hd_gt_row top = all->row[at];
+    top.parent = 0;
+    top.label = NULL;
+    sub->depth0 = 1;
+    map[at] = 0;
+    err = hd_gtree_add(sub, &top);
+    /* its rows follow it, each after its parent, until one that is not
+     * below it */
+    for (size_t i = at + 1; i < all->n && err == 0; i++) {
+        if (map[all->row[i].parent] == SIZE_MAX)
+            break;
+        hd_gt_row r = all->row[i];
+        r.parent = map[r.parent];
+        map[i] = sub->n;
+        err = hd_gtree_add(sub, &r);
+    }
+    free(map);
+    if (err < 0)
+        hd_gtree_free(sub);
+    return err;
+}
+
 int
 hd_tree_walk(hd_db *db, const hd_tree_opts *o, hd_tree_visit visit,
              void *ctx)
@@ -163,9 +208,16 @@ hd_tree_walk(hd_db *db, const hd_tree_opts *o, hd_tree_visit visit,
         (err = hd_query(&s.type_name, db, "SELECT name FROM types WHERE id "
                         "= ?1", 0, NULL)) < 0)
         goto done;
-    if (o->root < 0 && (err = kept_walk(db, o->threshold, &t)) < 0)
+    if ((err = kept_walk(db, o->threshold, &t)) < 0)
         goto done;
-    if (t.n > 0) { /* the load's walk: all rows, told within o's limits */
+    if (t.n > 0 && o->root >= 0) { /* below one object: its rows, if kept */
+        hd_gtree all = t;
+        err = kept_subtree(&all, o, &t);
+        hd_gtree_free(&all);
+        if (err < 0)
+            goto done;
+    }
+    if (t.n > 0) { /* the load's walk: its rows, told within o's limits */
         err = hd_gtree_tell(&t, o, type_name, &s, visit, ctx);
         goto done;
     }

@@ -147,6 +147,24 @@ def kept_walks(cli, outdir, db, total):
         check("tree %s: the kept walk is the walk over the database"
               % " ".join(args), a[0] == 0 and a == b and a[1].strip(),
               "%r\n%r" % (a[1][:600], b[1][:600]))
+    con = sqlite3.connect(db)
+    cache = "#%d" % con.execute("SELECT dst FROM refs WHERE label = "
+                                "'[''_CACHE'']'").fetchone()[0]
+    con.close()
+    for args in ([cache], [cache, "-n", "1"], [cache, "--depth", "1"],
+                 [cache, "--format", "folded"]):
+        a = run(cli, "tree", db, *args)
+        b = run(cli, "tree", walked, *args)
+        check("tree %s: below a kept row, the kept rows are the walk's"
+              % " ".join(args), a[0] == 0 and a == b and a[1].strip(),
+              "%r\n%r" % (a[1][:600], b[1][:600]))
+    below = copy_of(db, os.path.join(outdir, "below.db"),
+                    "UPDATE tree SET label = '.MARKED' WHERE parent IN "
+                    "(SELECT id FROM tree t WHERE t.label = '[''_CACHE'']' "
+                    "AND t.threshold = tree.threshold)")
+    rc, out, err = run(cli, "tree", below, cache)
+    check("tree DB OBJ reads the kept rows below OBJ's", rc == 0 and
+          ".MARKED" in out, out)
     marked = copy_of(db, os.path.join(outdir, "marked.db"),
                      "UPDATE tree SET label = '[''MARKED'']' WHERE label = "
                      "'[''_CACHE'']'")
