@@ -104,7 +104,7 @@ def main(n, outdir, cli):
     leaked = "#%d" % (st["objects"] // 2)
     queries = {}
     for args in (["summary"], ["suspects"], ["top"], ["types"], ["tree"],
-                 ["cycles"], ["external"], ["waste"], ["path", leaked],
+                 ["tree", "--format", "folded"], ["cycles"], ["external"], ["waste"], ["path", leaked],
                  ["path", leaked, "--all", "3"], ["show", leaked],
                  ["referrers", leaked]):
         t0 = time.perf_counter()
