@@ -67,7 +67,7 @@ label_number(sql_source *s, int64_t id, int64_t *label, int64_t *kind)
         hd_hmap_put_at(&s->label_at, j, key, (uint32_t)s->n_texts++);
     }
     *label = id;
-    *kind = s->texts[s->label_at.vals[j]][0] == '[' ? HD_GT_ITEM : id;
+    *kind = hd_gt_kind(s->texts[s->label_at.vals[j]], id);
     return 0;
 }
 
@@ -91,8 +91,7 @@ sql_children(void *ctx, const int64_t *ids, size_t n, int top,
             if (top &&
                 (err = hd_gt_name(&s->names, hd_rows_text(r, 3),
                                   &x->label)) == 0)
-                x->kind = hd_rows_text(r, 3)[0] == '[' ? HD_GT_ITEM
-                                                       : x->label;
+                x->kind = hd_gt_kind(hd_rows_text(r, 3), x->label);
             else if (!top)
                 err = label_number(s, hd_rows_is_number(r, 3) ?
                                    hd_rows_int(r, 3) : 0, &x->label,

@@ -51,13 +51,13 @@ add_child(array_source *s, uint32_t o, int top, hd_gt_child **c, size_t *len,
                 break;
             }
         int err = hd_gt_name(&s->names, name, &x->label);
-        x->kind = name[0] == '[' ? HD_GT_ITEM : x->label;
+        x->kind = hd_gt_kind(name, x->label);
         return err;
     }
     uint32_t l = s->held_as ? s->held_as[o] : HD_NONE;
     if (l != HD_NONE && l != 0) {
         x->label = l;
-        x->kind = s->li->text[l][0] == '[' ? HD_GT_ITEM : l;
+        x->kind = hd_gt_kind(s->li->text[l], l);
     }
     return 0;
 }

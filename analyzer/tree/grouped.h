@@ -24,6 +24,14 @@ typedef struct hd_gt_child {
     int64_t id, retained, size, type, label, kind;
 } hd_gt_child;
 
+/* The kind of a label whose text is text: any item or key ("[...]"), or
+ * the label itself. */
+static inline int64_t
+hd_gt_kind(const char *text, int64_t label)
+{
+    return text[0] == '[' ? HD_GT_ITEM : label;
+}
+
 /* Where the children come from. */
 typedef struct hd_gt_source {
     void *ctx;
