@@ -16,21 +16,21 @@
 #include <time.h>
 
 
-/* Numbers each object's (signature, type) pair, 0 for none: the groups
- * of s->held, counted, sized and with their retained bytes. */
+/* Numbers each object's (signature, type) pair into group[] (n + 1), 0
+ * for none: the groups of s->held, counted, sized and with their retained
+ * bytes. */
 static int
 held_groups(const hd_heap *h, const uint32_t *path, const hd_dom *dom,
-            hd_sets *s)
+            hd_sets *s, uint32_t *group)
 {
     uint64_t n = h->n_objects;
     hd_hmap m = {0}; /* (path << 32 | type) + 1 -> group */
-    uint32_t *group = malloc(((size_t)n + 1) * sizeof(uint32_t));
     uint64_t *retained = NULL;
     size_t cap = 1024;
     int err = 0;
     s->n_held = 0;
     s->held = malloc(cap * sizeof(hd_held));
-    if (!group || !s->held)
+    if (!s->held)
         goto nomem;
     for (uint64_t o = 0; o < n; o++) {
         uint32_t p = path ? path[o] : 0;
@@ -62,7 +62,6 @@ nomem:
     err = hd_error_set(HD_ENOMEM, "out of memory (where objects are held)");
 done:
     hd_hmap_free(&m);
-    free(group);
     free(retained);
     return err;
 }
@@ -92,7 +91,7 @@ set_retained(const hd_heap *h, hd_analysis *a)
     if ((err = hd_dom__group_retained(h, &a->dom, group, a->cycles.n,
                                       a->cycles.retained)) < 0)
         goto done;
-    err = held_groups(h, a->sigs.path, &a->dom, s);
+    err = held_groups(h, a->sigs.path, &a->dom, s, group);
 done:
     free(group);
     return err;
@@ -135,6 +134,9 @@ hd_analyze(const hd_heap *h, hd_analysis *a)
     if ((err = hd_dom__compute(h, &rev, &a->roots, reps, n_reps,
                                &a->dom)) < 0)
         goto done;
+    /* after the dominators, whose working arrays are the load's peak */
+    if ((err = hd_graph__external(h, &rev, &a->external)) < 0)
+        goto done;
     hd_graph__rev_free(&rev); /* free before the set passes allocate */
     if ((err = set_retained(h, a)) < 0 ||
         (err = hd_waste__compute(h, a->bfs.reachable, a->sigs.path,
@@ -153,6 +155,8 @@ void
 hd_analysis__free(hd_analysis *a)
 {
     hd_graph__roots_free(&a->roots);
+    free(a->external);
+    a->external = NULL;
     hd_refchain__bfs_free(&a->bfs);
     hd_refchain__signatures_free(&a->sigs);
     hd_cycles__free(&a->cycles);

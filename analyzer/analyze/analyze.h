@@ -19,18 +19,18 @@ typedef struct hd_rev {
 
 int hd_graph__reverse(const hd_heap *h, hd_rev *out);
 void hd_graph__rev_free(hd_rev *r);
-/* Each object's references from outside the heap (refcount minus the
- * strong ones found in it; 0 for immortals), and the order the searches
- * start from: module roots, the other named roots, objects held from
- * outside, immortals (graph.c). */
+/* The order the searches start from: module roots, the other named
+ * roots, objects held from outside, immortals (graph.c). */
 typedef struct hd_roots {
-    int64_t *external;
     uint32_t *order;
     uint64_t n_order, n_module, n_named; /* order[0..n_module) modules' */
     uint64_t n_negative_external, n_external_roots;
 } hd_roots;
 int hd_graph__roots(const hd_heap *h, const hd_rev *rev, hd_roots *out);
 void hd_graph__roots_free(hd_roots *r);
+/* Each object's references from outside the heap: refcount minus the
+ * strong ones found in it, 0 for immortals (*out[0..n), caller frees). */
+int hd_graph__external(const hd_heap *h, const hd_rev *rev, int64_t **out);
 /* The breadth-first search from the roots over strong edges, module roots
  * first (paths.c). */
 typedef struct hd_bfs {
@@ -130,6 +130,7 @@ typedef struct hd_sets {
  * signatures need; the cycles with their retained sizes filled in). */
 typedef struct hd_analysis {
     hd_roots roots;
+    int64_t *external; /* hd_graph__external */
     hd_bfs bfs;
     hd_signatures sigs;
     hd_cycles cycles;

@@ -22,7 +22,8 @@
  * ancestor step.  Unlike the iterative Cooper–Harvey–Kennedy scheme it does
  * not stall on the long dominator chains heaps have (linked lists, deep
  * trees).  Time O(E log V) in theory, near-linear in practice; memory
- * 8 u32 per vertex plus the reverse graph.
+ * 7 u32 and a byte per vertex plus the reverse graph, which is the load's
+ * peak (each phase reuses what the one before left free).
  *
  * Retained sizes: in reverse preorder every vertex adds its retained size to
  * its idom (a dominator always precedes its dominatees in preorder).
@@ -41,7 +42,7 @@
 typedef struct lt {
     uint32_t *pre;      /* object -> preorder number */
     uint32_t *order;    /* preorder number -> object */
-    uint32_t *dparent, *semi, *label, *anc, *path, *idom;
+    uint32_t *dparent, *semi, *label, *anc, *idom;
     uint8_t *from_vroot; /* object has an edge from the virtual root */
     uint32_t count;
 } lt;
@@ -56,11 +57,10 @@ lt_alloc(lt *t, uint64_t n)
     t->semi = malloc(m * sizeof(uint32_t));
     t->label = malloc(m * sizeof(uint32_t));
     t->anc = calloc(m, sizeof(uint32_t));
-    t->path = malloc(m * sizeof(uint32_t));
     t->idom = malloc(m * sizeof(uint32_t));
     t->from_vroot = calloc((size_t)n + 1, 1);
     return t->pre && t->order && t->dparent && t->semi && t->label &&
-                   t->anc && t->path && t->idom && t->from_vroot
+                   t->anc && t->idom && t->from_vroot
                ? 0
                : -1;
 }
@@ -74,7 +74,6 @@ lt_free(lt *t)
     free(t->semi);
     free(t->label);
     free(t->anc);
-    free(t->path);
     free(t->idom);
     free(t->from_vroot);
 }
@@ -82,13 +81,14 @@ lt_free(lt *t)
 /* (1) Iterative DFS from the virtual root (its edges: the roots in order,
  * then extra), numbering in preorder; weak edges are not followed.  The
  * stack lives in arrays free until (2): its objects in path[], each one's
- * next edge (an offset from its first) in idom[]; the virtual root, always
- * at the bottom, is not on it (16 bytes an object fewer than frames). */
+ * next edge (an offset from its first) in label[], set up after it; the
+ * virtual root, always at the bottom, is not on it (16 bytes an object
+ * fewer than frames). */
 static void
 lt_dfs(lt *t, const hd_heap *h, const hd_roots *roots, const uint32_t *extra,
        uint64_t n_vroot)
 {
-    uint32_t *stack = t->path, *at = t->idom;
+    uint32_t *stack = t->semi, *at = t->label;
     uint64_t sp = 0, next_root = 0;
     t->order[++t->count] = (uint32_t)h->n_objects; /* the virtual root */
     t->dparent[t->count] = 0;
@@ -131,7 +131,8 @@ lt_dfs(lt *t, const hd_heap *h, const hd_roots *roots, const uint32_t *extra,
     }
 }
 
-/* eval(j): compresses j's ancestor path, then takes its label. */
+/* eval(j): compresses j's ancestor path, then takes its label; the path
+ * is collected in idom[], free until (3). */
 static inline uint32_t
 lt_eval(lt *t, uint32_t j)
 {
@@ -140,11 +141,11 @@ lt_eval(lt *t, uint32_t j)
         return j;
     uint32_t top = 0, x = j;
     while (anc[anc[x]] != 0) {
-        t->path[top++] = x;
+        t->idom[top++] = x;
         x = anc[x];
     }
     while (top > 0) {
-        x = t->path[--top];
+        x = t->idom[--top];
         uint32_t a = anc[x];
         if (semi[label[a]] < semi[label[x]])
             label[x] = label[a];
@@ -179,13 +180,12 @@ lt_semidominators(lt *t, const hd_rev *rev)
     }
 }
 
-/* (3) Immediate dominators by the nearest-common-ancestor climb; then the
- * heap's idom (HD_NONE under the virtual root) and retained sizes,
- * children before parents. */
+/* (3) Immediate dominators by the nearest-common-ancestor climb, as
+ * preorder numbers. */
 static void
-lt_results(lt *t, const hd_heap *h, hd_dom *out)
+lt_idoms(lt *t)
 {
-    uint32_t *idom = t->idom, *order = t->order;
+    uint32_t *idom = t->idom;
     idom[1] = 1;
     for (uint32_t k = 2; k <= t->count; k++) {
         uint32_t d = t->dparent[k];
@@ -193,6 +193,14 @@ lt_results(lt *t, const hd_heap *h, hd_dom *out)
             d = idom[d];
         idom[k] = d;
     }
+}
+
+/* The heap's idom (HD_NONE under the virtual root) and retained sizes,
+ * children before parents. */
+static void
+lt_results(const lt *t, const hd_heap *h, hd_dom *out)
+{
+    const uint32_t *idom = t->idom, *order = t->order;
     for (uint64_t o = 0; o < h->n_objects; o++)
         out->idom[o] = HD_NONE;
     for (uint32_t k = 2; k <= t->count; k++)
@@ -221,14 +229,17 @@ hd_dom__compute(const hd_heap *h, const hd_rev *rev, const hd_roots *roots,
         t.from_vroot[extra[i]] = 1;
     lt_dfs(&t, h, roots, extra, roots->n_order + n_extra);
     lt_semidominators(&t, rev);
-    /* the results take the room of what only (2) needed: 12 bytes an
-     * object off the load's peak, which is here */
-    free(t.label);
-    free(t.anc);
-    free(t.path);
-    free(t.from_vroot);
-    t.label = t.anc = t.path = NULL;
-    t.from_vroot = NULL;
+    /* the results take the room of what only (1) and (2) needed, then of
+     * what only (3) did: the peak stays in (2) */
+#define DROP(p) (free(p), (p) = NULL)
+    DROP(t.label);
+    DROP(t.anc);
+    DROP(t.pre);
+    DROP(t.from_vroot);
+    lt_idoms(&t);
+    DROP(t.dparent);
+    DROP(t.semi);
+#undef DROP
     out->idom = malloc(((size_t)n + 1) * sizeof(uint32_t));
     out->retained = calloc((size_t)n + 1, sizeof(uint64_t));
     if (!out->idom || !out->retained) {
@@ -260,7 +271,8 @@ hd_dom__group_retained(const hd_heap *h, const hd_dom *dom,
     uint64_t n = h->n_objects;
     /* Children lists of the dominator tree (CSR), then a DFS keeping, per
      * group, how many ancestors on the current path belong to it. */
-    uint64_t *cstart = calloc((size_t)n + 3, sizeof(uint64_t)); /* n+1 buckets */
+    /* n+1 buckets; a count of objects fits 32 bits (the reader's limit) */
+    uint32_t *cstart = calloc((size_t)n + 3, sizeof(uint32_t));
     uint32_t *child = malloc(((size_t)n + 1) * sizeof(uint32_t));
     uint32_t *active = calloc((size_t)n_groups + 1, sizeof(uint32_t));
     uint32_t *stack = malloc(((size_t)n + 1) * sizeof(uint32_t));
@@ -282,7 +294,7 @@ hd_dom__group_retained(const hd_heap *h, const hd_dom *dom,
     /* cstart[v]..cstart[v+1] are v's children; the virtual root's are
      * cstart[n]..cstart[n+1] */
     uint64_t sp = 0;
-    for (uint64_t i = cstart[n]; i < cstart[n + 1]; i++)
+    for (uint32_t i = cstart[n]; i < cstart[n + 1]; i++)
         stack[sp++] = child[i];
     while (sp > 0) {
         uint32_t v = stack[sp - 1];
@@ -292,7 +304,7 @@ hd_dom__group_retained(const hd_heap *h, const hd_dom *dom,
             exited[v] = 1;
             if (g && active[g]++ == 0)
                 out[g] += dom->retained[v];
-            for (uint64_t i = cstart[v]; i < cstart[v + 1]; i++)
+            for (uint32_t i = cstart[v]; i < cstart[v + 1]; i++)
                 stack[sp++] = child[i];
         } else {
             /* leaving v */

@@ -64,29 +64,27 @@ hd_graph__rev_free(hd_rev *r)
     r->src = NULL;
 }
 
+/* o's references from outside the heap (0 for an immortal). */
+static int64_t
+external_of(const hd_heap *h, const hd_rev *rev, uint64_t o)
+{
+    if (h->flags[o] & HD_OBJ_IMMORTAL)
+        return 0;
+    return (int64_t)h->refcount[o] -
+           (int64_t)(rev->start[o + 1] - rev->start[o]);
+}
+
 int
 hd_graph__roots(const hd_heap *h, const hd_rev *rev, hd_roots *r)
 {
     uint64_t n = h->n_objects, k = 0;
     uint8_t *seen = calloc((size_t)n + 1, 1);
     memset(r, 0, sizeof(*r));
-    r->external = malloc(((size_t)n + 1) * sizeof(int64_t));
     r->order = malloc(((size_t)n + h->n_roots + 1) * sizeof(uint32_t));
-    if (seen == NULL || r->external == NULL || r->order == NULL) {
+    if (seen == NULL || r->order == NULL) {
         free(seen);
         hd_graph__roots_free(r);
         return hd_error_set(HD_ENOMEM, "out of memory (roots)");
-    }
-    r->n_negative_external = r->n_external_roots = 0;
-    for (uint64_t o = 0; o < n; o++) {
-        uint64_t in = rev->start[o + 1] - rev->start[o];
-        if (h->flags[o] & HD_OBJ_IMMORTAL) {
-            r->external[o] = 0;
-            continue;
-        }
-        r->external[o] = (int64_t)h->refcount[o] - (int64_t)in;
-        if (r->external[o] < 0)
-            r->n_negative_external++;
     }
     for (int modules = 1; modules >= 0; modules--) {
         for (uint64_t i = 0; i < h->n_roots; i++) {
@@ -102,14 +100,18 @@ hd_graph__roots(const hd_heap *h, const hd_rev *rev, hd_roots *r)
             r->n_module = k;
     }
     r->n_named = k;
-    for (uint64_t o = 0; o < n; o++)
-        if (r->external[o] > 0) {
+    for (uint64_t o = 0; o < n; o++) {
+        int64_t x = external_of(h, rev, o);
+        if (x < 0)
+            r->n_negative_external++;
+        if (x > 0) {
             r->n_external_roots++;
             if (!seen[o]) {
                 seen[o] = 1;
                 r->order[k++] = (uint32_t)o;
             }
         }
+    }
     for (uint64_t o = 0; o < n; o++)
         if ((h->flags[o] & HD_OBJ_IMMORTAL) && !seen[o]) {
             seen[o] = 1;
@@ -120,10 +122,22 @@ hd_graph__roots(const hd_heap *h, const hd_rev *rev, hd_roots *r)
     return 0;
 }
 
+int
+hd_graph__external(const hd_heap *h, const hd_rev *rev, int64_t **out)
+{
+    uint64_t n = h->n_objects;
+    int64_t *x = malloc(((size_t)n + 1) * sizeof(int64_t));
+    *out = x;
+    if (x == NULL)
+        return hd_error_set(HD_ENOMEM, "out of memory (external references)");
+    for (uint64_t o = 0; o < n; o++)
+        x[o] = external_of(h, rev, o);
+    return 0;
+}
+
 void
 hd_graph__roots_free(hd_roots *r)
 {
-    free(r->external);
     free(r->order);
     memset(r, 0, sizeof(*r));
 }

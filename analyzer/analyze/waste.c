@@ -123,6 +123,63 @@ same_place(const hd_heap *h, const waste_acc *acc, uint32_t a, uint32_t b)
            (h->length[a] == 0) == (h->length[b] == 0);
 }
 
+/* The hash a duplicate's group is found by: type, size, length, value. */
+static uint64_t
+value_hash(const hd_heap *h, uint64_t o)
+{
+    uint64_t k = mix(mix(mix(1469598103934665603ull, h->type[o]), h->size[o]),
+                     (uint64_t)h->length[o]);
+    const char *v = h->val_data + h->value_off[o];
+    for (uint32_t i = 0; i < h->value_n[o]; i++)
+        k = mix(k, (uint8_t)v[i]);
+    return k | 1;
+}
+
+/* Which values may occur twice: two bits per slot of a table of some
+ * eight slots a candidate, by value hash (seen, seen again).  A value seen
+ * once, as most strings are, then makes no row; a slot two values share
+ * only lets one through to the exact grouping, which drops a group of one.
+ * A row and its map entries for every distinct string (some 110 bytes
+ * each) had been the load's peak. */
+typedef struct maybe_dup {
+    uint64_t *seen, *again;
+    uint64_t mask;
+} maybe_dup;
+
+static int
+maybe_dup_count(maybe_dup *m, const hd_heap *h, const uint8_t *reachable,
+                const uint8_t *dup_type)
+{
+    uint64_t n_cand = 0, slots = 64;
+    for (uint64_t o = 0; o < h->n_objects; o++)
+        n_cand += reachable[o] && dup_type[h->type[o]] &&
+                  h->value_off[o] != UINT64_MAX;
+    while (slots < 8 * n_cand)
+        slots *= 2;
+    m->mask = slots - 1;
+    m->seen = calloc(slots / 64, sizeof(uint64_t));
+    m->again = calloc(slots / 64, sizeof(uint64_t));
+    if (!m->seen || !m->again)
+        return -1;
+    for (uint64_t o = 0; o < h->n_objects; o++) {
+        if (!reachable[o] || !dup_type[h->type[o]] ||
+            h->value_off[o] == UINT64_MAX)
+            continue;
+        uint64_t s = (value_hash(h, o) >> 11) & m->mask, bit = 1ull << (s & 63);
+        if (m->seen[s >> 6] & bit)
+            m->again[s >> 6] |= bit;
+        m->seen[s >> 6] |= bit;
+    }
+    return 0;
+}
+
+static int
+maybe_dup_has(const maybe_dup *m, uint64_t k)
+{
+    uint64_t s = (k >> 11) & m->mask;
+    return (m->again[s >> 6] >> (s & 63)) & 1;
+}
+
 static const char KIND_DUP[] = "duplicate", KIND_EMPTY[] = "empty",
                   KIND_SLOTS[] = "slots";
 
@@ -143,6 +200,7 @@ hd_waste__compute(const hd_heap *h, const uint8_t *reachable,
     uint8_t *is_dict_of = NULL; /* an object's .__dict__ (not "empty") */
     uint8_t *dup_type = NULL, *empty_type = NULL, *slots_type = NULL;
     uint8_t *dict_name = NULL; /* by string id: the text is "__dict__" */
+    maybe_dup maybe = {NULL, NULL, 0};
     int err = 0;
     out->row = NULL;
     out->n = 0;
@@ -194,17 +252,17 @@ hd_waste__compute(const hd_heap *h, const uint8_t *reachable,
             r->saved += len < h->size[d] / 8 ? h->size[d] - 8 * len : 0;
         }
     }
+    if (maybe_dup_count(&maybe, h, reachable, dup_type) < 0)
+        goto nomem;
     for (uint64_t o = 0; o < n; o++) {
         uint32_t t = h->type[o];
         if (!reachable[o])
             continue;
         if (dup_type[t] && h->value_off[o] != UINT64_MAX) {
-            uint64_t k = mix(mix(mix(1469598103934665603ull, t), h->size[o]),
-                             (uint64_t)h->length[o]);
-            const char *v = h->val_data + h->value_off[o];
-            for (uint32_t i = 0; i < h->value_n[o]; i++)
-                k = mix(k, (uint8_t)v[i]);
-            hd_waste *r = row_for(h, &a, k | 1, KIND_DUP, t, (uint32_t)o,
+            uint64_t k = value_hash(h, o);
+            if (!maybe_dup_has(&maybe, k))
+                continue; /* its value is there once */
+            hd_waste *r = row_for(h, &a, k, KIND_DUP, t, (uint32_t)o,
                                   same_value, (uint32_t)o);
             if (r == NULL || count_path(&a, r, path[o]) < 0)
                 goto nomem;
@@ -242,6 +300,8 @@ done:
     hd_hmap_free(&a.groups);
     hd_hmap_free(&a.paths);
     free(a.best_n);
+    free(maybe.seen);
+    free(maybe.again);
     free(is_dict_of);
     free(dup_type);
     free(empty_type);

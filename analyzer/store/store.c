@@ -241,7 +241,7 @@ write_objects(sqlite3 *db, const hd_heap *h, const hd_analysis *a,
         else
             hd_batch_null(&b);
         hd_batch_id(&b, h->traceback[i] ? h->traceback[i] : HD_NONE);
-        hd_batch_int(&b, a->roots.external[i]);
+        hd_batch_int(&b, a->external[i]);
         hd_batch_id(&b, a->cycles.scc[i]);
         hd_batch_int(&b, a->bfs.reachable[i]);
         hd_batch_id(&b, a->bfs.depth[i]);
@@ -527,7 +527,7 @@ drop_written(hd_heap *h, hd_analysis *a)
     DROP(h->value_n);
     DROP(h->traceback);
     DROP(h->val_data);
-    DROP(a->roots.external);
+    DROP(a->external);
     DROP(a->bfs.depth);
     DROP(a->bfs.parent);
     DROP(a->cycles.scc);

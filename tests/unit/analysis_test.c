@@ -118,7 +118,7 @@ check_random_graph(uint32_t n, uint32_t m, int allow_garbage)
 
     /* external = refcount - strong in-degree */
     for (uint32_t o = 0; o < n; o++)
-        CHECK_EQ(an.roots.external[o], extra[o]);
+        CHECK_EQ(an.external[o], extra[o]);
 
     /* roots and reachability */
     uint32_t roots[MAXN + 3], n_roots = 0;
