@@ -51,9 +51,9 @@ hd_load_file(hd_load_stats *stats, const char *dump, const char *db_path,
     stats->truncated = h->truncated;
     stats->addr_longest_probe = h->addr_longest_probe;
     for (uint64_t i = 0; i < h->n_objects; i++) {
-        stats->total_size += h->size[i];
-        if (h->size[i] <= HD_PYMALLOC_MAX_BLOCK)
-            stats->small_size += h->size[i];
+        stats->total_size += hd_heap__size(h, i);
+        if (hd_heap__size(h, i) <= HD_PYMALLOC_MAX_BLOCK)
+            stats->small_size += hd_heap__size(h, i);
     }
     hd_error clone = *hd_error_last();
     double t1 = hd__now();
@@ -73,7 +73,7 @@ hd_load_file(hd_load_stats *stats, const char *dump, const char *db_path,
     for (uint64_t i = 0; i < h->n_objects; i++)
         if (!a.bfs.reachable[i]) {
             stats->n_unreachable++;
-            stats->unreachable_size += h->size[i];
+            stats->unreachable_size += hd_heap__size(h, i);
         }
     stats->n_cycles = a.cycles.n;
     err = hd_store__write(&h, &a, db_path, mode, stats);

@@ -49,7 +49,7 @@ held_groups(const hd_heap *h, const uint32_t *path, const hd_dom *dom,
         }
         group[o] = m.vals[slot];
         s->held[group[o]].count++;
-        s->held[group[o]].size += h->size[o];
+        s->held[group[o]].size += hd_heap__size(h, o);
     }
     if ((retained = malloc(((size_t)s->n_held + 1) * sizeof(uint64_t))) == NULL)
         goto nomem;

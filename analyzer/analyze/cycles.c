@@ -233,7 +233,7 @@ hd_cycles__compute(const hd_heap *h, const uint8_t *reachable, hd_cycles *c,
         if (!id)
             continue;
         c->members[id]++;
-        c->size[id] += h->size[o];
+        c->size[id] += hd_heap__size(h, o);
         c->reachable[id] |= reachable[o];
         c->backbone[id] |= (h->flags[o] & (HD_OBJ_TYPE | HD_OBJ_MODULE)) != 0;
         if (h->flags[o] & (HD_OBJ_FINALIZER | HD_OBJ_LEGACY_DEL))

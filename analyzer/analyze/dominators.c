@@ -207,7 +207,7 @@ lt_results(const lt *t, const hd_heap *h, hd_dom *out)
         out->idom[order[k]] = idom[k] == 1 ? HD_NONE : order[idom[k]];
     for (uint32_t k = t->count; k >= 2; k--) {
         uint32_t w = order[k];
-        out->retained[w] += h->size[w];
+        out->retained[w] += hd_heap__size(h, w);
         if (idom[k] != 1)
             out->retained[order[idom[k]]] += out->retained[w];
     }

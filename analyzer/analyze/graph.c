@@ -70,7 +70,7 @@ external_of(const hd_heap *h, const hd_rev *rev, uint64_t o)
 {
     if (h->flags[o] & HD_OBJ_IMMORTAL)
         return 0;
-    return (int64_t)h->refcount[o] -
+    return (int64_t)hd_heap__refcount(h, o) -
            (int64_t)(rev->start[o + 1] - rev->start[o]);
 }
 

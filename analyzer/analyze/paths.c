@@ -324,7 +324,7 @@ sig_step_label(const hd_heap *h, const hd_bfs *b, uint32_t o,
         ((kind == HD_LBL_KEY_STR || kind == HD_LBL_KEY_INT ||
           kind == HD_LBL_KEY_OTHER) && !ns[p]))
         l = "[*]";
-    else if ((l = hd_heap__label(h, w, h->edge_payload[e], buf,
+    else if ((l = hd_heap__label(h, w, hd_heap__payload(h, e), buf,
                                  sizeof(buf))) == NULL) {
         snprintf(buf, sizeof(buf), "->%s", tn);
         l = buf;

@@ -107,7 +107,8 @@ static int
 same_value(const hd_heap *h, const waste_acc *acc, uint32_t a, uint32_t b)
 {
     (void)acc;
-    return h->size[a] == h->size[b] && h->length[a] == h->length[b] &&
+    return hd_heap__size(h, a) == hd_heap__size(h, b) &&
+           hd_heap__length(h, a) == hd_heap__length(h, b) &&
            (h->flags[a] & HD_OBJ_VALUE_TRUNC) ==
                (h->flags[b] & HD_OBJ_VALUE_TRUNC) &&
            h->value_n[a] == h->value_n[b] &&
@@ -120,15 +121,16 @@ static int
 same_place(const hd_heap *h, const waste_acc *acc, uint32_t a, uint32_t b)
 {
     return acc->path[a] == acc->path[b] &&
-           (h->length[a] == 0) == (h->length[b] == 0);
+           (hd_heap__length(h, a) == 0) == (hd_heap__length(h, b) == 0);
 }
 
 /* The hash a duplicate's group is found by: type, size, length, value. */
 static uint64_t
 value_hash(const hd_heap *h, uint64_t o)
 {
-    uint64_t k = mix(mix(mix(1469598103934665603ull, h->type[o]), h->size[o]),
-                     (uint64_t)h->length[o]);
+    uint64_t k = mix(mix(mix(1469598103934665603ull, h->type[o]),
+                         hd_heap__size(h, o)),
+                     (uint64_t)hd_heap__length(h, o));
     const char *v = h->val_data + h->value_off[o];
     for (uint32_t i = 0; i < h->value_n[o]; i++)
         k = mix(k, (uint8_t)v[i]);
@@ -204,7 +206,7 @@ hd_waste__compute(const hd_heap *h, const uint8_t *reachable,
     int err = 0;
     out->row = NULL;
     out->n = 0;
-    if (!h->type_name || !h->type_module || !h->value_off || !h->length ||
+    if (!h->type_name || !h->type_module || !h->value_off || !h->length.v ||
         !path)
         return 0; /* a bare graph (the unit tests'): no values, no names */
     is_dict_of = calloc((size_t)n + 1, 1);
@@ -246,10 +248,12 @@ hd_waste__compute(const hd_heap *h, const uint8_t *reachable,
                 goto nomem;
             /* a pointer a slot instead of the dict (a crafted length may
              * be past any size: no overflow) */
-            uint64_t len = h->length[d] > 0 ? (uint64_t)h->length[d] : 0;
+            int64_t length = hd_heap__length(h, d);
+            uint64_t len = length > 0 ? (uint64_t)length : 0;
+            uint64_t size = hd_heap__size(h, d);
             r->count++;
-            r->size += h->size[d];
-            r->saved += len < h->size[d] / 8 ? h->size[d] - 8 * len : 0;
+            r->size += size;
+            r->saved += len < size / 8 ? size - 8 * len : 0;
         }
     }
     if (maybe_dup_count(&maybe, h, reachable, dup_type) < 0)
@@ -267,18 +271,18 @@ hd_waste__compute(const hd_heap *h, const uint8_t *reachable,
             if (r == NULL || count_path(&a, r, path[o]) < 0)
                 goto nomem;
             r->count++;
-            r->size += h->size[o];
-        } else if (empty_type[t] && h->length[o] >= 0 && h->length[o] <= 2 &&
-                   !is_dict_of[o]) {
+            r->size += hd_heap__size(h, o);
+        } else if (empty_type[t] && hd_heap__length(h, o) >= 0 &&
+                   hd_heap__length(h, o) <= 2 && !is_dict_of[o]) {
             /* by type, empty or not, and where they are held */
-            uint64_t k = mix(mix(mix(7, t), h->length[o] == 0), path[o]);
+            uint64_t k = mix(mix(mix(7, t), hd_heap__length(h, o) == 0), path[o]);
             hd_waste *r = row_for(h, &a, k | 1, KIND_EMPTY, t, (uint32_t)o,
                                   same_place, (uint32_t)o);
             if (r == NULL)
                 goto nomem;
             r->count++;
-            r->size += h->size[o];
-            r->saved += h->size[o];
+            r->size += hd_heap__size(h, o);
+            r->saved += hd_heap__size(h, o);
             r->path = path[o];
         }
     }

@@ -10,6 +10,103 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* ---- hd_col ------------------------------------------------------------------- */
+
+/* The first place in the wide list whose index is i or more. */
+static uint64_t
+wide_find(const hd_col *c, uint64_t i)
+{
+    uint64_t lo = 0, hi = c->n_wide;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (c->wide_at[mid] < i)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+uint64_t
+hd_col__wide(const hd_col *c, uint64_t i)
+{
+    uint64_t k = wide_find(c, i);
+    /* v[i] is HD_WIDE itself when the list does not hold i */
+    return k < c->n_wide && c->wide_at[k] == i ? c->wide_val[k] : HD_WIDE;
+}
+
+int
+hd_col__set_wide(hd_col *c, uint64_t i, uint64_t x)
+{
+    uint64_t k = wide_find(c, i);
+    int held = k < c->n_wide && c->wide_at[k] == i;
+    if (x < HD_WIDE) {
+        if (held) {
+            memmove(c->wide_at + k, c->wide_at + k + 1,
+                    (size_t)(c->n_wide - k - 1) * sizeof(uint64_t));
+            memmove(c->wide_val + k, c->wide_val + k + 1,
+                    (size_t)(c->n_wide - k - 1) * sizeof(uint64_t));
+            c->n_wide--;
+        }
+        c->v[i] = (uint32_t)x;
+        return 0;
+    }
+    if (!held) {
+        if (c->n_wide == c->cap_wide) {
+            size_t cap = (size_t)c->cap_wide;
+            size_t cap2 = cap;
+            if (hd_grow(&c->wide_at, &cap, (size_t)c->n_wide + 1,
+                        sizeof(uint64_t)) < 0 ||
+                hd_grow(&c->wide_val, &cap2, (size_t)c->n_wide + 1,
+                        sizeof(uint64_t)) < 0)
+                return hd_error_set(HD_ENOMEM, "out of memory (wide numbers)");
+            c->cap_wide = cap < cap2 ? cap : cap2;
+        }
+        memmove(c->wide_at + k + 1, c->wide_at + k,
+                (size_t)(c->n_wide - k) * sizeof(uint64_t));
+        memmove(c->wide_val + k + 1, c->wide_val + k,
+                (size_t)(c->n_wide - k) * sizeof(uint64_t));
+        c->wide_at[k] = i;
+        c->n_wide++;
+    }
+    c->wide_val[k] = x;
+    c->v[i] = HD_WIDE;
+    return 0;
+}
+
+void
+hd_col_move(hd_col *c, uint64_t from, uint64_t to, uint64_t *cursor,
+            uint64_t *kept)
+{
+    uint32_t v = c->v[from];
+    c->v[to] = v;
+    if (v != HD_WIDE)
+        return;
+    while (*cursor < c->n_wide && c->wide_at[*cursor] < from)
+        (*cursor)++; /* wide ones of indices not kept */
+    if (*cursor < c->n_wide && c->wide_at[*cursor] == from) {
+        c->wide_at[*kept] = to;
+        c->wide_val[*kept] = c->wide_val[*cursor];
+        (*kept)++;
+        (*cursor)++;
+    }
+}
+
+void
+hd_col_compacted(hd_col *c, uint64_t kept)
+{
+    c->n_wide = kept;
+}
+
+void
+hd_col_free(hd_col *c)
+{
+    free(c->v);
+    free(c->wide_at);
+    free(c->wide_val);
+    memset(c, 0, sizeof(*c));
+}
+
 void
 hd_heap__free(hd_heap *h)
 {
@@ -26,16 +123,16 @@ hd_heap__free(hd_heap *h)
     free(h->type_module);
     free(h->addr);
     free(h->type);
-    free(h->size);
-    free(h->refcount);
+    hd_col_free(&h->size);
+    hd_col_free(&h->refcount);
     free(h->flags);
-    free(h->length);
+    hd_col_free(&h->length);
     free(h->value_off);
     free(h->value_n);
     free(h->traceback);
     free(h->edge_start);
     free(h->edge_dst);
-    free(h->edge_payload);
+    hd_col_free(&h->edge_payload);
     free(h->edge_word);
     free(h->root_obj);
     free(h->root_kind);

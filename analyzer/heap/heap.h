@@ -10,6 +10,50 @@
 #include "base/base.h"
 #include "heapdig/format.h"
 
+/* ---- numbers kept in 32 bits -------------------------------------------------- */
+
+/* A column of 64-bit numbers held in 32 bits each: one of HD_WIDE or more
+ * is HD_WIDE in v[] and whole in wide_val[], by ascending index in
+ * wide_at[].  Sizes past 4 GiB and dict keys that are big ints are few in
+ * any heap; the 64-bit arrays had been a tenth of the load's peak. */
+typedef struct hd_col {
+    uint32_t *v;
+    uint64_t *wide_at, *wide_val;
+    uint64_t n_wide, cap_wide;
+} hd_col;
+
+#define HD_WIDE UINT32_MAX
+
+uint64_t hd_col__wide(const hd_col *c, uint64_t i);
+int hd_col__set_wide(hd_col *c, uint64_t i, uint64_t x);
+
+static inline uint64_t
+hd_col_get(const hd_col *c, uint64_t i)
+{
+    uint32_t v = c->v[i];
+    return v != HD_WIDE ? v : hd_col__wide(c, i);
+}
+
+/* c[i] = x, v[] having room for i; setting indices in ascending order is
+ * O(1) each.  HD_ENOMEM when the wide list cannot grow. */
+static inline int
+hd_col_set(hd_col *c, uint64_t i, uint64_t x)
+{
+    if (x < HD_WIDE && (c->n_wide == 0 || c->wide_at[c->n_wide - 1] < i)) {
+        c->v[i] = (uint32_t)x;
+        return 0;
+    }
+    return hd_col__set_wide(c, i, x);
+}
+
+/* Moves what index `from` holds to index `to`, for a compaction that walks
+ * indices upwards (to <= from, each from once); *cursor (0 at the start)
+ * tracks the wide list, and hd_col_compacted ends it. */
+void hd_col_move(hd_col *c, uint64_t from, uint64_t to, uint64_t *cursor,
+                 uint64_t *kept);
+void hd_col_compacted(hd_col *c, uint64_t kept);
+void hd_col_free(hd_col *c);
+
 /* ---- the heap model: what a dump holds, as dense arrays -------------------- */
 
 typedef struct hd_header {
@@ -47,10 +91,10 @@ typedef struct hd_heap {
     /* objects, 0-based dense ids in dump order */
     uint64_t *addr;
     uint32_t *type;
-    uint64_t *size;
-    uint64_t *refcount;
+    hd_col size;     /* hd_heap__size() */
+    hd_col refcount; /* clamped to 2^62 */
     uint32_t *flags;
-    int64_t *length;
+    hd_col length;   /* hd_heap__length(): length + 1, so -1 (none) is 0 */
     uint64_t *value_off; /* into val_data, UINT64_MAX if none */
     uint32_t *value_n;   /* its length in bytes (a str may hold NULs) */
     uint32_t *traceback;
@@ -58,7 +102,7 @@ typedef struct hd_heap {
     uint64_t n_objects;
     /* edges */
     uint32_t *edge_dst;  /* object id */
-    uint64_t *edge_payload;
+    hd_col edge_payload; /* hd_heap__payload() */
     uint8_t *edge_word;  /* label_kind << 1 | weak */
     uint64_t n_edges;
     /* roots */
@@ -88,6 +132,29 @@ typedef struct hd_heap {
 #define HD_NONE UINT32_MAX
 
 void hd_heap__free(hd_heap *h);
+
+static inline uint64_t
+hd_heap__size(const hd_heap *h, uint64_t o)
+{
+    return hd_col_get(&h->size, o);
+}
+static inline uint64_t
+hd_heap__refcount(const hd_heap *h, uint64_t o)
+{
+    return hd_col_get(&h->refcount, o);
+}
+/* A container's len(), -1 for none. */
+static inline int64_t
+hd_heap__length(const hd_heap *h, uint64_t o)
+{
+    return (int64_t)(hd_col_get(&h->length, o) - 1);
+}
+static inline uint64_t
+hd_heap__payload(const hd_heap *h, uint64_t e)
+{
+    return hd_col_get(&h->edge_payload, e);
+}
+
 /* The text of string id (1-based); "" for 0. */
 const char *hd_heap__str(const hd_heap *h, uint32_t id, size_t *len);
 /* A flag per string id (1..n_strings): its text is `text`; for testing
@@ -98,8 +165,10 @@ uint8_t *hd_heap__strings_named(const hd_heap *h, const char *text);
 static inline int
 hd_heap__edge_is_attr(const hd_heap *h, uint64_t e, const uint8_t *named)
 {
-    return (h->edge_word[e] >> 1) == HD_LBL_ATTR &&
-           h->edge_payload[e] <= h->n_strings && named[h->edge_payload[e]];
+    if ((h->edge_word[e] >> 1) != HD_LBL_ATTR)
+        return 0;
+    uint64_t name = hd_heap__payload(h, e);
+    return name <= h->n_strings && named[name];
 }
 /* Renders an edge label as its SQL text form (FORMAT.md §6) into buf;
  * returns NULL for unlabelled edges. */

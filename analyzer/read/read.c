@@ -264,10 +264,10 @@ reserve_objects(load_state *st, uint64_t n)
     } while (0)
     GROW(addr);
     GROW(type);
-    GROW(size);
-    GROW(refcount);
+    GROW(size.v);
+    GROW(refcount.v);
     GROW(flags);
-    GROW(length);
+    GROW(length.v);
     GROW(value_off);
     GROW(value_n);
     GROW(traceback);
@@ -290,10 +290,10 @@ add_edges(load_state *st, const hd_edge_rec *e, size_t n)
         if (a == NULL)
             return hd_error_set(HD_ENOMEM, "out of memory");
         st->edge_addr = a;
-        void *p = realloc(h->edge_payload, (size_t)c * 8);
+        void *p = realloc(h->edge_payload.v, (size_t)c * 4);
         if (p == NULL)
             return hd_error_set(HD_ENOMEM, "out of memory");
-        h->edge_payload = p;
+        h->edge_payload.v = p;
         void *w = realloc(h->edge_word, (size_t)c);
         if (w == NULL)
             return hd_error_set(HD_ENOMEM, "out of memory");
@@ -303,7 +303,8 @@ add_edges(load_state *st, const hd_edge_rec *e, size_t n)
     for (size_t i = 0; i < n; i++) {
         uint64_t k = h->n_edges++;
         st->edge_addr[k] = e[i].target;
-        h->edge_payload[k] = e[i].payload;
+        if (hd_col_set(&h->edge_payload, k, e[i].payload) < 0)
+            return HD_ENOMEM;
         h->edge_word[k] = (uint8_t)(e[i].label_kind << 1 | e[i].weak);
     }
     h->edge_start[h->n_objects] = h->n_edges;
@@ -322,14 +323,16 @@ on_object(const hd_obj_rec *o, void *payload)
         return HD_ENOMEM;
     h->addr[id] = o->address;
     h->type[id] = o->type;
-    h->size[id] = o->size;
     /* no refcount comes near 2^62 (3.12's immortal ones are about 2^32);
      * clamping keeps refcount - references arithmetic in range */
-    h->refcount[id] = o->refcount > (UINT64_C(1) << 62) ? UINT64_C(1) << 62
-                                                       : o->refcount;
+    if (hd_col_set(&h->size, id, o->size) < 0 ||
+        hd_col_set(&h->refcount, id,
+                   o->refcount > (UINT64_C(1) << 62) ? UINT64_C(1) << 62
+                                                     : o->refcount) < 0 ||
+        hd_col_set(&h->length, id, (uint64_t)o->length + 1) < 0)
+        return HD_ENOMEM;
     h->flags[id] = o->flags |
                    (o->value_kind == HD_VAL_STR ? HD_DB_VALUE_STR : 0);
-    h->length[id] = o->length;
     h->traceback[id] = o->traceback;
     if (render_value(st, o, &h->value_off[id]) < 0)
         return HD_ENOMEM;
@@ -452,7 +455,7 @@ resolve(load_state *st)
 {
     hd_heap *h = st->h;
     hd_hmap m = {0};
-    uint64_t w = 0;
+    uint64_t w = 0, cursor = 0, kept = 0; /* the payloads' wide list */
     int err;
     if ((err = addr_map_build(&m, h, &h->addr_longest_probe)) < 0)
         goto done;
@@ -472,13 +475,14 @@ resolve(load_state *st)
                 continue;
             }
             h->edge_dst[w] = (uint32_t)id;
-            h->edge_payload[w] = h->edge_payload[e];
+            hd_col_move(&h->edge_payload, e, w, &cursor, &kept);
             h->edge_word[w] = h->edge_word[e];
             w++;
         }
     }
     h->edge_start[h->n_objects] = w;
     h->n_edges = w;
+    hd_col_compacted(&h->edge_payload, kept);
     uint64_t r = 0;
     for (uint64_t i = 0; i < h->n_roots; i++) {
         int64_t id = addr_map_get(&m, st->root_addr[i]);
@@ -500,7 +504,8 @@ resolve(load_state *st)
                                st->sizes[i].address);
             goto done;
         }
-        h->size[id] = st->sizes[i].size;
+        if ((err = hd_col_set(&h->size, (uint64_t)id, st->sizes[i].size)) < 0)
+            goto done;
         if (!st->sizes[i].approx)
             h->flags[id] &= ~(uint32_t)HD_OBJ_SIZE_APPROX;
     }

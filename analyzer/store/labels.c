@@ -98,7 +98,7 @@ hd_labels_of_edges(const hd_heap *h, const uint32_t *idom, hd_label_ids *li,
     for (uint64_t o = 0; o < h->n_objects && err == 0; o++) {
         for (uint64_t e = h->edge_start[o]; e < h->edge_start[o + 1]; e++) {
             uint8_t w = h->edge_word[e];
-            uint64_t payload = h->edge_payload[e];
+            uint64_t payload = hd_heap__payload(h, e);
             /* "[3]": the small indices' ids are kept, not rendered again */
             uint32_t *idx = (w >> 1) == HD_LBL_INDEX && payload < INDEX_IDS &&
                                     index_ids

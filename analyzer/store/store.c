@@ -131,7 +131,7 @@ write_types(sqlite3 *db, const hd_heap *h, const hd_sets *sets,
     if (type_size == NULL)
         return hd_error_set(HD_ENOMEM, "out of memory");
     for (uint64_t o = 0; o < h->n_objects; o++)
-        type_size[h->type[o]] += h->size[o];
+        type_size[h->type[o]] += hd_heap__size(h, o);
     if ((err = hd_sql_prepare(db, &st, "INSERT INTO types VALUES (?1, ?2, ?3, ?4, "
                        "?5, ?6, ?7)")) < 0)
         goto done;
@@ -227,10 +227,10 @@ write_objects(sqlite3 *db, const hd_heap *h, const hd_analysis *a,
         hd_batch_int(&b, (int64_t)i);
         hd_batch_int(&b, (int64_t)h->addr[i]);
         hd_batch_int(&b, h->type[i]);
-        hd_batch_int(&b, (int64_t)h->size[i]);
-        hd_batch_int(&b, (int64_t)h->refcount[i]);
-        if (h->length[i] >= 0)
-            hd_batch_int(&b, h->length[i]);
+        hd_batch_int(&b, (int64_t)hd_heap__size(h, i));
+        hd_batch_int(&b, (int64_t)hd_heap__refcount(h, i));
+        if (hd_heap__length(h, i) >= 0)
+            hd_batch_int(&b, hd_heap__length(h, i));
         else
             hd_batch_null(&b);
         hd_batch_int(&b, h->flags[i] & ~(uint32_t)(HD_OBJ_HAS_LENGTH |
@@ -520,8 +520,8 @@ drop_written(hd_heap *h, hd_analysis *a)
 {
 #define DROP(p) (free(p), (p) = NULL)
     DROP(h->addr);
-    DROP(h->refcount);
-    DROP(h->length);
+    hd_col_free(&h->refcount);
+    hd_col_free(&h->length);
     DROP(h->flags);
     DROP(h->value_off);
     DROP(h->value_n);
@@ -552,8 +552,7 @@ write_rows(sqlite3 *db, hd_heap *heap, hd_analysis *a,
     if ((err = hd_labels_of_edges(h, a->dom.idom, labels, edge_label,
                                   held_as)) < 0)
         goto done;
-    free(heap->edge_payload);
-    heap->edge_payload = NULL;
+    hd_col_free(&heap->edge_payload);
     if ((err = hd_edges_rows_start(edges)) < 0)
         goto done;
     if ((err = hd_sql_exec(db, "BEGIN", "begin")) < 0 ||

@@ -39,7 +39,7 @@ add_child(array_source *s, uint32_t o, int top, hd_gt_child **c, size_t *len,
         return hd_error_set(HD_ENOMEM, "tree: out of memory");
     hd_gt_child *x = &(*c)[(*len)++];
     *x = (hd_gt_child){o, (int64_t)s->a->dom.retained[o],
-                       (int64_t)s->h->size[o], s->h->type[o], 0, 0};
+                       (int64_t)hd_heap__size(s->h, o), s->h->type[o], 0, 0};
     if (top) { /* as the tree query names them */
         const char *name = "(held by several roots)";
         uint64_t j = s->root_of.keys ? hd_hmap_first(&s->root_of, o + 1ull) : 0;

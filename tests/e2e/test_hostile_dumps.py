@@ -56,6 +56,41 @@ def main(cli, outdir):
                                    [2, 1, 1, 0, 0, 0]))
     check("a refcount of 2^63 loads (no overflow)", rc == 0, err)
 
+    # numbers past 32 bits, which the heap model keeps aside (hd_col):
+    # sizes, refcounts, lengths and int keys; a dangling edge with a wide
+    # key before kept ones (the reader's compaction) and SIZE records that
+    # make a wide size small and a small one wide, in the middle of the list
+    w32 = (1 << 32) - 1  # the marker value itself
+    HL = 0x80  # HAS_LENGTH
+    a = rec(4, v(zz(0x2000)) + v(1) + v(5 << 32) + v(1 << 40) + v(HL) +
+            v(1 << 33) + v(4) +
+            v(zz(0x7000)) + v(3 << 1) + v(zz(1 << 45)) +       # dangling
+            v(zz(0x1000)) + v(3 << 1) + v(zz(-(1 << 40))) +    # -> b
+            v(zz(0x1000)) + v(6 << 1) + v(7) +                 # -> b
+            v(zz(0x2000)) + v(3 << 1) + v(zz((1 << 35) + 1)))  # -> c
+    b = rec(4, v(zz(0x1000)) + v(1) + v(16) + v(w32) + v(HL) + v(0) + v(0))
+    c = rec(4, v(zz(0x1000)) + v(1) + v(w32) + v(w32 + 1) + v(HL) + v(w32) +
+            v(0))
+    sizes = rec(8, v(0x2000) + v(24) + v(0)) + rec(8, v(0x3000) + v(1 << 36) +
+                                                   v(0))
+    body = prelude(minor=1) + HEADER + STRINGS + TYPE + a + b + c + sizes
+    path = write(outdir, "wide-numbers", body, [2, 1, 3, 4, 0, 0])
+    rc, out, err = load(cli, path)
+    check("numbers past 32 bits load", rc == 0, err)
+    if rc == 0:
+        db = sqlite3.connect(path + ".db")
+        rows = db.execute("SELECT address, size, refcount, length FROM objects "
+                          "ORDER BY id").fetchall()
+        check("... and keep every bit (sizes, refcounts, lengths)",
+              rows == [(0x2000, 24, 1 << 40, 1 << 33),
+                       (0x3000, 1 << 36, w32, 0),
+                       (0x4000, w32, w32 + 1, w32)], rows)
+        labels = db.execute("SELECT label FROM refs ORDER BY seq").fetchall()
+        check("... int keys past 32 bits label their references",
+              labels == [("[-1099511627776]",), ("[7]",),
+                         ("[%d]" % ((1 << 35) + 1),)], labels)
+        db.close()
+
     # two objects of 2^63 - 1 bytes held from outside: one group of tree's
     # (the load walks them) whose bytes add up past 2^63
     big = b"".join(rec(4, v(zz(a)) + v(1) + v((1 << 63) - 1) + v(1) + v(0) +

@@ -38,17 +38,17 @@ make_heap(uint32_t n, const uint32_t (*edges)[3], uint32_t m,
     hd_heap *h = calloc(1, sizeof(*h));
     h->n_objects = n;
     h->n_types = n_types;
-    h->size = malloc((n + 1) * sizeof(uint64_t));
-    h->refcount = calloc(n + 1, sizeof(uint64_t));
+    h->size.v = malloc((n + 1) * sizeof(uint32_t));
+    h->refcount.v = calloc(n + 1, sizeof(uint32_t));
     h->flags = calloc(n + 1, sizeof(uint32_t));
     h->type = malloc((n + 1) * sizeof(uint32_t));
     h->edge_start = calloc(n + 2, sizeof(uint64_t));
     h->edge_dst = malloc((m + 1) * sizeof(uint32_t));
     h->edge_word = malloc(m + 1);
-    h->edge_payload = calloc(m + 1, sizeof(uint64_t));
+    h->edge_payload.v = calloc(m + 1, sizeof(uint32_t));
     uint32_t k = 0;
     for (uint32_t o = 0; o < n; o++) {
-        h->size[o] = 16 + 8 * (o % 5);
+        h->size.v[o] = 16 + 8 * (o % 5);
         h->type[o] = 1 + o % n_types;
         h->edge_start[o] = k;
         for (uint32_t e = 0; e < m; e++)
@@ -56,14 +56,14 @@ make_heap(uint32_t n, const uint32_t (*edges)[3], uint32_t m,
                 h->edge_dst[k] = edges[e][1];
                 h->edge_word[k] = (uint8_t)edges[e][2];
                 if (!edges[e][2])
-                    h->refcount[edges[e][1]]++;
+                    h->refcount.v[edges[e][1]]++;
                 k++;
             }
     }
     h->edge_start[n] = k;
     h->n_edges = k;
     for (uint32_t o = 0; o < n; o++)
-        h->refcount[o] += (uint64_t)extra[o];
+        h->refcount.v[o] += (uint32_t)extra[o];
     h->root_obj = malloc((n_named + 1) * sizeof(uint32_t));
     h->n_roots = n_named;
     for (uint32_t i = 0; i < n_named; i++)
@@ -250,7 +250,7 @@ check_random_graph(uint32_t n, uint32_t m, int allow_garbage)
         uint64_t ret = 0;
         for (uint32_t x = 0; x < n; x++)
             if (dom[o][x])
-                ret += h->size[x];
+                ret += hd_heap__size(h, x);
         CHECK_EQ(an.dom.retained[o], ret);
     }
     /* type retained: the union of what the type's instances dominate */
@@ -261,7 +261,7 @@ check_random_graph(uint32_t n, uint32_t m, int allow_garbage)
             for (uint32_t d = 0; d < n; d++)
                 covered |= h->type[d] == t && dom[d][x];
             if (covered)
-                want += h->size[x];
+                want += hd_heap__size(h, x);
         }
         CHECK_EQ(an.sets.type_retained[t], want);
     }
@@ -297,19 +297,19 @@ test_analysis__long_chain(void)
     hd_heap *h = calloc(1, sizeof(*h));
     h->n_objects = n;
     h->n_types = 1;
-    h->size = malloc(n * sizeof(uint64_t));
-    h->refcount = malloc(n * sizeof(uint64_t));
+    h->size.v = malloc(n * sizeof(uint32_t));
+    h->refcount.v = malloc(n * sizeof(uint32_t));
     h->flags = calloc(n, sizeof(uint32_t));
     h->type = malloc(n * sizeof(uint32_t));
     h->edge_start = malloc((n + 1) * sizeof(uint64_t));
     h->edge_dst = malloc(n * sizeof(uint32_t));
     h->edge_word = calloc(n, 1);
-    h->edge_payload = calloc(n, sizeof(uint64_t));
+    h->edge_payload.v = calloc(n, sizeof(uint32_t));
     uint32_t chain = n - ring;
     for (uint32_t o = 0; o < n; o++) {
-        h->size[o] = 10;
+        h->size.v[o] = 10;
         h->type[o] = 1;
-        h->refcount[o] = o == 0 ? 1 : 1; /* root: 1 external ref */
+        h->refcount.v[o] = o == 0 ? 1 : 1; /* root: 1 external ref */
         h->edge_start[o] = o;
         /* chain: o -> o+1; ring: chain..n-1 -> next in ring */
         h->edge_dst[o] = o + 1 < chain ? o + 1
@@ -318,7 +318,7 @@ test_analysis__long_chain(void)
     }
     h->edge_start[n] = n;
     h->n_edges = n;
-    h->refcount[0] = 2; /* one from the chain's tail, one from outside */
+    h->refcount.v[0] = 2; /* one from the chain's tail, one from outside */
     hd_analysis an;
     CHECK_EQ(hd_analyze(h, &an), 0);
     CHECK_EQ(an.bfs.depth[chain - 1], chain - 1);
@@ -391,7 +391,7 @@ test_analysis__real_dump_sampled(void)
                 }
             int lost = reach[o] && (!without[o] || o == d);
             mismatches += lost != dominated;
-            lost_size += lost ? h->size[o] : 0;
+            lost_size += lost ? hd_heap__size(h, o) : 0;
         }
         CHECK_EQ(mismatches, 0);
         CHECK_EQ(an.dom.retained[d], lost_size);

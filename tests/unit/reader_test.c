@@ -509,11 +509,65 @@ test_reader__real_dump_chunks(void)
     free(b.p);
 }
 
+/* hd_col against a 64-bit array: appends (narrow and wide, HD_WIDE
+ * itself), overwrites both ways in random order, then a compaction that
+ * keeps a random subset, as the reader does to dangling edges. */
+static void
+test_reader__wide_numbers(void)
+{
+    enum { N = 5000 };
+    static uint64_t want[N], kept_want[N];
+    hd_col c = {0};
+    uint64_t seed = 88172645463325252ull;
+#define NEXT() (seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17)
+#define PICK()                                                                \
+    (NEXT() % 4 == 0 ? (uint64_t)HD_WIDE - 1 + NEXT() % 3                     \
+     : NEXT() % 3 == 0 ? NEXT()                                               \
+                       : NEXT() % 1000)
+    c.v = malloc(N * sizeof(uint32_t));
+    for (uint64_t i = 0; i < N; i++) {
+        want[i] = PICK();
+        CHECK_EQ(hd_col_set(&c, i, want[i]), 0);
+    }
+    for (int k = 0; k < 3 * N; k++) {
+        uint64_t i = NEXT() % N;
+        want[i] = PICK();
+        CHECK_EQ(hd_col_set(&c, i, want[i]), 0);
+    }
+    int bad = 0;
+    uint64_t n_wide = 0;
+    for (uint64_t i = 0; i < N; i++) {
+        bad += hd_col_get(&c, i) != want[i];
+        n_wide += want[i] >= HD_WIDE;
+    }
+    CHECK_EQ(bad, 0);
+    CHECK_EQ(c.n_wide, n_wide); /* one entry each, none left behind */
+    uint64_t cursor = 0, kept = 0, w = 0;
+    for (uint64_t i = 0; i < N; i++)
+        if (NEXT() % 3) {
+            hd_col_move(&c, i, w, &cursor, &kept);
+            kept_want[w++] = want[i];
+        }
+    hd_col_compacted(&c, kept);
+    bad = 0;
+    for (uint64_t i = 0; i < w; i++)
+        bad += hd_col_get(&c, i) != kept_want[i];
+    CHECK_EQ(bad, 0);
+    for (uint64_t i = 0; i + 1 < c.n_wide; i++)
+        bad += c.wide_at[i] >= c.wide_at[i + 1] || c.wide_at[i + 1] >= w;
+    CHECK_EQ(bad, 0);
+    CHECK(c.n_wide > 0);
+#undef PICK
+#undef NEXT
+    hd_col_free(&c);
+}
+
 int
 main(int argc, char **argv)
 {
     static const hd_test_case cases[] = {
         TEST(test_reader__varint_roundtrip),
+        TEST(test_reader__wide_numbers),
         TEST(test_reader__crafted_decodes),
         TEST(test_reader__chunk_sizes_agree),
         TEST(test_reader__two_gzip_members),
