@@ -80,10 +80,10 @@ lt_free(lt *t)
 
 /* (1) Iterative DFS from the virtual root (its edges: the roots in order,
  * then extra), numbering in preorder; weak edges are not followed.  The
- * stack lives in arrays free until (2): its objects in path[], each one's
- * next edge (an offset from its first) in label[], set up after it; the
- * virtual root, always at the bottom, is not on it (16 bytes an object
- * fewer than frames). */
+ * stack lives in arrays set up only after it: its objects in semi[], each
+ * one's next edge (an offset from its first) in label[]; the virtual root,
+ * always at the bottom, is not on it (16 bytes an object fewer than
+ * frames). */
 static void
 lt_dfs(lt *t, const hd_heap *h, const hd_roots *roots, const uint32_t *extra,
        uint64_t n_vroot)

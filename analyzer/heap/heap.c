@@ -38,7 +38,9 @@ hd_col__wide(const hd_col *c, uint64_t i)
 int
 hd_col__set_wide(hd_col *c, uint64_t i, uint64_t x)
 {
-    uint64_t k = wide_find(c, i);
+    uint64_t k = c->n_wide == 0 || c->wide_at[c->n_wide - 1] < i
+                     ? c->n_wide /* an append */
+                     : wide_find(c, i);
     int held = k < c->n_wide && c->wide_at[k] == i;
     if (x < HD_WIDE) {
         if (held) {
@@ -71,6 +73,59 @@ hd_col__set_wide(hd_col *c, uint64_t i, uint64_t x)
     }
     c->wide_val[k] = x;
     c->v[i] = HD_WIDE;
+    return 0;
+}
+
+static int
+update_order(const void *a, const void *b)
+{
+    const hd_col_update *x = a, *y = b;
+    if (x->at != y->at)
+        return x->at < y->at ? -1 : 1;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+int
+hd_col_set_many(hd_col *c, hd_col_update *u, size_t n)
+{
+    size_t cap = (size_t)c->n_wide + n, i = 0, j = 0, k = 0;
+    if (n == 0)
+        return 0;
+    qsort(u, n, sizeof(*u), update_order);
+    uint64_t *at = malloc((cap ? cap : 1) * sizeof(uint64_t));
+    uint64_t *val = malloc((cap ? cap : 1) * sizeof(uint64_t));
+    if (at == NULL || val == NULL) {
+        free(at);
+        free(val);
+        return hd_error_set(HD_ENOMEM, "out of memory (wide numbers)");
+    }
+    /* one merge of the wide list with the updates, by index */
+    while (i < c->n_wide || j < n) {
+        if (j < n && (i >= c->n_wide || u[j].at <= c->wide_at[i])) {
+            while (j + 1 < n && u[j + 1].at == u[j].at)
+                j++; /* the last for this index */
+            uint64_t x = u[j].at;
+            if (i < c->n_wide && c->wide_at[i] == x)
+                i++; /* replaced */
+            if (u[j].val >= HD_WIDE) {
+                at[k] = x;
+                val[k++] = u[j].val;
+                c->v[x] = HD_WIDE;
+            } else {
+                c->v[x] = (uint32_t)u[j].val;
+            }
+            j++;
+        } else {
+            at[k] = c->wide_at[i];
+            val[k++] = c->wide_val[i++];
+        }
+    }
+    free(c->wide_at);
+    free(c->wide_val);
+    c->wide_at = at;
+    c->wide_val = val;
+    c->n_wide = k;
+    c->cap_wide = cap ? cap : 1;
     return 0;
 }
 

@@ -15,7 +15,9 @@
 /* A column of 64-bit numbers held in 32 bits each: one of HD_WIDE or more
  * is HD_WIDE in v[] and whole in wide_val[], by ascending index in
  * wide_at[].  Sizes past 4 GiB and dict keys that are big ints are few in
- * any heap; the 64-bit arrays had been a tenth of the load's peak. */
+ * any heap; the refcounts of 3.12's and 3.13's immortal objects (2^32 - 1,
+ * the marker) are the commonest, some thousands.  The 64-bit arrays had
+ * been a tenth of the load's peak. */
 typedef struct hd_col {
     uint32_t *v;
     uint64_t *wide_at, *wide_val;
@@ -35,7 +37,9 @@ hd_col_get(const hd_col *c, uint64_t i)
 }
 
 /* c[i] = x, v[] having room for i; setting indices in ascending order is
- * O(1) each.  HD_ENOMEM when the wide list cannot grow. */
+ * O(1) each (a wide one is appended), in any other order O(wide ones) at
+ * worst: many go through hd_col_set_many.  HD_ENOMEM when the wide list
+ * cannot grow. */
 static inline int
 hd_col_set(hd_col *c, uint64_t i, uint64_t x)
 {
@@ -45,6 +49,14 @@ hd_col_set(hd_col *c, uint64_t i, uint64_t x)
     }
     return hd_col__set_wide(c, i, x);
 }
+
+/* Sets many: c[u.at] = u.val for each of the n updates, in any order (of
+ * two for one index, the one of greater `order` wins), in O(n log n + wide
+ * ones).  Sorts u. */
+typedef struct hd_col_update {
+    uint64_t at, order, val;
+} hd_col_update;
+int hd_col_set_many(hd_col *c, hd_col_update *u, size_t n);
 
 /* Moves what index `from` holds to index `to`, for a compaction that walks
  * indices upwards (to <= from, each from once); *cursor (0 at the start)

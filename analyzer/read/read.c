@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h> /* getrusage: peak memory */
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -456,6 +455,7 @@ resolve(load_state *st)
     hd_heap *h = st->h;
     hd_hmap m = {0};
     uint64_t w = 0, cursor = 0, kept = 0; /* the payloads' wide list */
+    hd_col_update *sizes = NULL;
     int err;
     if ((err = addr_map_build(&m, h, &h->addr_longest_probe)) < 0)
         goto done;
@@ -496,6 +496,13 @@ resolve(load_state *st)
         r++;
     }
     h->n_roots = r;
+    /* in one merge: SIZE records come in any order of ids, and one at a
+     * time each could move the whole list of wide sizes */
+    if (st->n_sizes &&
+        (sizes = malloc((size_t)st->n_sizes * sizeof(*sizes))) == NULL) {
+        err = hd_error_set(HD_ENOMEM, "out of memory (SIZE records)");
+        goto done;
+    }
     for (uint64_t i = 0; i < st->n_sizes; i++) {
         int64_t id = addr_map_get(&m, st->sizes[i].address);
         if (id < 0) {
@@ -504,13 +511,14 @@ resolve(load_state *st)
                                st->sizes[i].address);
             goto done;
         }
-        if ((err = hd_col_set(&h->size, (uint64_t)id, st->sizes[i].size)) < 0)
-            goto done;
+        sizes[i] = (hd_col_update){(uint64_t)id, i, st->sizes[i].size};
         if (!st->sizes[i].approx)
             h->flags[id] &= ~(uint32_t)HD_OBJ_SIZE_APPROX;
     }
+    err = hd_col_set_many(&h->size, sizes, (size_t)st->n_sizes);
 done:
     hd_hmap_free(&m);
+    free(sizes);
     return err;
 }
 

@@ -91,6 +91,26 @@ def main(cli, outdir):
                          ("[%d]" % ((1 << 35) + 1),)], labels)
         db.close()
 
+    # SIZE records that make sizes wide in descending order of address:
+    # one at a time, each went to the front of the wide list and moved all
+    # of it (400,000 of them: terabytes of copying, a hang)
+    n = 400000
+    objs = obj(0x2000) + b"".join(obj(16) for _ in range(n - 1))
+    sizes = b"".join(rec(8, v(0x2000 + 16 * i) + v((1 << 33) + i) + v(0))
+                     for i in reversed(range(n)))
+    body = prelude(minor=1) + HEADER + STRINGS + TYPE + objs + sizes
+    path = write(outdir, "wide-sizes-descending", body, [2, 1, n, 0, 0, 0])
+    rc, out, err = load(cli, path)
+    check("SIZE records in descending order load without a hang", rc == 0,
+          err)
+    if rc == 0:
+        db = sqlite3.connect(path + ".db")
+        got = db.execute("SELECT count(*), min(size - id), max(size - id) "
+                         "FROM objects").fetchone()
+        check("... each object has its own size", got == (n, 1 << 33,
+                                                          1 << 33), got)
+        db.close()
+
     # two objects of 2^63 - 1 bytes held from outside: one group of tree's
     # (the load walks them) whose bytes add up past 2^63
     big = b"".join(rec(4, v(zz(a)) + v(1) + v((1 << 63) - 1) + v(1) + v(0) +
