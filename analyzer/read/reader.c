@@ -36,7 +36,8 @@ struct hd_reader {
     int state;           /* 0 prelude, 1 records, 2 after END */
     int error;           /* sticky */
     uint16_t minor;
-    uint32_t crc;        /* of all bytes before the current record */
+    uint32_t crc;        /* of buf[..crc_pos) and all bytes before buf */
+    size_t crc_pos;
     uint64_t n_strings, n_types, n_objects, n_edges, n_roots, n_tbs;
     int seen_header;
     int seen_memory;
@@ -537,9 +538,31 @@ dispatch(hd_reader *rd, int tag, const uint8_t *p, size_t len, uint64_t off)
 
 /* ---- Framing ------------------------------------------------------------------ */
 
+/* The checksum taken up to buf[upto]: over a span of records at a time
+ * (a call a record was a visible share of reading). */
+static void
+crc_to(hd_reader *rd, size_t upto)
+{
+    if (upto > rd->crc_pos)
+        rd->crc = (uint32_t)crc32_z(rd->crc, rd->buf + rd->crc_pos,
+                                    upto - rd->crc_pos);
+    rd->crc_pos = upto;
+}
+
+static int parse_records(hd_reader *rd);
+
 /* Consumes every complete record in buf[pos..len). */
 static int
 parse(hd_reader *rd)
+{
+    int r = parse_records(rd);
+    if (r == 0)
+        crc_to(rd, rd->pos);
+    return r;
+}
+
+static int
+parse_records(hd_reader *rd)
 {
     for (;;) {
         const uint8_t *start = rd->buf + rd->pos, *end = rd->buf + rd->len;
@@ -559,7 +582,6 @@ parse(hd_reader *rd)
                            "dump format version %u.%u is not supported by "
                            "this heapdig (it reads %d.x): use a newer heapdig",
                            major, rd->minor, HD_FORMAT_MAJOR);
-            rd->crc = (uint32_t)crc32(rd->crc, start, HD_PRELUDE_LEN);
             rd->pos += HD_PRELUDE_LEN;
             rd->state = 1;
             continue;
@@ -581,10 +603,7 @@ parse(hd_reader *rd)
         if ((uint64_t)(end - p) < len)
             return 0;
         if (tag == HD_REC_END)
-            ; /* END's checksum covers everything before its tag */
-        else
-            rd->crc = (uint32_t)crc32(rd->crc, start,
-                                      (uInt)((p - start) + len));
+            crc_to(rd, rd->pos); /* it covers everything before its tag */
         if (dispatch(rd, (int)tag, p, (size_t)len, off) < 0)
             return rd->error;
         rd->pos += (size_t)((p - start) + len);
@@ -594,12 +613,14 @@ parse(hd_reader *rd)
 static int
 grow(hd_reader *rd, size_t need)
 {
-    /* Drop the consumed prefix first. */
+    /* Drop the consumed prefix first (its checksum taken). */
     if (rd->pos > 0) {
+        crc_to(rd, rd->pos);
         memmove(rd->buf, rd->buf + rd->pos, rd->len - rd->pos);
         rd->len -= rd->pos;
         rd->base += rd->pos;
         rd->pos = 0;
+        rd->crc_pos = 0;
     }
     if (rd->len + need <= rd->cap)
         return 0;
