@@ -85,6 +85,13 @@ def main(cli, outdir):
               rows == [(0x2000, 24, 1 << 40, 1 << 33),
                        (0x3000, 1 << 36, w32, 0),
                        (0x4000, w32, w32 + 1, w32)], rows)
+        # each is held from outside (refcounts past its references), so
+        # each retains itself: the dominators' sums carry the wide sizes
+        kept = db.execute("SELECT retained, size, external FROM objects "
+                          "ORDER BY id").fetchall()
+        check("... and the analysis reads them whole (retained, external)",
+              kept == [(24, 24, 1 << 40), (1 << 36, 1 << 36, w32 - 2),
+                       (w32, w32, w32)], kept)
         labels = db.execute("SELECT label FROM refs ORDER BY seq").fetchall()
         check("... int keys past 32 bits label their references",
               labels == [("[-1099511627776]",), ("[7]",),
