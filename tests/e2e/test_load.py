@@ -140,14 +140,15 @@ def peak_is_its_own(cli, outdir, dump):
     """load's peak memory is its own, not that of the process that started
     it (getrusage's ru_maxrss survives exec: loads run from a big benchmark
     process reported 93 bytes an object+reference where they took 59)."""
-    ballast = b"\x01" * (768 << 20)  # resident in this process
+    ballast = b"\x01" * (1 << 30)  # resident in this process
     r = subprocess.run([cli, "load", dump, "-o", os.path.join(
         outdir, "peak.db"), "--format", "json"], capture_output=True,
         text=True)
     del ballast
     peak = json.loads(r.stdout)["peak_rss"] if r.returncode == 0 else None
+    # (under ASan a load's own peak is some 400 MB: the bound is the ballast)
     check("load's peak memory is its own (%s bytes; this process holds "
-          "768 MiB more)" % peak, peak is not None and 0 < peak < 256 << 20,
+          "1 GiB more)" % peak, peak is not None and 0 < peak < 1 << 30,
           r.stdout + r.stderr)
 
 
