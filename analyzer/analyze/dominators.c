@@ -22,8 +22,8 @@
  * ancestor step.  Unlike the iterative Cooper–Harvey–Kennedy scheme it does
  * not stall on the long dominator chains heaps have (linked lists, deep
  * trees).  Time O(E log V) in theory, near-linear in practice; memory
- * 7 u32 and a byte per vertex plus the reverse graph, which is the load's
- * peak (each phase reuses what the one before left free).
+ * 7 u32 and a byte per vertex plus the reverse graph, at the load's peak
+ * or near it (each phase reuses what the one before left free).
  *
  * Retained sizes: in reverse preorder every vertex adds its retained size to
  * its idom (a dominator always precedes its dominatees in preorder).

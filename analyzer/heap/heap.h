@@ -16,8 +16,8 @@
  * is HD_WIDE in v[] and whole in wide_val[], by ascending index in
  * wide_at[].  Sizes past 4 GiB and dict keys that are big ints are few in
  * any heap; the refcounts of 3.12's and 3.13's immortal objects (2^32 - 1,
- * the marker) are the commonest, some thousands.  The 64-bit arrays had
- * been a tenth of the load's peak. */
+ * the marker) are the commonest.  With 64-bit arrays the peak of a 10 M
+ * load was 66 bytes an object+reference; it is 59. */
 typedef struct hd_col {
     uint32_t *v;
     uint64_t *wide_at, *wide_val;
