@@ -553,7 +553,7 @@ write_rows(sqlite3 *db, hd_heap *heap, hd_analysis *a,
                                   held_as)) < 0)
         goto done;
     hd_col_free(&heap->edge_payload);
-    if ((err = hd_edges_rows_start(edges)) < 0)
+    if ((err = hd_edges_start(edges)) < 0)
         goto done;
     if ((err = hd_sql_exec(db, "BEGIN", "begin")) < 0 ||
         (err = write_meta(db, h, a, stats)) < 0 ||
@@ -573,11 +573,11 @@ write_rows(sqlite3 *db, hd_heap *heap, hd_analysis *a,
         (err = hd_sql_exec(db, "COMMIT", "commit")) < 0)
         goto done;
 done:
-    /* the edges' thread reads the heap and edge_label until it is done */
+    /* the edges' thread reads the heap and edge_label until its rows are in */
     if (err < 0)
         hd_edges_discard(edges); /* this error is the one to tell */
     else
-        err = hd_edges_wait(edges);
+        err = hd_edges_rows_wait(edges);
     edges->edge_label = NULL;
     free(edge_label);
     return err;
@@ -637,10 +637,9 @@ hd_store__write(hd_heap **heap, hd_analysis *a, const char *db_path,
     *heap = NULL;
     hd_analysis__free(a);
     t0 = hd__now();
-    /* edges_dst over there while the objects' indexes are built here (and
+    /* the objects' indexes here while edges_dst is finished over there (and
      * edges_dst here on the still empty table, for the copy to fill) */
-    if ((err = hd_edges_index_start(&edges)) < 0 ||
-        (err = hd_sql_exec(db, HD_INDEX_PRAGMAS, "pragmas")) < 0 ||
+    if ((err = hd_sql_exec(db, HD_INDEX_PRAGMAS, "pragmas")) < 0 ||
         (post && (err = hd_sql_exec(db, edges.index_sql, "indexes")) < 0) ||
         (err = hd_edges_wait(&edges)) < 0 ||
         (err = hd_edges_move(&edges, db)) < 0)

@@ -118,17 +118,22 @@ typedef struct hd_edges_job {
     mode_t mode;
     sqlite3 *db;
     pthread_t thread;
+    pthread_mutex_t lock; /* guards what follows */
+    pthread_cond_t cond;  /* rows_done was set */
+    int sync;             /* lock and cond are set up */
     int running;
+    int rows_done, cancelled;
     int err;
     hd_error error; /* the thread's, when err < 0 */
 } hd_edges_job;
 
-/* Starts writing the edges' rows into job->path (created with mode).
- * hd_edges_wait before the heap or edge_label may go. */
-int hd_edges_rows_start(hd_edges_job *job);
-/* Then the edges_dst index, while the caller indexes the rest. */
-int hd_edges_index_start(hd_edges_job *job);
-/* Waits for the running step; its error, set on this thread. */
+/* Starts writing the edges' rows into job->path (created with mode), then
+ * their edges_dst index. */
+int hd_edges_start(hd_edges_job *job);
+/* Waits for the rows: then the heap and edge_label may go.  The rows'
+ * error, set on this thread. */
+int hd_edges_rows_wait(hd_edges_job *job);
+/* Waits for the index too; the thread's error, set on this one. */
 int hd_edges_wait(hd_edges_job *job);
 /* Copies edges and edges_dst into db (whose edges table is still empty
  * and already has the same indexes), closes and removes the file. */

@@ -152,6 +152,90 @@ def peak_is_its_own(cli, outdir, dump):
           r.stdout + r.stderr)
 
 
+def full_disk(cli, outdir, dump, db):
+    """A disk that fills at any point of a load (the main thread's rows or
+    indexes, the edges' thread's rows or index, the copy of one into the
+    other) fails it: exit 1, says so, leaves no file, never hangs.  Tmpfs
+    mounts of a tenth to all but a page of the database's size, in a
+    private mount namespace; SQLite's sort files go there too."""
+    import shutil
+    if os.getuid() != 0 or not shutil.which("unshare"):
+        print("     full disk not checked here: not root, or no unshare")
+        return
+    full = os.path.join(outdir, "full")
+    os.makedirs(full, exist_ok=True)
+    size = os.path.getsize(db)
+    sizes = sorted({size * k // 10 for k in range(1, 10)} |
+                   {size - 65536, size // 20})
+    script = 'for s in %s; do mount -t tmpfs -o size=$s tmpfs "$1" || ' \
+             'exit 99; SQLITE_TMPDIR="$1" timeout 60 "$2" load "$3" ' \
+             '-o "$1/x.db" 2>"$4/full-$s.err" >/dev/null; echo "$s $? ' \
+             '$(ls -A "$1" | tr "\\n" " ")"; umount "$1"; done' % (
+                 " ".join(str(s) for s in sizes))
+    r = subprocess.run(["unshare", "-m", "--propagation", "private", "sh",
+                        "-c", script, "sh", full, cli, dump, outdir],
+                       capture_output=True, text=True)
+    if r.stderr.startswith(("unshare:", "mount:")):
+        # a chroot (the sid root) cannot make a private namespace; the
+        # host's run of this test checks it
+        print("     full disk not checked here: %s" % r.stderr.strip())
+        return
+    bad = []
+    for line in r.stdout.splitlines():
+        s, rc, left = (line.split(None, 2) + [""])[:3]
+        err = open(os.path.join(outdir, "full-%s.err" % s)).read()
+        if rc != "1" or "full" not in err or left.strip():
+            bad.append((s, rc, left, err.strip()[-200:]))
+    check("a disk filling at %d points of a %d-byte load: each exits 1, "
+          "says the disk is full, leaves nothing" % (len(sizes), size),
+          r.returncode == 0 and len(r.stdout.splitlines()) == len(sizes)
+          and not bad, "%r %r" % (bad, r.stderr))
+
+
+def file_size_limit(cli, outdir):
+    """Either thread's failure ends a load cleanly: a heap of far more
+    references than objects (the edges' database, written on a second
+    thread, outgrows the objects') under a file size limit, swept from
+    below the objects' database to above the edges'.  Each load exits 1
+    with SQLite's error, leaves no file, and the errors include the edges'
+    thread's own and the main thread's."""
+    import resource
+    import signal
+    wide = [[None] * 20000 for _ in range(30)]  # 600,000 references
+    dump = os.path.join(outdir, "wide.hdig")
+    heapdig.dump(dump)
+    del wide
+    whole = os.path.join(outdir, "wide.db")
+    r = subprocess.run([cli, "load", dump, "-o", whole], capture_output=True,
+                       text=True)
+    size = os.path.getsize(whole) if r.returncode == 0 else 0
+
+    def limit(n):
+        def set_limit():  # EFBIG, not SIGXFSZ, past the limit
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (n, n))
+        return set_limit
+    seen, bad = set(), []
+    for k in range(1, 20):
+        n = size * k // 20
+        out = os.path.join(outdir, "limited-%d.db" % k)
+        r = subprocess.run([cli, "load", dump, "-o", out],
+                           capture_output=True, text=True, timeout=120,
+                           preexec_fn=limit(n))
+        left = [f for f in os.listdir(outdir)
+                if f.startswith("limited-%d.db" % k)]
+        if r.returncode == 0:
+            continue  # under the limit: each file is smaller than it
+        seen.add("references" if "writing the references" in r.stderr
+                 else "main")
+        if r.returncode != 1 or "SQLite" not in r.stderr or left:
+            bad.append((n, r.returncode, r.stderr.strip(), left))
+    check("a file size limit at 19 points of a %d-byte load: each failing "
+          "one exits 1 with SQLite's error and leaves nothing; both threads "
+          "failed (%s)" % (size, ", ".join(sorted(seen))),
+          size > 0 and not bad and seen == {"references", "main"}, repr(bad))
+
+
 def main(cli, outdir):
     os.makedirs(outdir, exist_ok=True)
     for i in range(1000):
@@ -302,6 +386,8 @@ def main(cli, outdir):
           json.loads(out.stdout)["dump"]["truncated"] is True, out.stdout[:300])
 
     databases_are_input(cli, outdir, db, dump)
+    full_disk(cli, outdir, dump, db)
+    file_size_limit(cli, outdir)
     many_classes(cli, outdir)
 
     # Usage errors.
