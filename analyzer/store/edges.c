@@ -51,9 +51,14 @@ write_index(hd_edges_job *job)
         (size_t)(end - at) >= sizeof(sql))
         return hd_error_set(HD_EINVAL, "the schema has no edges_dst index");
     snprintf(sql, sizeof(sql), "%.*s", (int)(end - at), at);
-    /* no helper threads: the main thread has the other core */
-    if ((err = hd_sql_exec(job->db, HD_INDEX_PRAGMAS "; PRAGMA threads=0",
-                           "pragmas")) == 0)
+    /* sorter helpers only on cores beyond the two this thread and the
+     * main one (still writing the objects' rows) take: on two cores a
+     * helper only shared them */
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    char pragmas[128];
+    snprintf(pragmas, sizeof(pragmas), HD_INDEX_PRAGMAS "; PRAGMA threads=%ld",
+             cores > 2 ? cores - 2 : 0);
+    if ((err = hd_sql_exec(job->db, pragmas, "pragmas")) == 0)
         err = hd_sql_exec(job->db, sql, "edges_dst");
     return err;
 }
@@ -117,6 +122,8 @@ int
 hd_edges_rows_wait(hd_edges_job *job)
 {
     int err;
+    if (!job->sync) /* never started */
+        return 0;
     pthread_mutex_lock(&job->lock);
     while (!job->rows_done)
         pthread_cond_wait(&job->cond, &job->lock);
@@ -165,8 +172,12 @@ void
 hd_edges_discard(hd_edges_job *job)
 {
     if (job->sync) {
+        /* the rows finish; the index is not begun, or is stopped (the
+         * thread sets db before rows_done) */
         pthread_mutex_lock(&job->lock);
-        job->cancelled = 1; /* the rows finish; the index is not begun */
+        job->cancelled = 1;
+        if (job->rows_done && job->db)
+            sqlite3_interrupt(job->db);
         pthread_mutex_unlock(&job->lock);
     }
     if (job->running) {

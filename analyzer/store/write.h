@@ -118,10 +118,12 @@ typedef struct hd_edges_job {
     mode_t mode;
     sqlite3 *db;
     pthread_t thread;
-    pthread_mutex_t lock; /* guards what follows */
-    pthread_cond_t cond;  /* rows_done was set */
-    int sync;             /* lock and cond are set up */
-    int running;
+    int sync;    /* lock and cond are set up (the main thread's) */
+    int running; /* the thread is to be joined (the main thread's) */
+    /* rows_done, cancelled, err and error while the thread runs (after
+     * the join, without it) */
+    pthread_mutex_t lock;
+    pthread_cond_t cond; /* rows_done was set */
     int rows_done, cancelled;
     int err;
     hd_error error; /* the thread's, when err < 0 */
@@ -130,15 +132,17 @@ typedef struct hd_edges_job {
 /* Starts writing the edges' rows into job->path (created with mode), then
  * their edges_dst index. */
 int hd_edges_start(hd_edges_job *job);
-/* Waits for the rows: then the heap and edge_label may go.  The rows'
- * error, set on this thread. */
+/* Waits for the rows: then the heap and edge_label may go.  The thread's
+ * error so far (the rows', or the index's if it has failed already), set on
+ * this thread. */
 int hd_edges_rows_wait(hd_edges_job *job);
 /* Waits for the index too; the thread's error, set on this one. */
 int hd_edges_wait(hd_edges_job *job);
 /* Copies edges and edges_dst into db (whose edges table is still empty
  * and already has the same indexes), closes and removes the file. */
 int hd_edges_move(hd_edges_job *job, sqlite3 *db);
-/* After a failure: stops, closes and removes the file. */
+/* After a failure (and at the end of hd_edges_move): stops the index if
+ * it is running, joins, closes and removes the file. */
 void hd_edges_discard(hd_edges_job *job);
 
 #endif /* HEAPDIG_STORE_WRITE_H */
