@@ -68,6 +68,14 @@ write_index(hd_edges_job *job)
  * beside the objects' own index sorts, which want both cores (10 M
  * objects: the thread was idle 5.7 s of the objects' rows, and the
  * index phase then shared the cores). */
+static void
+record(hd_edges_job *job, int err) /* under job->lock */
+{
+    job->err = err;
+    if (err < 0)
+        job->error = *hd_error_last(); /* this thread's own */
+}
+
 static void *
 write_edges(void *arg)
 {
@@ -75,18 +83,13 @@ write_edges(void *arg)
     int err = write_rows(job), stop;
     pthread_mutex_lock(&job->lock);
     job->rows_done = 1;
-    job->err = err;
-    if (err < 0)
-        job->error = *hd_error_last();
+    record(job, err);
     stop = job->cancelled;
     pthread_cond_broadcast(&job->cond);
     pthread_mutex_unlock(&job->lock);
-    if (err < 0 || stop)
-        return NULL;
-    if ((err = write_index(job)) < 0) {
+    if (err == 0 && !stop && (err = write_index(job)) < 0) {
         pthread_mutex_lock(&job->lock);
-        job->err = err;
-        job->error = *hd_error_last();
+        record(job, err);
         pthread_mutex_unlock(&job->lock);
     }
     return NULL;
