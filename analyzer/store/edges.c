@@ -1,8 +1,8 @@
 /* heapdig — MIT licence.
  *
  * edges.c: the edges table and its edges_dst index, built on a second
- * thread in a database file of their own and then copied into the real
- * one (store/write.h says why).
+ * thread in a database file of their own and then grafted into the real
+ * one, page by page (store/write.h says why).
  */
 #include "store/write.h"
 
@@ -10,7 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define EDGES_DB "hd_edges"
 #define DST_INDEX "CREATE INDEX edges_dst"
 
 /* The rows, from the heap and edge_label. */
@@ -145,28 +144,54 @@ hd_edges_wait(hd_edges_job *job)
     return job_error(job);
 }
 
-int
-hd_edges_move(hd_edges_job *job, sqlite3 *db)
+/* The root pages of edges and edges_dst in a database. */
+static int
+roots(sqlite3 *db, uint32_t root[2])
 {
+    static const char *const names[2] = {"edges", "edges_dst"};
     sqlite3_stmt *st = NULL;
     int err;
+    if ((err = hd_sql_prepare(db, &st, "SELECT rootpage FROM sqlite_schema "
+                              "WHERE name = ?1")) < 0)
+        return err;
+    for (int i = 0; i < 2 && err == 0; i++) {
+        sqlite3_bind_text(st, 1, names[i], -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_ROW)
+            err = hd_error_set(HD_ESQL, "SQLite: no %s to move", names[i]);
+        else
+            root[i] = (uint32_t)sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    return err;
+}
+
+int
+hd_edges_move(hd_edges_job *job, sqlite3 **db, const char *db_path)
+{
+    uint32_t from[2], to[2];
+    int err;
+    if ((err = roots(job->db, from)) < 0 || (err = roots(*db, to)) < 0)
+        goto done;
     if (sqlite3_close(job->db) != SQLITE_OK) {
         err = hd_sql_error(job->db, "close");
         goto done;
     }
     job->db = NULL;
-    /* "INSERT INTO t SELECT * FROM u" with the same definitions and t
-     * empty: SQLite copies the records and index entries as they are */
-    if ((err = hd_sql_prepare(db, &st, "ATTACH ?1 AS " EDGES_DB)) < 0)
+    if (sqlite3_close(*db) != SQLITE_OK) {
+        err = hd_sql_error(*db, "close");
         goto done;
-    sqlite3_bind_text(st, 1, job->path, -1, SQLITE_STATIC);
-    if ((err = hd_sql_step(db, st, "attach")) < 0 ||
-        (err = hd_sql_exec(db, "INSERT INTO main.edges SELECT * FROM "
-                           EDGES_DB ".edges", "edges")) < 0 ||
-        (err = hd_sql_exec(db, "DETACH " EDGES_DB, "detach")) < 0)
+    }
+    *db = NULL;
+    hd_graft_tree trees[2] = {{from[0], to[0]}, {from[1], to[1]}};
+    if ((err = hd_btree_graft(job->path, db_path, trees, 2,
+                              HD_SQLITE_PENDING_BYTE)) < 0) {
+        hd_error why = *hd_error_last();
+        err = hd_error_set(err, "moving the references: %s", why.message);
         goto done;
+    }
+    err = hd_sql_open(db, db_path, 0);
 done:
-    sqlite3_finalize(st);
     hd_edges_discard(job);
     return err;
 }

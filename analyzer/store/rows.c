@@ -57,24 +57,16 @@ hd_sql_step(sqlite3 *db, sqlite3_stmt *st, const char *what)
 }
 
 int
-hd_sql_create(sqlite3 **out, const char *path, mode_t mode, const char *schema)
+hd_sql_open(sqlite3 **out, const char *path, int flags)
 {
     sqlite3 *db = NULL;
     int err;
     *out = NULL;
-    unlink(path);
-    /* made here, with the dump's mode, before SQLite opens it */
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-                  mode | S_IRUSR | S_IWUSR);
-    if (fd < 0)
-        return hd_error_set(HD_EIO, "cannot create %s: %s", path,
-                            strerror(errno));
-    close(fd);
     /* One thread uses this connection: no mutexes. */
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | flags |
                                        SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK) {
-        err = hd_error_set(HD_ESQL, "cannot create %s: %s", path,
+        err = hd_error_set(HD_ESQL, "cannot open %s: %s", path,
                            db ? sqlite3_errmsg(db) : "out of memory");
         sqlite3_close(db);
         return err;
@@ -85,13 +77,34 @@ hd_sql_create(sqlite3 **out, const char *path, mode_t mode, const char *schema)
     if ((err = hd_sql_exec(db, "PRAGMA page_size=65536; PRAGMA journal_mode=OFF;"
                            "PRAGMA synchronous=OFF; PRAGMA locking_mode=EXCLUSIVE;"
                            "PRAGMA " STORE_TEMP "; PRAGMA cache_size=" STORE_CACHE ";"
-                           "PRAGMA threads=2;", "pragmas")) < 0 ||
-        (err = hd_sql_exec(db, schema, "schema")) < 0) {
+                           "PRAGMA threads=2;", "pragmas")) < 0) {
         sqlite3_close(db);
         return err;
     }
     *out = db;
     return 0;
+}
+
+int
+hd_sql_create(sqlite3 **out, const char *path, mode_t mode, const char *schema)
+{
+    int err;
+    *out = NULL;
+    unlink(path);
+    /* made here, with the dump's mode, before SQLite opens it */
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                  mode | S_IRUSR | S_IWUSR);
+    if (fd < 0)
+        return hd_error_set(HD_EIO, "cannot create %s: %s", path,
+                            strerror(errno));
+    close(fd);
+    if ((err = hd_sql_open(out, path, SQLITE_OPEN_CREATE)) < 0)
+        return err;
+    if ((err = hd_sql_exec(*out, schema, "schema")) < 0) {
+        sqlite3_close(*out);
+        *out = NULL;
+    }
+    return err;
 }
 
 /* ---- Batched inserts ------------------------------------------------------- */

@@ -642,7 +642,7 @@ hd_store__write(hd_heap **heap, hd_analysis *a, const char *db_path,
     if ((err = hd_sql_exec(db, HD_INDEX_PRAGMAS, "pragmas")) < 0 ||
         (post && (err = hd_sql_exec(db, edges.index_sql, "indexes")) < 0) ||
         (err = hd_edges_wait(&edges)) < 0 ||
-        (err = hd_edges_move(&edges, db)) < 0)
+        (err = hd_edges_move(&edges, &db, tmp)) < 0)
         goto done;
     /* Statistics from a sample of each index: without them the planner
      * reads "src = ? AND dst = ?" through the primary key and walks all of
