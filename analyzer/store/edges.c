@@ -144,34 +144,69 @@ hd_edges_wait(hd_edges_job *job)
     return job_error(job);
 }
 
-/* The root pages of edges and edges_dst in a database. */
+/* The b-trees of the edges table (itself and each index on it), by name:
+ * their names, definitions and roots, at most HD_GRAFT_MAX. */
+typedef struct edge_trees {
+    size_t n;
+    char name[HD_GRAFT_MAX][64], sql[HD_GRAFT_MAX][256];
+    uint32_t root[HD_GRAFT_MAX];
+} edge_trees;
+
 static int
-roots(sqlite3 *db, uint32_t root[2])
+edge_trees_of(sqlite3 *db, edge_trees *t)
 {
-    static const char *const names[2] = {"edges", "edges_dst"};
     sqlite3_stmt *st = NULL;
-    int err;
-    if ((err = hd_sql_prepare(db, &st, "SELECT rootpage FROM sqlite_schema "
-                              "WHERE name = ?1")) < 0)
+    int err, rc;
+    t->n = 0;
+    if ((err = hd_sql_prepare(db, &st, "SELECT name, coalesce(sql, ''), "
+                              "rootpage FROM sqlite_schema WHERE tbl_name = "
+                              "'edges' AND rootpage > 0 ORDER BY name")) < 0)
         return err;
-    for (int i = 0; i < 2 && err == 0; i++) {
-        sqlite3_bind_text(st, 1, names[i], -1, SQLITE_STATIC);
-        if (sqlite3_step(st) != SQLITE_ROW)
-            err = hd_error_set(HD_ESQL, "SQLite: no %s to move", names[i]);
-        else
-            root[i] = (uint32_t)sqlite3_column_int64(st, 0);
-        sqlite3_reset(st);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && t->n < HD_GRAFT_MAX) {
+        snprintf(t->name[t->n], sizeof(t->name[0]), "%s",
+                 (const char *)sqlite3_column_text(st, 0));
+        snprintf(t->sql[t->n], sizeof(t->sql[0]), "%s",
+                 (const char *)sqlite3_column_text(st, 1));
+        t->root[t->n++] = (uint32_t)sqlite3_column_int64(st, 2);
     }
+    if (rc == SQLITE_ROW)
+        err = hd_error_set(HD_EINVAL, "more than %d b-trees on edges",
+                           HD_GRAFT_MAX);
+    else if (rc != SQLITE_DONE)
+        err = hd_sql_error(db, "schema");
     sqlite3_finalize(st);
     return err;
+}
+
+/* The edges' b-trees, each to its twin in db: both databases must define
+ * the same ones (an index on edges that one lacked would be left empty). */
+static int
+trees_to_move(sqlite3 *from, sqlite3 *to, hd_graft_tree *trees, size_t *n)
+{
+    edge_trees f, t;
+    int err;
+    if ((err = edge_trees_of(from, &f)) < 0 || (err = edge_trees_of(to, &t)) < 0)
+        return err;
+    int same = f.n == t.n && f.n > 0;
+    for (size_t i = 0; same && i < f.n; i++)
+        same = strcmp(f.name[i], t.name[i]) == 0 && strcmp(f.sql[i], t.sql[i]) == 0;
+    if (!same)
+        return hd_error_set(HD_EINVAL, "the edges' database defines other "
+                            "b-trees on edges (%zu) than the database (%zu)",
+                            f.n, t.n);
+    for (size_t i = 0; i < f.n; i++)
+        trees[i] = (hd_graft_tree){f.root[i], t.root[i]};
+    *n = f.n;
+    return 0;
 }
 
 int
 hd_edges_move(hd_edges_job *job, sqlite3 **db, const char *db_path)
 {
-    uint32_t from[2], to[2];
+    hd_graft_tree trees[HD_GRAFT_MAX];
+    size_t n = 0;
     int err;
-    if ((err = roots(job->db, from)) < 0 || (err = roots(*db, to)) < 0)
+    if ((err = trees_to_move(job->db, *db, trees, &n)) < 0)
         goto done;
     if (sqlite3_close(job->db) != SQLITE_OK) {
         err = hd_sql_error(job->db, "close");
@@ -183,14 +218,14 @@ hd_edges_move(hd_edges_job *job, sqlite3 **db, const char *db_path)
         goto done;
     }
     *db = NULL;
-    hd_graft_tree trees[2] = {{from[0], to[0]}, {from[1], to[1]}};
-    if ((err = hd_btree_graft(job->path, db_path, trees, 2,
+    if ((err = hd_btree_graft(job->path, db_path, trees, n,
                               HD_SQLITE_PENDING_BYTE)) < 0) {
         hd_error why = *hd_error_last();
         err = hd_error_set(err, "moving the references: %s", why.message);
         goto done;
     }
-    err = hd_sql_open(db, db_path, 0);
+    if ((err = hd_sql_open(db, db_path, 0)) == 0)
+        err = hd_sql_exec(*db, HD_INDEX_PRAGMAS, "pragmas");
 done:
     hd_edges_discard(job);
     return err;

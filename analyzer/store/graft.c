@@ -25,6 +25,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -91,6 +92,9 @@ bad(const db_file *f, uint32_t page, uint32_t at, const char *what)
                         (unsigned long long)(page_offset(f, page) + at), what);
 }
 
+/* SQLite's own limit on page numbers (2^31 - 1). */
+#define MAX_PAGE 0x7fffffffu
+
 static int
 file_open(db_file *f, const char *path, int flags, uint64_t pending_byte)
 {
@@ -115,9 +119,12 @@ file_open(db_file *f, const char *path, int flags, uint64_t pending_byte)
                             path);
     if (fstat(f->fd, &st) < 0)
         return hd_error_set(HD_EIO, "%s: %s", path, strerror(errno));
+    /* the header's page count where valid, never past the file's end */
+    uint64_t in_file = (uint64_t)st.st_size / f->page_size;
     f->pages = be32(f->hdr + 28);
-    if (f->pages == 0 || be32(f->hdr + 24) != be32(f->hdr + 92))
-        f->pages = (uint32_t)((uint64_t)st.st_size / f->page_size);
+    if (f->pages == 0 || be32(f->hdr + 24) != be32(f->hdr + 92) ||
+        f->pages > in_file)
+        f->pages = in_file > MAX_PAGE ? MAX_PAGE : (uint32_t)in_file;
     f->lock_page = (uint32_t)(pending_byte / f->page_size) + 1;
     return 0;
 }
@@ -127,8 +134,10 @@ page_read(const db_file *f, uint32_t page, unsigned char *buf)
 {
     ssize_t n = pread(f->fd, buf, f->page_size, (off_t)page_offset(f, page));
     if (n != (ssize_t)f->page_size)
-        return hd_error_set(HD_EIO, "cannot read %s, page %u: %s", f->path,
-                            page, n < 0 ? strerror(errno) : "file too short");
+        return hd_error_set(HD_EIO, "cannot read %s, page %u (byte %llu): %s",
+                            f->path, page,
+                            (unsigned long long)page_offset(f, page),
+                            n < 0 ? strerror(errno) : "file too short");
     return 0;
 }
 
@@ -140,7 +149,8 @@ write_all(const db_file *f, const unsigned char *buf, size_t n, uint64_t off)
     while (n > 0) {
         ssize_t w = pwrite(f->fd, buf, n, (off_t)off);
         if (w <= 0)
-            return hd_error_set(HD_EIO, "cannot write %s: %s", f->path,
+            return hd_error_set(HD_EIO, "cannot write %s at byte %llu: %s",
+                                f->path, (unsigned long long)off,
                                 w < 0 ? strerror(errno) : "nothing written");
         buf += w;
         n -= (size_t)w;
@@ -161,8 +171,9 @@ redirect(graft *g, uint32_t page, uint32_t at, int kind)
         return bad(g->from, page, at, "a page reached twice");
     if (g->next == g->to->lock_page)
         g->next++;
-    if (g->next == UINT32_MAX - 1)
-        return hd_error_set(HD_EINVAL, "%s: too many pages", g->to->path);
+    if (g->next > MAX_PAGE)
+        return hd_error_set(HD_EINVAL, "%s: more than %u pages", g->to->path,
+                            MAX_PAGE);
     to = g->next++;
     g->seen[old] = 1;
     g->queue[g->tail++] = (queued){old, to, kind};
@@ -262,8 +273,9 @@ check_root(graft *g, const hd_graft_tree *t, int *kind)
     int err;
     if (t->from < 2 || t->from > g->from->pages || t->to < 2 ||
         t->to > g->to->pages)
-        return hd_error_set(HD_EINVAL, "b-tree roots %u -> %u: out of range",
-                            t->from, t->to);
+        return hd_error_set(HD_EINVAL, "b-tree roots %u of %s -> %u of %s: "
+                            "out of range", t->from, g->from->path, t->to,
+                            g->to->path);
     if ((err = page_read(g->from, t->from, g->page)) < 0)
         return err;
     int type = g->page[0];
@@ -283,15 +295,22 @@ hd_btree_graft(const char *from_path, const char *to_path,
 {
     db_file from = {.fd = -1}, to = {.fd = -1};
     graft g = {&from, &to, NULL, NULL, NULL, 0, 0, 0};
-    int err, kinds[8];
-    if (n > sizeof(kinds) / sizeof(kinds[0]))
+    int err, kinds[HD_GRAFT_MAX];
+    if (n > HD_GRAFT_MAX)
         return hd_error_set(HD_EINVAL, "graft: %zu b-trees at once", n);
     if ((err = file_open(&from, from_path, O_RDONLY, pending_byte)) < 0 ||
         (err = file_open(&to, to_path, O_RDWR, pending_byte)) < 0)
         goto done;
+    /* records as they are: same pages, encoding and payload fractions */
     if (from.page_size != to.page_size || from.usable != to.usable) {
         err = hd_error_set(HD_EINVAL, "%s and %s: different page sizes",
                            from_path, to_path);
+        goto done;
+    }
+    if (memcmp(from.hdr + 21, to.hdr + 21, 3) != 0 ||
+        be32(from.hdr + 56) != be32(to.hdr + 56)) {
+        err = hd_error_set(HD_EINVAL, "%s and %s: different text encodings "
+                           "or payload fractions", from_path, to_path);
         goto done;
     }
     g.page = malloc(from.page_size);
@@ -318,13 +337,16 @@ hd_btree_graft(const char *from_path, const char *to_path,
             if ((err = copy_page(&g, &g.queue[g.head++])) < 0)
                 goto done;
     }
-    /* the new page count, valid for a change counter one on */
+    /* the new page count, valid for a change counter one on, made by this
+     * SQLite */
     unsigned char fields[8];
     uint32_t change = be32(to.hdr + 24) + 1;
     put32(fields, change);
     put32(fields + 4, g.next - 1);
-    if ((err = write_all(&to, fields, 8, 24)) == 0)
-        err = write_all(&to, fields, 4, 92);
+    if ((err = write_all(&to, fields, 8, 24)) == 0) {
+        put32(fields + 4, (uint32_t)sqlite3_libversion_number());
+        err = write_all(&to, fields, 8, 92);
+    }
 done:
     if (from.fd >= 0)
         close(from.fd);

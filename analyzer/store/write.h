@@ -116,7 +116,9 @@ typedef struct hd_graft_tree {
  * is never used. */
 #define HD_SQLITE_PENDING_BYTE 0x40000000u
 
-/* Moves n (<= 8) b-trees of the database file `from` into the file `to`
+#define HD_GRAFT_MAX 8
+
+/* Moves n (<= HD_GRAFT_MAX) b-trees of the database file `from` into the file `to`
  * by copying their pages (their roots to the given empty roots, the rest
  * after to's last page); neither file open in SQLite, both with the same
  * page size, rollback-journal, no auto_vacuum.  Checks every root before
