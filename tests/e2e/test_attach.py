@@ -66,6 +66,9 @@ if mode == "sigpipe":
     pw = threading.Thread(target=pipe_writer, daemon=True)
     pw.start()
     mode = "sleep"
+if mode == "cblock":  # found before "ready": then the block is one call away
+    import ctypes
+    c_sleep = ctypes.PyDLL(None).sleep
 print("ready", flush=True)
 try:
     if mode == "sleep":
@@ -73,8 +76,7 @@ try:
     elif mode == "nap":  # ends by itself: a signal is not let in
         time.sleep(4)
     elif mode == "cblock":  # asleep in C while holding the GIL: no way in
-        import ctypes
-        ctypes.PyDLL(None).sleep(60)
+        c_sleep(60)
     elif mode == "lock":
         lock = threading.Lock()
         lock.acquire()
@@ -208,7 +210,9 @@ def check_attach(cli, python, outdir):
     out, err = a.communicate(timeout=60)
     check("%s the target dies during the attach: says so, leaves no file" %
           tag, a.returncode == 1 and "exited during the attach" in err and
-          not os.path.exists(dump), err)
+          not os.path.exists(dump), "exit %r, %r, left %r" % (
+              a.returncode, err, [f for f in os.listdir(outdir)
+                                  if f.startswith("died-%s" % tag)]))
     # --pythonpath without the extension for this version
     p = start(python, outdir, "busy")
     empty = os.path.join(outdir, "empty")
