@@ -195,7 +195,9 @@ trees_to_move(sqlite3 *from, sqlite3 *to, hd_graft_tree *trees, size_t *n)
                             "b-trees on edges (%zu) than the database (%zu)",
                             f.n, t.n);
     for (size_t i = 0; i < f.n; i++)
-        trees[i] = (hd_graft_tree){f.root[i], t.root[i]};
+        /* edges' pages as ordered inserts left them: 1/8 empty */
+        trees[i] = (hd_graft_tree){f.root[i], t.root[i],
+                                   strcmp(f.name[i], "edges") == 0};
     *n = f.n;
     return 0;
 }

@@ -110,6 +110,7 @@ int hd_tree_rows_write(sqlite3 *db, const hd_heap *h, const hd_analysis *a,
  * or index of the same kind in the destination that takes its place. */
 typedef struct hd_graft_tree {
     uint32_t from, to;
+    int pack; /* an index b-tree rebuilt with full pages, if it can be */
 } hd_graft_tree;
 
 /* Where SQLite keeps its lock bytes (its PENDING_BYTE): the page holding it
