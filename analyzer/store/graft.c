@@ -371,6 +371,9 @@ pack_entry(packer *p, const unsigned char *e, uint32_t len)
         return 0;
     }
     uint64_t idx = p->lv[0].at++;
+    if (idx >= p->lv[0].m || len != p->lv[0].len[idx]) /* not as planned */
+        return hd_error_set(HD_ECORRUPT, "%s: changed while packed",
+                            p->g->from->path);
     while (p->lv[k].up[idx]) { /* a boundary of level k: its page is done */
         pack_level *L = &p->lv[k];
         int err = pack_flush(p, k, k ? p->lv[k - 1].page[idx] : 0);
@@ -432,8 +435,8 @@ pack_walk(packer *p, uint32_t page, int depth)
                 p->marked[p->n_marked++] = child;
                 p->g->seen[child] = 1;
             }
-            if ((err = pack_walk(p, child, depth + 1)) < 0)
-                return err;
+            if ((err = pack_walk(p, child, depth + 1)) != 0)
+                return err; /* 1 too: the whole tree is not for packing */
             if (i == cells)
                 break;
         } else if (i == cells) {
@@ -443,8 +446,8 @@ pack_walk(packer *p, uint32_t page, int depth)
         uint64_t n;
         if (varint(b, f->usable, &q, &n) < 0)
             return bad(f, page, at, "a cell runs past the page");
-        if (n > p->max_local || q + n > f->usable)
-            return 1; /* overflow: not for packing */
+        if (n > p->max_local || q + n > f->usable) /* overflow */
+            return p->writing ? bad(f, page, at, "changed while packed") : 1;
         uint32_t start = at + (interior ? 4 : 0);
         if ((err = pack_entry(p, b + start, q + (uint32_t)n - start)) != 0)
             return err;
@@ -629,12 +632,12 @@ hd_btree_graft(const char *from_path, const char *to_path,
         }
         g.seen[trees[i].from] = 1;
         if (trees[i].pack && kinds[i] == PAGE_INDEX) {
-            uint32_t next = g.next;
+            /* 1: not for packing (nothing written, no page numbered):
+             * copied as it is */
             if ((err = pack_tree(&g, trees[i].from, trees[i].to)) < 0)
                 goto done;
             if (err == 0)
                 continue;
-            g.next = next; /* not for packing: copied as it is */
             err = 0;
         }
         g.queue[g.tail++] = (queued){trees[i].from, trees[i].to, kinds[i]};
