@@ -50,6 +50,13 @@ page_offset(const db_file *f, uint32_t page)
     return (uint64_t)(page - 1) * f->page_size;
 }
 
+/* The most of a payload an index b-tree page keeps (the rest overflows). */
+static inline uint32_t
+index_max_local(uint32_t usable)
+{
+    return (usable - 12) * 64 / 255 - 23;
+}
+
 /* A source that breaks the format: HD_ECORRUPT naming file, page and byte. */
 int hd__dbfile_bad(const db_file *f, uint32_t page, uint32_t at,
                    const char *what);
@@ -60,6 +67,15 @@ int hd__write_all(const db_file *f, const unsigned char *buf, size_t n,
 /* A varint (1-9 bytes) at *p within the page's usable bytes; -1 past them. */
 int hd__varint(const unsigned char *page, uint32_t usable, uint32_t *p,
                uint64_t *v);
+/* A b-tree page's cell pointer array (after its head-byte header, cells
+ * long) within the page, and each pointer at a cell inside the content
+ * area: else HD_ECORRUPT naming the byte. */
+int hd__check_cells(const db_file *f, uint32_t page, const unsigned char *b,
+                    uint32_t head, uint32_t cells);
+/* A page number read in a source page (at byte `at`): within the file,
+ * not the lock-byte page, not reached before; marked reached in seen. */
+int hd__reach(const db_file *f, unsigned char *seen, uint32_t page,
+              uint32_t at, uint32_t child);
 /* The destination's next free page number (SQLite's lock-byte page
  * skipped) from *next, or an error past MAX_PAGE. */
 int hd__next_page(const db_file *to, uint32_t *next, uint32_t *page);

@@ -110,6 +110,32 @@ hd__varint(const unsigned char *page, uint32_t usable, uint32_t *p, uint64_t *v)
 }
 
 int
+hd__check_cells(const db_file *f, uint32_t page, const unsigned char *b,
+                uint32_t head, uint32_t cells)
+{
+    if (head + 2 * cells > f->usable)
+        return hd__dbfile_bad(f, page, 3, "more cells than the page holds");
+    for (uint32_t i = 0; i < cells; i++) {
+        uint32_t cell = be16(b + head + 2 * i);
+        if (cell < head + 2 * cells || cell + 4 > f->usable)
+            return hd__dbfile_bad(f, page, head + 2 * i, "a cell off the page");
+    }
+    return 0;
+}
+
+int
+hd__reach(const db_file *f, unsigned char *seen, uint32_t page, uint32_t at,
+          uint32_t child)
+{
+    if (child < 2 || child > f->pages || child == f->lock_page)
+        return hd__dbfile_bad(f, page, at, "a page number out of range");
+    if (seen[child])
+        return hd__dbfile_bad(f, page, at, "a page reached twice");
+    seen[child] = 1;
+    return 0;
+}
+
+int
 hd__next_page(const db_file *to, uint32_t *next, uint32_t *page)
 {
     if (*next == to->lock_page)
@@ -161,14 +187,10 @@ static int
 redirect(graft *g, uint32_t page, uint32_t at, int kind)
 {
     uint32_t old = be32(g->page + at), to = 0;
-    if (old < 2 || old > g->from->pages || old == g->from->lock_page)
-        return hd__dbfile_bad(g->from, page, at, "a page number out of range");
-    if (g->seen[old])
-        return hd__dbfile_bad(g->from, page, at, "a page reached twice");
-    int err = hd__next_page(g->to, &g->next, &to);
-    if (err < 0)
+    int err;
+    if ((err = hd__reach(g->from, g->seen, page, at, old)) < 0 ||
+        (err = hd__next_page(g->to, &g->next, &to)) < 0)
         return err;
-    g->seen[old] = 1;
     g->queue[g->tail++] = (queued){old, to, kind};
     put32(g->page + at, to);
     return 0;
@@ -188,7 +210,7 @@ overflow_at(const graft *g, uint32_t page, int type, uint32_t cell,
     if (hd__varint(g->page, u, &p, &n) < 0 ||
         (type == 13 && hd__varint(g->page, u, &p, &rowid) < 0))
         return hd__dbfile_bad(f, page, cell, "a cell runs past the page");
-    uint64_t max_local = type == 13 ? u - 35 : (u - 12) * 64 / 255 - 23;
+    uint64_t max_local = type == 13 ? u - 35 : index_max_local(u);
     uint64_t min_local = (u - 12) * 32 / 255 - 23;
     if (n <= max_local)
         return 0;
@@ -220,12 +242,10 @@ copy_page(graft *g, const queued *q)
                                           ? "not an index b-tree page"
                                           : "not a table b-tree page");
         uint32_t head = type == want_interior ? 12 : 8, cells = be16(b + 3);
-        if (head + 2 * cells > f->usable)
-            return hd__dbfile_bad(f, q->from, 3, "more cells than the page holds");
+        if ((err = hd__check_cells(f, q->from, b, head, cells)) < 0)
+            return err;
         for (uint32_t i = 0; i < cells; i++) {
             uint32_t cell = be16(b + head + 2 * i), spill;
-            if (cell < head + 2 * cells || cell + 4 > f->usable)
-                return hd__dbfile_bad(f, q->from, head + 2 * i, "a cell off the page");
             if (head == 12 && (err = redirect(g, q->from, cell, q->kind)) < 0)
                 return err;
             if ((err = overflow_at(g, q->from, type, cell, &spill)) < 0 ||

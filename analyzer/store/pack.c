@@ -150,19 +150,15 @@ pack_walk(packer *p, uint32_t page, int depth)
     if (b[0] != 2 && b[0] != 10)
         return hd__dbfile_bad(f, page, 0, "not an index b-tree page");
     uint32_t head = interior ? 12 : 8, cells = be16(b + 3);
-    if (head + 2 * cells > f->usable)
-        return hd__dbfile_bad(f, page, 3, "more cells than the page holds");
+    if ((err = hd__check_cells(f, page, b, head, cells)) < 0)
+        return err;
     for (uint32_t i = 0; i <= cells; i++) {
         uint32_t at = i < cells ? be16(b + head + 2 * i) : 8;
-        if (i < cells && (at < head + 2 * cells || at + 4 > f->usable))
-            return hd__dbfile_bad(f, page, head + 2 * i, "a cell off the page");
         if (interior) {
             uint32_t child = be32(b + at);
             if (!p->writing) {
-                if (child < 2 || child > f->pages || child == f->lock_page)
-                    return hd__dbfile_bad(f, page, at, "a page number out of range");
-                if (p->seen[child])
-                    return hd__dbfile_bad(f, page, at, "a page reached twice");
+                if ((err = hd__reach(f, p->seen, page, at, child)) < 0)
+                    return err;
                 if (p->n_marked % 1024 == 0) {
                     uint32_t *m = realloc(p->marked, (p->n_marked + 1024) *
                                                          sizeof(*m));
@@ -172,7 +168,6 @@ pack_walk(packer *p, uint32_t page, int depth)
                     p->marked = m;
                 }
                 p->marked[p->n_marked++] = child;
-                p->seen[child] = 1;
             }
             if ((err = pack_walk(p, child, depth + 1)) != 0)
                 return err; /* 1 too: the whole tree is not for packing */
@@ -247,7 +242,7 @@ hd__btree_pack(const db_file *from, const db_file *to, unsigned char *seen,
     const db_file *f = from;
     uint32_t u = f->usable;
     int err = 0;
-    p.max_local = (u - 12) * 64 / 255 - 23;
+    p.max_local = index_max_local(u);
     for (int k = 0; k < PACK_DEPTH; k++)
         if ((p.in[k] = malloc(f->page_size)) == NULL ||
             (p.out[k] = calloc(1, f->page_size)) == NULL) {
