@@ -165,10 +165,10 @@ int hd_edges_start(hd_edges_job *job);
 int hd_edges_rows_wait(hd_edges_job *job);
 /* Waits for the index too; the thread's error, set on this one. */
 int hd_edges_wait(hd_edges_job *job);
-/* Moves edges and edges_dst into *db, the database at db_path (whose
- * edges table is still empty and already has the same indexes): closes
- * both, grafts the b-trees' pages (graft.c), reopens *db; removes the
- * edges' file. */
+/* Moves every b-tree on edges (the table, packed, and edges_dst) into *db,
+ * the database at db_path (whose edges table is still empty and already
+ * has the same indexes): closes both, grafts the b-trees' pages (graft.c),
+ * reopens *db; removes the edges' file. */
 int hd_edges_move(hd_edges_job *job, sqlite3 **db, const char *db_path);
 /* After a failure (and at the end of hd_edges_move): stops the index if
  * it is running, joins, closes and removes the file. */

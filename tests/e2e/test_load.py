@@ -154,8 +154,9 @@ def peak_is_its_own(cli, outdir, dump):
 
 def full_disk(cli, outdir, dump, db):
     """A disk that fills during a load fails it: exit 1, says the disk is
-    full (SQLite's words, or the system's where the edges' pages move), leaves no file (the database's or the edges' thread's), never
-    hangs.  Tmpfs mounts of a twentieth to all but a page of the database's
+    full (SQLite's words; the system's are accepted too, for the graft of
+    the edges' pages), leaves no file (the database's or the edges'
+    thread's), never hangs.  Tmpfs mounts of a twentieth to all but a page of the database's
     size, in a private mount namespace; SQLite's sort files go there too.
     (Both threads share the disk, so the main thread's error is the one
     told: file_size_limit shows the other thread's.)"""
