@@ -9,6 +9,7 @@
 #define HEAPDIG_STORE_DBFILE_H
 
 #include "base/base.h"
+#include "store/write.h"
 
 #include <stdint.h>
 
@@ -88,5 +89,15 @@ int hd__next_page(const db_file *to, uint32_t *next, uint32_t *page);
 int hd__btree_pack(const db_file *from, const db_file *to,
                    unsigned char *seen, uint32_t *next, uint32_t root,
                    uint32_t to_root);
+
+/* btree.c: the file opened (flags: O_RDONLY or O_RDWR), its header read
+ * and checked; the page count set after writing up to page next - 1. */
+int hd__dbfile_open(db_file *f, const char *path, int flags,
+                    uint64_t pending_byte);
+int hd__dbfile_finish(db_file *to, uint32_t next);
+/* The b-tree of src's entries into `to`, its root at root (an empty leaf
+ * of the kind), new pages numbered from *next. */
+int hd__btree_build(const db_file *to, uint32_t *next, uint32_t root,
+                    const hd_btree_source *src);
 
 #endif /* HEAPDIG_STORE_DBFILE_H */

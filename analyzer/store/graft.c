@@ -27,13 +27,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
-
-#define SQLITE_MAGIC "SQLite format 3"
 
 enum { PAGE_INDEX, PAGE_TABLE, PAGE_OVERFLOW }; /* what a queued page is */
 
@@ -147,40 +143,6 @@ hd__next_page(const db_file *to, uint32_t *next, uint32_t *page)
     return 0;
 }
 
-static int
-file_open(db_file *f, const char *path, int flags, uint64_t pending_byte)
-{
-    struct stat st;
-    f->path = path;
-    if ((f->fd = open(path, flags | O_CLOEXEC)) < 0)
-        return hd_error_set(HD_EIO, "cannot open %s: %s", path,
-                            strerror(errno));
-    if (pread(f->fd, f->hdr, sizeof(f->hdr), 0) != (ssize_t)sizeof(f->hdr) ||
-        memcmp(f->hdr, SQLITE_MAGIC, sizeof(SQLITE_MAGIC)) != 0)
-        return hd_error_set(HD_ECORRUPT, "%s: not an SQLite database", path);
-    f->page_size = be16(f->hdr + 16) == 1 ? 65536 : be16(f->hdr + 16);
-    if (f->page_size < 512 || (f->page_size & (f->page_size - 1)) ||
-        f->hdr[20] > f->page_size - 480)
-        return hd_error_set(HD_ECORRUPT, "%s: page size %u, %u reserved",
-                            path, f->page_size, f->hdr[20]);
-    f->usable = f->page_size - f->hdr[20];
-    /* rollback journal (not WAL), no pointer-map pages (auto_vacuum off):
-     * no page outside the b-trees names a page */
-    if (f->hdr[18] != 1 || f->hdr[19] != 1 || be32(f->hdr + 52) != 0)
-        return hd_error_set(HD_EINVAL, "%s: WAL or auto_vacuum database",
-                            path);
-    if (fstat(f->fd, &st) < 0)
-        return hd_error_set(HD_EIO, "%s: %s", path, strerror(errno));
-    /* the header's page count where valid, never past the file's end */
-    uint64_t in_file = (uint64_t)st.st_size / f->page_size;
-    f->pages = be32(f->hdr + 28);
-    if (f->pages == 0 || be32(f->hdr + 24) != be32(f->hdr + 92) ||
-        f->pages > in_file)
-        f->pages = in_file > MAX_PAGE ? MAX_PAGE : (uint32_t)in_file;
-    f->lock_page = (uint32_t)(pending_byte / f->page_size) + 1;
-    return 0;
-}
-
 /* A page number in a source page (at byte `at`): the destination's number
  * for it goes in its place, and the page in the queue. */
 static int
@@ -291,8 +253,8 @@ hd_btree_graft(const char *from_path, const char *to_path,
     int err, kinds[HD_GRAFT_MAX];
     if (n > HD_GRAFT_MAX)
         return hd_error_set(HD_EINVAL, "graft: %zu b-trees at once", n);
-    if ((err = file_open(&from, from_path, O_RDONLY, pending_byte)) < 0 ||
-        (err = file_open(&to, to_path, O_RDWR, pending_byte)) < 0)
+    if ((err = hd__dbfile_open(&from, from_path, O_RDONLY, pending_byte)) < 0 ||
+        (err = hd__dbfile_open(&to, to_path, O_RDWR, pending_byte)) < 0)
         goto done;
     /* records as they are: same pages, encoding and payload fractions */
     if (from.page_size != to.page_size || from.usable != to.usable) {
@@ -340,16 +302,7 @@ hd_btree_graft(const char *from_path, const char *to_path,
             if ((err = copy_page(&g, &g.queue[g.head++])) < 0)
                 goto done;
     }
-    /* the new page count, valid for a change counter one on, made by this
-     * SQLite */
-    unsigned char fields[8];
-    uint32_t change = be32(to.hdr + 24) + 1;
-    put32(fields, change);
-    put32(fields + 4, g.next - 1);
-    if ((err = hd__write_all(&to, fields, 8, 24)) == 0) {
-        put32(fields + 4, (uint32_t)sqlite3_libversion_number());
-        err = hd__write_all(&to, fields, 8, 92);
-    }
+    err = hd__dbfile_finish(&to, g.next);
 done:
     if (from.fd >= 0)
         close(from.fd);

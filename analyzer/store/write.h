@@ -129,6 +129,47 @@ int hd_btree_graft(const char *from, const char *to,
                    const hd_graft_tree *trees, size_t n,
                    uint64_t pending_byte);
 
+/* ---- btree.c ---------------------------------------------------------------- */
+
+/* A value of an SQLite record. */
+enum { HD_V_NULL, HD_V_INT, HD_V_TEXT };
+typedef struct hd_value {
+    int kind;
+    int64_t num;
+    const char *text; /* UTF-8, len bytes */
+    uint32_t len;
+} hd_value;
+
+/* The record of n values into buf if it has room (cap bytes): its length
+ * either way. */
+size_t hd__record(unsigned char *buf, size_t cap, const hd_value *v, int n);
+
+/* A b-tree's entries in key order, made on demand (read twice): entry i's
+ * record into buf if it has room (cap bytes), its length returned either
+ * way; a table b-tree's (rowid keys, ascending) rowid into *rowid.  An
+ * index b-tree's records are its key columns, then the table's key. */
+typedef struct hd_btree_source {
+    const char *name; /* for errors */
+    uint64_t n;
+    int table;
+    size_t (*entry)(void *ctx, uint64_t i, unsigned char *buf, size_t cap,
+                    int64_t *rowid);
+    void *ctx;
+} hd_btree_source;
+
+typedef struct hd_btree_fill_tree {
+    uint32_t root; /* an empty table or index of the source's kind */
+    hd_btree_source src;
+} hd_btree_fill_tree;
+
+/* Writes each tree's entries into its empty b-tree of the database file at
+ * path (not open in SQLite; rollback journal, no auto_vacuum, schema
+ * format 4, UTF-8) as full pages after the file's last one, SQLite's
+ * lock-byte page (at pending_byte) skipped.  Every root is checked before
+ * anything is written. */
+int hd_btree_fill(const char *path, const hd_btree_fill_tree *trees,
+                  size_t n, uint64_t pending_byte);
+
 /* ---- edges.c ---------------------------------------------------------------
  *
  * SQLite has one writer per database, and the edges are most of the rows
