@@ -1,7 +1,8 @@
 -- heapdig database schema.  This is a contract with users: every release
 -- keeps these tables and columns (more may be added).  `heapdig load` embeds
--- this file at build time.  Statements after the "@post-load" marker run
--- once the rows are in (building indexes afterwards is much faster).
+-- this file at build time.  Statements after the "@post-load" marker are
+-- the indexes: the load writes those on objects and edges itself, page by
+-- page with their rows (analyzer/store/bulk.c), and SQLite the others.
 
 -- Facts about the dump: python_version, pid, argv, time, counts (objects,
 -- refs, total_size; unreachable and unreachable_size: the garbage), ...

@@ -1,7 +1,7 @@
 /* heapdig — MIT licence.
  *
- * thread.c: starting the analyzer's helper threads (the inflater, the
- * edges' database) with every signal blocked, so that a signal meant for
+ * thread.c: starting the analyzer's helper threads (the inflater) with
+ * every signal blocked, so that a signal meant for
  * the process (Ctrl-C, kill) runs its handler in the caller's thread.
  * There the handler's cleanup cannot race a helper: one that is mid-way
  * through an open() would make again a file the handler just removed.

@@ -23,7 +23,7 @@
  * the local part of the payload and a 4-byte overflow page where it
  * spills) and overflow pages (the next page's number, then the payload).
  */
-#include "store/dbfile.h"
+#include "store/write.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +34,95 @@
 #include <unistd.h>
 
 #define SQLITE_MAGIC "SQLite format 3"
+
+/* ---- The file's pages ------------------------------------------------------ */
+
+typedef struct db_file {
+    const char *path;
+    int fd;
+    uint32_t page_size, usable, pages, lock_page;
+    unsigned char hdr[100];
+} db_file;
+
+/* SQLite's own limit on page numbers (2^31 - 1). */
+#define MAX_PAGE 0x7fffffffu
+
+static uint32_t
+be16(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 8 | p[1];
+}
+
+static uint32_t
+be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+           p[3];
+}
+
+static void
+put32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+static uint64_t
+page_offset(const db_file *f, uint32_t page)
+{
+    return (uint64_t)(page - 1) * f->page_size;
+}
+
+/* The most of a payload an index b-tree page keeps (the rest overflows). */
+static uint32_t
+index_max_local(uint32_t usable)
+{
+    return (usable - 12) * 64 / 255 - 23;
+}
+
+/* A page that breaks the format: HD_ECORRUPT naming file, page and byte. */
+static int
+page_bad(const db_file *f, uint32_t page, uint32_t at, const char *what)
+{
+    return hd_error_set(HD_ECORRUPT, "%s: page %u (byte %llu): %s", f->path,
+                        page,
+                        (unsigned long long)(page_offset(f, page) + at), what);
+}
+
+/* All n bytes at off, or the error (a short write is retried: the retry
+ * says why, a full disk or a file size limit). */
+static int
+write_all(const db_file *f, const unsigned char *buf, size_t n, uint64_t off)
+{
+    while (n > 0) {
+        ssize_t w = pwrite(f->fd, buf, n, (off_t)off);
+        if (w <= 0)
+            return hd_error_set(HD_EIO, "cannot write %s at byte %llu: %s",
+                                f->path, (unsigned long long)off,
+                                w < 0 ? strerror(errno) : "nothing written");
+        buf += w;
+        n -= (size_t)w;
+        off += (uint64_t)w;
+    }
+    return 0;
+}
+
+/* The next free page number (SQLite's lock-byte page skipped) from *next,
+ * or an error past MAX_PAGE. */
+static int
+next_page(const db_file *to, uint32_t *next, uint32_t *page)
+{
+    if (*next == to->lock_page)
+        (*next)++;
+    if (*next > MAX_PAGE)
+        return hd_error_set(HD_EINVAL, "%s: more than %u pages", to->path,
+                            MAX_PAGE);
+    *page = (*next)++;
+    return 0;
+}
+
 
 #define DEPTH 20
 
@@ -240,7 +329,7 @@ flush(builder *b, int k, uint32_t right)
     p[7] = 0;
     if (k)
         put32(p + 8, right);
-    int err = hd__write_all(b->to, p, b->to->page_size,
+    int err = write_all(b->to, p, b->to->page_size,
                             page_offset(b->to, L->page[L->j]));
     L->j++;
     L->cells = 0;
@@ -296,20 +385,20 @@ place_row(builder *b, const unsigned char *rec, uint64_t n, uint32_t len)
     memcpy(c, rec, local);
     if (local == n)
         return 0;
-    uint32_t page;
+    uint32_t page = 0;
     int err;
-    if ((err = hd__next_page(b->to, b->next, &page)) < 0)
+    if ((err = next_page(b->to, b->next, &page)) < 0)
         return err;
     put32(c + local, page);
     for (uint64_t at = local; at < n;) {
         uint64_t part = n - at < u - 4 ? n - at : u - 4;
         uint32_t next = 0;
-        if (at + part < n && (err = hd__next_page(b->to, b->next, &next)) < 0)
+        if (at + part < n && (err = next_page(b->to, b->next, &next)) < 0)
             return err;
         memset(b->spill, 0, b->to->page_size);
         put32(b->spill, next);
         memcpy(b->spill + 4, rec + at, (size_t)part);
-        if ((err = hd__write_all(b->to, b->spill, b->to->page_size,
+        if ((err = write_all(b->to, b->spill, b->to->page_size,
                                  page_offset(b->to, page))) < 0)
             return err;
         at += part;
@@ -438,8 +527,10 @@ plan_level(builder *b, int k)
     return 0;
 }
 
-int
-hd__btree_build(const db_file *to, uint32_t *next, uint32_t root,
+/* The b-tree of src's entries into `to`, its root at root (an empty leaf
+ * of the kind), new pages numbered from *next. */
+static int
+build(const db_file *to, uint32_t *next, uint32_t root,
                 const hd_btree_source *src)
 {
     builder b = {.to = to, .src = src, .next = next, .table = src->table};
@@ -491,7 +582,7 @@ hd__btree_build(const db_file *to, uint32_t *next, uint32_t root,
         for (uint64_t j = 0; j < L->pages; j++) {
             if (k == b.top)
                 L->page[j] = root;
-            else if ((err = hd__next_page(to, next, &L->page[j])) < 0)
+            else if ((err = next_page(to, next, &L->page[j])) < 0)
                 goto done;
         }
         L->content = u;
@@ -508,8 +599,10 @@ done:
 
 /* ---- The file ---------------------------------------------------------------- */
 
-int
-hd__dbfile_open(db_file *f, const char *path, int flags, uint64_t pending_byte)
+/* The file opened (flags: O_RDONLY or O_RDWR), its header read and
+ * checked. */
+static int
+file_open(db_file *f, const char *path, int flags, uint64_t pending_byte)
 {
     struct stat st;
     f->path = path;
@@ -542,8 +635,9 @@ hd__dbfile_open(db_file *f, const char *path, int flags, uint64_t pending_byte)
     return 0;
 }
 
-int
-hd__dbfile_finish(db_file *to, uint32_t next)
+/* The page count set after writing up to page next - 1. */
+static int
+file_finish(db_file *to, uint32_t next)
 {
     /* the new page count, valid for a change counter one on, made by this
      * SQLite */
@@ -551,9 +645,9 @@ hd__dbfile_finish(db_file *to, uint32_t next)
     int err;
     put32(fields, be32(to->hdr + 24) + 1);
     put32(fields + 4, next - 1);
-    if ((err = hd__write_all(to, fields, 8, 24)) == 0) {
+    if ((err = write_all(to, fields, 8, 24)) == 0) {
         put32(fields + 4, (uint32_t)sqlite3_libversion_number());
-        err = hd__write_all(to, fields, 8, 92);
+        err = write_all(to, fields, 8, 92);
     }
     return err;
 }
@@ -565,7 +659,7 @@ hd_btree_fill(const char *path, const hd_btree_fill_tree *trees, size_t n,
     db_file to = {.fd = -1};
     unsigned char page[16];
     int err;
-    if ((err = hd__dbfile_open(&to, path, O_RDWR, pending_byte)) < 0)
+    if ((err = file_open(&to, path, O_RDWR, pending_byte)) < 0)
         goto done;
     /* records as this file encodes them: UTF-8 texts, 0 and 1 in no bytes */
     if (be32(to.hdr + 44) != 4 || be32(to.hdr + 56) != 1) {
@@ -588,7 +682,7 @@ hd_btree_fill(const char *path, const hd_btree_fill_tree *trees, size_t n,
             goto done;
         }
         if (page[0] != (trees[i].src.table ? 13 : 10) || be16(page + 3)) {
-            err = hd__dbfile_bad(&to, r, 0, trees[i].src.table
+            err = page_bad(&to, r, 0, trees[i].src.table
                                  ? "not an empty table b-tree"
                                  : "not an empty index b-tree");
             goto done;
@@ -596,10 +690,10 @@ hd_btree_fill(const char *path, const hd_btree_fill_tree *trees, size_t n,
     }
     uint32_t next = to.pages + 1;
     for (size_t i = 0; i < n; i++)
-        if ((err = hd__btree_build(&to, &next, trees[i].root,
+        if ((err = build(&to, &next, trees[i].root,
                                    &trees[i].src)) < 0)
             goto done;
-    err = hd__dbfile_finish(&to, next);
+    err = file_finish(&to, next);
 done:
     if (to.fd >= 0 && close(to.fd) < 0 && err == 0)
         err = hd_error_set(HD_EIO, "cannot write %s: %s", path,

@@ -72,8 +72,7 @@ hd_sql_open(sqlite3 **out, const char *path, int flags)
         return err;
     }
     /* Bulk load: no journal, no syncs until the end.  The rows are
-     * appended in key order, so a small cache does (HD_INDEX_PRAGMAS for
-     * the index sorts). */
+     * appended in key order, so a small cache does. */
     if ((err = hd_sql_exec(db, "PRAGMA page_size=65536; PRAGMA journal_mode=OFF;"
                            "PRAGMA synchronous=OFF; PRAGMA locking_mode=EXCLUSIVE;"
                            "PRAGMA " STORE_TEMP "; PRAGMA cache_size=" STORE_CACHE ";"

@@ -1,11 +1,11 @@
 /* heapdig — MIT licence.
  *
  * store.c: the SQLite side.  Writes the in-memory heap into a new database
- * with the schema of schema/heapdig.sql (embedded at build time), in one
- * transaction with prepared statements and the journal off, then builds the
- * indexes; the whole database is written under a temporary name and renamed
- * when complete.  The edges go through a database of their own on a second
- * core (edges.c).  The read side is query/db.c.
+ * with the schema of schema/heapdig.sql (embedded at build time): the
+ * objects and edges tables and their indexes as pages (bulk.c), every other
+ * table through SQLite in one transaction with the journal off; the whole
+ * database is written under a temporary name and renamed when complete.
+ * The read side is query/db.c.
  */
 #include "store/store.h"
 #include "store/write.h"
@@ -215,47 +215,6 @@ write_cycles(sqlite3 *db, const hd_cycles *cyc)
     return hd_batch_close(&b, err);
 }
 
-static int
-write_objects(sqlite3 *db, const hd_heap *h, const hd_analysis *a,
-              const uint32_t *held_as)
-{
-    hd_batch b;
-    int err;
-    if ((err = hd_batch_open(&b, db, "objects", 18)) < 0)
-        return hd_batch_close(&b, err);
-    for (uint64_t i = 0; i < h->n_objects && err == 0; i++) {
-        hd_batch_int(&b, (int64_t)i);
-        hd_batch_int(&b, (int64_t)h->addr[i]);
-        hd_batch_int(&b, h->type[i]);
-        hd_batch_int(&b, (int64_t)hd_heap__size(h, i));
-        hd_batch_int(&b, (int64_t)hd_heap__refcount(h, i));
-        if (hd_heap__length(h, i) >= 0)
-            hd_batch_int(&b, hd_heap__length(h, i));
-        else
-            hd_batch_null(&b);
-        hd_batch_int(&b, h->flags[i] & ~(uint32_t)(HD_OBJ_HAS_LENGTH |
-                                                 HD_OBJ_HAS_VALUE |
-                                                 HD_OBJ_HAS_TRACEBACK));
-        if (h->value_off[i] != UINT64_MAX)
-            hd_batch_text(&b, h->val_data + h->value_off[i], (int)h->value_n[i]);
-        else
-            hd_batch_null(&b);
-        hd_batch_id(&b, h->traceback[i] ? h->traceback[i] : HD_NONE);
-        hd_batch_int(&b, a->external[i]);
-        hd_batch_id(&b, a->cycles.scc[i]);
-        hd_batch_int(&b, a->bfs.reachable[i]);
-        hd_batch_id(&b, a->bfs.depth[i]);
-        hd_batch_id(&b, a->bfs.parent[i]);
-        hd_batch_id(&b, a->dom.idom[i]);
-        hd_batch_int(&b, (int64_t)a->dom.retained[i]);
-        hd_batch_id(&b, a->sigs.path[i] ? a->sigs.path[i] : HD_NONE);
-        hd_batch_id(&b, held_as && held_as[i] && held_as[i] != HD_NONE
-                         ? held_as[i] : HD_NONE);
-        err = hd_batch_row(&b);
-    }
-    return hd_batch_close(&b, err);
-}
-
 /* What an object that dominates many objects holds, grouped as suspects
  * reads it (by type, and by label with items and keys as "[*]"): grouping
  * a list's 1.2 M items at query time took 1.6 s on a 40 M heap.  Smaller
@@ -460,9 +419,7 @@ type_objects(const hd_heap *h)
     return map;
 }
 
-#define EDGES_SUFFIX "-edges" /* DB.tmp-PID-edges: edges.c's database */
-
-/* A load that was killed leaves DB.tmp-PID (and DB.tmp-PID-edges): the next load into DB removes
+/* A load that was killed leaves DB.tmp-PID: the next load into DB removes
  * those whose process is gone (a live one may be another load at work). */
 static void
 remove_stale_temps(const char *db_path)
@@ -491,7 +448,7 @@ remove_stale_temps(const char *db_path)
             strncmp(e->d_name + base_len, ".tmp-", 5) != 0)
             continue;
         long pid = strtol(e->d_name + base_len + 5, &end, 10);
-        if ((*end && strcmp(end, EDGES_SUFFIX)) || pid <= 0 ||
+        if (*end || pid <= 0 ||
             pid == (long)getpid())
             continue;
         if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
@@ -502,65 +459,28 @@ remove_stale_temps(const char *db_path)
     closedir(d);
 }
 
-/* The databases being written, for a signal handler to remove
- * (hd_load_temp): fixed buffers, readable at any moment. */
-static char current_temp[2][4096 + 32];
+/* The database being written, for a signal handler to remove
+ * (hd_load_temp): a fixed buffer, readable at any moment. */
+static char current_temp[4096 + 32];
 
 const char *
 hd_load_temp(int i)
 {
-    return i >= 0 && i < 2 && current_temp[i][0] ? current_temp[i] : NULL;
+    return i == 0 && current_temp[0] ? current_temp : NULL;
 }
 
-/* What the objects' rows were the last to need (the edges' thread reads
- * only edge_*; the tree, holds and roots rows type, size, dominators and
- * names): on the 2 M workload RSS went 420 -> 287 MB there. */
-static void
-drop_written(hd_heap *h, hd_analysis *a)
-{
-#define DROP(p) (free(p), (p) = NULL)
-    DROP(h->addr);
-    hd_col_free(&h->refcount);
-    hd_col_free(&h->length);
-    DROP(h->flags);
-    DROP(h->value_off);
-    DROP(h->value_n);
-    DROP(h->traceback);
-    DROP(h->val_data);
-    DROP(a->external);
-    DROP(a->bfs.depth);
-    DROP(a->bfs.parent);
-    DROP(a->cycles.scc);
-    DROP(a->sigs.path);
-#undef DROP
-}
-
-/* The rows: the edges on a second thread (edges.c), the rest here.  The
- * labels are all the edges' payloads were for: freed once they are found
- * (10 M objects: 123 MB back before the rows). */
+/* The rows of every table but objects and edges (bulk.c's), in one
+ * transaction. */
 static int
-write_rows(sqlite3 *db, hd_heap *heap, hd_analysis *a,
-           hd_edges_job *edges, hd_label_ids *labels, const uint32_t *type_obj,
-           uint32_t *held_as, hd_load_stats *stats)
+write_rows(sqlite3 *db, const hd_heap *h, hd_analysis *a,
+           hd_label_ids *labels, const uint32_t *type_obj,
+           const uint32_t *held_as, hd_load_stats *stats)
 {
-    const hd_heap *h = heap;
     int err;
-    uint32_t *edge_label = malloc(((size_t)h->n_edges + 1) * sizeof(uint32_t));
-    if (edge_label == NULL)
-        return hd_error_set(HD_ENOMEM, "out of memory (labels)");
-    edges->edge_label = edge_label;
-    if ((err = hd_labels_of_edges(h, a->dom.idom, labels, edge_label,
-                                  held_as)) < 0)
-        goto done;
-    hd_col_free(&heap->edge_payload);
-    if ((err = hd_edges_start(edges)) < 0)
-        goto done;
     if ((err = hd_sql_exec(db, "BEGIN", "begin")) < 0 ||
         (err = write_meta(db, h, a, stats)) < 0 ||
         (err = write_memory(db, h, stats)) < 0 ||
         (err = write_types(db, h, &a->sets, type_obj)) < 0 ||
-        (err = write_objects(db, h, a, held_as)) < 0 ||
-        (drop_written(heap, a), 0) ||
         (err = write_holds(db, h, &a->dom, held_as, labels)) < 0 ||
         (err = write_cycles(db, &a->cycles)) < 0 ||
         (err = write_paths(db, &a->sigs, labels)) < 0 ||
@@ -569,18 +489,9 @@ write_rows(sqlite3 *db, hd_heap *heap, hd_analysis *a,
         (err = write_waste(db, &a->waste)) < 0 ||
         (err = hd_tree_rows_write(db, h, a, held_as, labels,
                                   (int64_t)stats->total_size)) < 0 ||
-        (err = write_roots_tracebacks(db, h)) < 0 ||
-        (err = hd_sql_exec(db, "COMMIT", "commit")) < 0)
-        goto done;
-done:
-    /* the edges' thread reads the heap and edge_label until its rows are in */
-    if (err < 0)
-        hd_edges_discard(edges); /* this error is the one to tell */
-    else
-        err = hd_edges_rows_wait(edges);
-    edges->edge_label = NULL;
-    free(edge_label);
-    return err;
+        (err = write_roots_tracebacks(db, h)) < 0)
+        return err;
+    return hd_sql_exec(db, "COMMIT", "commit");
 }
 
 int
@@ -590,9 +501,8 @@ hd_store__write(hd_heap **heap, hd_analysis *a, const char *db_path,
     const hd_heap *h = *heap;
     sqlite3 *db = NULL;
     char *tmp = NULL, *schema = NULL;
-    uint32_t *type_obj = NULL, *held_as = NULL;
+    uint32_t *type_obj = NULL, *held_as = NULL, *edge_label = NULL;
     hd_label_ids labels = {0};
-    hd_edges_job edges = {0};
     const char *post;
     size_t n = strlen(db_path);
     double t0;
@@ -604,7 +514,8 @@ hd_store__write(hd_heap **heap, hd_analysis *a, const char *db_path,
         held_as[i] = HD_NONE;
     if ((tmp = malloc(n + 32)) == NULL ||
         (schema = strdup(hd_schema_sql)) == NULL ||
-        (type_obj = type_objects(h)) == NULL) {
+        (type_obj = type_objects(h)) == NULL ||
+        (edge_label = malloc(((size_t)h->n_edges + 1) * sizeof(uint32_t))) == NULL) {
         err = hd_error_set(HD_ENOMEM, "out of memory");
         goto done;
     }
@@ -613,37 +524,41 @@ hd_store__write(hd_heap **heap, hd_analysis *a, const char *db_path,
         schema[post - schema] = 0;
     remove_stale_temps(db_path);
     snprintf(tmp, n + 32, "%s.tmp-%d", db_path, (int)getpid());
-    snprintf(edges.path, sizeof(edges.path), "%s" EDGES_SUFFIX, tmp);
-    snprintf(current_temp[0], sizeof(current_temp[0]), "%s", tmp);
-    snprintf(current_temp[1], sizeof(current_temp[1]), "%s", edges.path);
-    edges.h = h;
-    edges.schema = schema;
-    edges.index_sql = post ? hd_schema_sql + (post - schema) : "";
-    edges.mode = mode;
+    snprintf(current_temp, sizeof(current_temp), "%s", tmp);
     if ((err = hd_sql_create(&db, tmp, mode, schema)) < 0)
         goto done;
     t0 = hd__now();
-    if ((err = write_rows(db, *heap, a, &edges, &labels, type_obj, held_as,
-                          stats)) < 0)
+    /* the labels are all the edges' payloads were for: freed once they are
+     * found (10 M objects: 123 MB back) */
+    if ((err = hd_labels_of_edges(h, a->dom.idom, &labels, edge_label,
+                                  held_as)) < 0)
+        goto done;
+    hd_col_free(&(*heap)->edge_payload);
+    /* every index while the tables are empty (bulk.c writes those on
+     * objects and edges with them; the others are small); the objects'
+     * and edges' rows first, so that most of their columns are freed
+     * before the other tables' rows (the tree's grouping wants room) */
+    if ((post && (err = hd_sql_exec(db, hd_schema_sql + (post - schema),
+                                    "indexes")) < 0) ||
+        (err = hd_bulk_write(tmp, &db, *heap, a, &held_as, &edge_label,
+                             HD_BULK_TABLES)) < 0 ||
+        (err = write_rows(db, h, a, &labels, type_obj, held_as, stats)) < 0 ||
+        (hd_label_ids_free(&labels), 0) ||
+        (err = hd_bulk_write(tmp, &db, *heap, a, &held_as, &edge_label,
+                             HD_BULK_INDEXES)) < 0)
         goto done;
     stats->seconds_store = hd__now() - t0;
-    /* the indexes are built from the databases alone */
     free(type_obj);
     type_obj = NULL;
     free(held_as);
     held_as = NULL;
+    free(edge_label);
+    edge_label = NULL;
     hd_label_ids_free(&labels);
     hd_heap__free(*heap);
     *heap = NULL;
     hd_analysis__free(a);
     t0 = hd__now();
-    /* the objects' indexes here while edges_dst is finished over there (and
-     * edges_dst here on the still empty table, for the copy to fill) */
-    if ((err = hd_sql_exec(db, HD_INDEX_PRAGMAS, "pragmas")) < 0 ||
-        (post && (err = hd_sql_exec(db, edges.index_sql, "indexes")) < 0) ||
-        (err = hd_edges_wait(&edges)) < 0 ||
-        (err = hd_edges_move(&edges, &db, tmp)) < 0)
-        goto done;
     /* Statistics from a sample of each index: without them the planner
      * reads "src = ? AND dst = ?" through the primary key and walks all of
      * a million-item dict's edges for one label. */
@@ -667,16 +582,16 @@ hd_store__write(hd_heap **heap, hd_analysis *a, const char *db_path,
         err = hd_error_set(HD_EIO, "cannot rename %s to %s: %s", tmp, db_path,
                            strerror(errno));
 done:
-    hd_edges_discard(&edges);
     if (db)
         sqlite3_close(db);
     if (err < 0 && tmp)
         unlink(tmp);
-    current_temp[0][0] = current_temp[1][0] = 0;
+    current_temp[0] = 0;
     free(tmp);
     free(schema);
     free(type_obj);
     free(held_as);
+    free(edge_label);
     hd_label_ids_free(&labels);
     return err;
 }

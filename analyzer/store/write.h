@@ -2,9 +2,9 @@
  *
  * store/write.h: what the store's writers share, inside store/ only:
  * SQL helpers and batched inserts (rows.c), label texts stored once
- * (labels.c), the grouped dominator tree (tree.c), and the edges written
- * on a second core into a database of their own, then moved into the real
- * one (edges.c).
+ * (labels.c), the grouped dominator tree (tree.c), and the b-trees of
+ * the objects, the edges and their indexes written as pages (bulk.c makes
+ * their entries, btree.c the pages).
  */
 #ifndef HEAPDIG_STORE_WRITE_H
 #define HEAPDIG_STORE_WRITE_H
@@ -13,7 +13,6 @@
 #include "heap/heap.h"
 #include "base/base.h"
 
-#include <pthread.h>
 #include <sqlite3.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -25,14 +24,6 @@ int hd_sql_exec(sqlite3 *db, const char *sql, const char *what);
 int hd_sql_prepare(sqlite3 *db, sqlite3_stmt **st, const char *sql);
 /* Steps a statement that returns no rows, and resets it. */
 int hd_sql_step(sqlite3 *db, sqlite3_stmt *st, const char *what);
-
-/* For the index sorts, once the heap is freed: sorted runs of cache size,
- * in temporary files, merged on both cores, so that the index phase holds
- * a few hundred MB rather than the whole database (10 M objects: 1.25 GB
- * -> 0.27 GB, no slower).  16 MiB, not 64: each connection's sorter holds
- * a few runs at once, and at 64 the index phase was the peak of a 2 M
- * load (390 -> 314 MiB; objects_idom at 10 M built as fast). */
-#define HD_INDEX_PRAGMAS "PRAGMA cache_size=-16384; PRAGMA temp_store=FILE"
 
 /* A database file opened for a bulk load: no journal, no syncs (flags:
  * SQLITE_OPEN_CREATE or 0). */
@@ -104,32 +95,11 @@ int hd_tree_rows_write(sqlite3 *db, const hd_heap *h, const hd_analysis *a,
                        const uint32_t *held_as, const hd_label_ids *li,
                        int64_t total);
 
-/* ---- graft.c ---------------------------------------------------------------- */
-
-/* A b-tree's root page in the source file, and the root of an empty table
- * or index of the same kind in the destination that takes its place. */
-typedef struct hd_graft_tree {
-    uint32_t from, to;
-    int pack; /* an index b-tree rebuilt with full pages, if it can be */
-} hd_graft_tree;
+/* ---- btree.c ---------------------------------------------------------------- */
 
 /* Where SQLite keeps its lock bytes (its PENDING_BYTE): the page holding it
  * is never used. */
 #define HD_SQLITE_PENDING_BYTE 0x40000000u
-
-#define HD_GRAFT_MAX 8
-
-/* Moves n (<= HD_GRAFT_MAX) b-trees of the database file `from` into the file `to`
- * by copying their pages (their roots to the given empty roots, the rest
- * after to's last page); neither file open in SQLite, both with the same
- * page size, rollback-journal, no auto_vacuum.  Checks every root before
- * writing; a source that breaks the file format is an error naming the page
- * and byte. */
-int hd_btree_graft(const char *from, const char *to,
-                   const hd_graft_tree *trees, size_t n,
-                   uint64_t pending_byte);
-
-/* ---- btree.c ---------------------------------------------------------------- */
 
 /* A value of an SQLite record. */
 enum { HD_V_NULL, HD_V_INT, HD_V_TEXT };
@@ -144,7 +114,8 @@ typedef struct hd_value {
  * either way. */
 size_t hd__record(unsigned char *buf, size_t cap, const hd_value *v, int n);
 
-/* A b-tree's entries in key order, made on demand (read twice): entry i's
+/* A b-tree's entries in key order, made on demand (asked for in order,
+ * 0 to n - 1, twice; one may be asked again at once): entry i's
  * record into buf if it has room (cap bytes), its length returned either
  * way; a table b-tree's (rowid keys, ascending) rowid into *rowid.  An
  * index b-tree's records are its key columns, then the table's key. */
@@ -170,49 +141,20 @@ typedef struct hd_btree_fill_tree {
 int hd_btree_fill(const char *path, const hd_btree_fill_tree *trees,
                   size_t n, uint64_t pending_byte);
 
-/* ---- edges.c ---------------------------------------------------------------
- *
- * SQLite has one writer per database, and the edges are most of the rows
- * and of the index work: they go into a database of their own on a second
- * thread (rows, then the edges_dst index) while the main one takes the
- * objects and their indexes; then both b-trees' pages are copied over
- * (graft.c: 10 M objects, SQLite's own transfer of the rows took 5.3 s). */
-typedef struct hd_edges_job {
-    const hd_heap *h;
-    const uint32_t *edge_label;
-    const char *schema;    /* the pre-load schema */
-    const char *index_sql; /* the post-load statements */
-    char path[4096 + 32];
-    mode_t mode;
-    sqlite3 *db;
-    pthread_t thread;
-    int sync;    /* lock and cond are set up (the main thread's) */
-    int running; /* the thread is to be joined (the main thread's) */
-    /* rows_done, cancelled, err and error while the thread runs (after
-     * the join, without it) */
-    pthread_mutex_t lock;
-    pthread_cond_t cond; /* rows_done was set */
-    int rows_done, cancelled;
-    int err;
-    hd_error error; /* the thread's, when err < 0 */
-} hd_edges_job;
+/* ---- bulk.c ---------------------------------------------------------------- */
 
-/* Starts writing the edges' rows into job->path (created with mode), then
- * their edges_dst index. */
-int hd_edges_start(hd_edges_job *job);
-/* Waits for the rows: then the heap and edge_label may go.  The thread's
- * error so far (the rows', or the index's if it has failed already), set on
- * this thread. */
-int hd_edges_rows_wait(hd_edges_job *job);
-/* Waits for the index too; the thread's error, set on this one. */
-int hd_edges_wait(hd_edges_job *job);
-/* Moves every b-tree on edges (the table, packed, and edges_dst) into *db,
- * the database at db_path (whose edges table is still empty and already
- * has the same indexes): closes both, grafts the b-trees' pages (graft.c),
- * reopens *db; removes the edges' file. */
-int hd_edges_move(hd_edges_job *job, sqlite3 **db, const char *db_path);
-/* After a failure (and at the end of hd_edges_move): stops the index if
- * it is running, joins, closes and removes the file. */
-void hd_edges_discard(hd_edges_job *job);
+/* The objects and edges tables and their indexes, empty in *db (the
+ * schema's, checked to be those written here), in two parts: the tables
+ * and edges_dst, then the other indexes (the other tables' rows go in
+ * between, once the objects' columns are freed).  *db is closed, the
+ * b-trees written (btree.c), the database at db_path opened again into
+ * *db.  held_as may be NULL; edge_label[e] 0 for none.  Frees each array
+ * of h and a once the trees that need it are written (what is left is for
+ * the caller to free), edge_label with the edges and held_as with
+ * objects_idom (set to NULL then). */
+enum { HD_BULK_TABLES, HD_BULK_INDEXES };
+int hd_bulk_write(const char *db_path, sqlite3 **db, hd_heap *h,
+                  hd_analysis *a, uint32_t **held_as, uint32_t **edge_label,
+                  int part);
 
 #endif /* HEAPDIG_STORE_WRITE_H */

@@ -410,22 +410,23 @@ def interrupted(cli, outdir):
     subprocess.check_call([sys.executable, "-c", code, big])
     for sig in (signal.SIGINT, signal.SIGTERM):
         target = os.path.join(outdir, "big-%d.db" % sig)
+        if os.path.exists(target):  # an earlier run's
+            os.unlink(target)
         p = subprocess.Popen([cli, "load", "-q", big, "-o", target],
                              stderr=subprocess.PIPE)
         tmp = "%s.tmp-%d" % (target, p.pid)
-        edges = tmp + "-edges"  # the edges' own database, a second thread's
         deadline = time.time() + 60
-        while not os.path.exists(edges) and p.poll() is None and \
+        while not os.path.exists(tmp) and p.poll() is None and \
                 time.time() < deadline:
-            time.sleep(0.005)
-        seen = os.path.exists(tmp) and os.path.exists(edges)
+            time.sleep(0.002)
+        seen = os.path.exists(tmp)  # the database is being written
         p.send_signal(sig)
         p.wait()
         p.stderr.close()
         check("%s during a load: it stops, no temporary database is left"
               % signal.Signals(sig).name,
               seen and p.returncode == -sig and not os.path.exists(tmp) and
-              not os.path.exists(edges) and not os.path.exists(target),
+              not os.path.exists(target),
               repr((seen, p.returncode, os.listdir(outdir))))
 
 

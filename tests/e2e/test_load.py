@@ -97,16 +97,13 @@ def databases_are_input(cli, outdir, db, dump):
     dead.wait()
     stale = "%s.tmp-%d" % (target, dead.pid)
     live = "%s.tmp-%d" % (target, os.getpid())
-    for p in (stale, stale + "-edges", live, live + "-edges"):
+    for p in (stale, live):
         shutil.copy(unfinished, p)
     rc, out, err = run(cli, "load", "-q", dump, "-o", target)
-    check("a dead load's temporary databases are removed by the next load",
-          rc == 0 and not os.path.exists(stale) and
-          not os.path.exists(stale + "-edges"), repr(os.listdir(outdir)))
-    check("... a live one's are left alone",
-          os.path.exists(live) and os.path.exists(live + "-edges"))
+    check("a dead load's temporary database is removed by the next load",
+          rc == 0 and not os.path.exists(stale), repr(os.listdir(outdir)))
+    check("... a live one's is left alone", os.path.exists(live))
     os.unlink(live)
-    os.unlink(live + "-edges")
 
 
 def many_classes(cli, outdir):
@@ -154,12 +151,10 @@ def peak_is_its_own(cli, outdir, dump):
 
 def full_disk(cli, outdir, dump, db):
     """A disk that fills during a load fails it: exit 1, says the disk is
-    full (SQLite's words; the system's are accepted too, for the graft of
-    the edges' pages), leaves no file (the database's or the edges'
-    thread's), never hangs.  Tmpfs mounts of a twentieth to all but a page of the database's
-    size, in a private mount namespace; SQLite's sort files go there too.
-    (Both threads share the disk, so the main thread's error is the one
-    told: file_size_limit shows the other thread's.)"""
+    full (SQLite's words, or the system's for the pages heapdig writes
+    itself), leaves no file, never hangs.  Tmpfs mounts of a twentieth to
+    all but a page of the database's size, in a private mount namespace;
+    SQLite's temporary files go there too."""
     import shutil
     if os.getuid() != 0 or not shutil.which("unshare"):
         print("     full disk not checked here: not root, or no unshare")
@@ -196,13 +191,12 @@ def full_disk(cli, outdir, dump, db):
 
 
 def file_size_limit(cli, outdir):
-    """Either thread's failure ends a load cleanly: a heap of far more
-    references than objects (the edges' database, written on a second
-    thread, outgrows the objects') under a file size limit, swept from
-    below the objects' database to above the edges'.  Each load exits 1
-    with SQLite's error (or the graft's, moving the edges' pages), leaves
-    no file, and the errors include the edges' thread's own and the main
-    thread's."""
+    """A load that outgrows a file size limit ends cleanly wherever it is:
+    in SQLite's part (the schema, the small tables' rows) or in the b-trees
+    written page by page (bulk.c).  A heap of far more references than
+    objects, the limit swept from a few pages to just below the whole
+    database: each load exits 1 with the writer's error (the page writer's
+    names the byte), leaves no file, and both writers are among them."""
     import resource
     import signal
     wide = [[None] * 20000 for _ in range(30)]  # 600,000 references
@@ -213,7 +207,7 @@ def file_size_limit(cli, outdir):
     r = subprocess.run([cli, "load", dump, "-o", whole], capture_output=True,
                        text=True)
     size = os.path.getsize(whole) if r.returncode == 0 else 0
-    if size:  # 600 k references: deep b-trees, grafted
+    if size:  # 600 k references: deep b-trees
         con = sqlite3.connect(whole)
         check("integrity_check of a 600 k-reference load",
               con.execute("PRAGMA integrity_check").fetchall() == [("ok",)])
@@ -225,8 +219,8 @@ def file_size_limit(cli, outdir):
             resource.setrlimit(resource.RLIMIT_FSIZE, (n, n))
         return set_limit
     seen, bad = set(), []
-    for k in range(1, 20):
-        n = size * k // 20
+    points = [65536 * 4] + [size * k // 20 for k in range(1, 20)]
+    for k, n in enumerate(points):
         out = os.path.join(outdir, "limited-%d.db" % k)
         r = subprocess.run([cli, "load", dump, "-o", out],
                            capture_output=True, text=True, timeout=120,
@@ -234,21 +228,21 @@ def file_size_limit(cli, outdir):
         left = [f for f in os.listdir(outdir)
                 if f.startswith("limited-%d.db" % k)]
         # each limit is below the database's size: every load must fail
-        for where in ("writing the references: SQLite: commit",
-                      "writing the references: SQLite: edges_dst",
-                      "load: SQLite: commit",
-                      "load: moving the references: cannot write"):
+        for where in ("load: SQLite: ",
+                      "load: writing the objects and references: cannot "
+                      "write"):
             if where in r.stderr:
                 seen.add(where)
         if r.returncode != 1 or not ("SQLite" in r.stderr or
                                      "too large" in r.stderr) or left or \
-                "malformed" in r.stderr:
+                "malformed" in r.stderr or \
+                ("cannot write" in r.stderr and "at byte" not in r.stderr):
             bad.append((n, r.returncode, r.stderr.strip(), left))
-    check("a file size limit at 19 points of a %d-byte load: each exits 1 "
-          "with the writer's error and leaves nothing, failing in the main "
-          "thread's rows, the edges' thread's rows and index, and the move "
-          "(%s)" % (size, "; ".join(sorted(seen))),
-          size > 0 and not bad and len(seen) == 4, repr(bad))
+    check("a file size limit at %d points of a %d-byte load: each exits 1 "
+          "with the writer's error and leaves nothing, failing in SQLite's "
+          "part and in the page writer's (%s)"
+          % (len(points), size, "; ".join(sorted(seen))),
+          size > 0 and not bad and len(seen) == 2, repr(bad))
 
 
 def main(cli, outdir):
@@ -277,7 +271,7 @@ def main(cli, outdir):
           stats["objects"])
     check("refs rows", q("SELECT count(*) FROM refs")[0][0] ==
           stats["references"])
-    # the edges' b-trees are grafted in page by page (store/graft.c)
+    # the objects' and edges' b-trees are written page by page (store/bulk.c)
     check("SQLite's integrity_check passes",
           q("PRAGMA integrity_check") == [("ok",)],
           repr(q("PRAGMA integrity_check")[:5]))
