@@ -542,12 +542,14 @@ hd_store__write(hd_heap **heap, hd_analysis *a, const char *db_path,
                                     "indexes")) < 0) ||
         (err = hd_bulk_write(tmp, &db, *heap, a, &held_as, &edge_label,
                              HD_BULK_TABLES)) < 0 ||
-        (err = write_rows(db, h, a, &labels, type_obj, held_as, stats)) < 0 ||
-        (hd_label_ids_free(&labels), 0) ||
-        (err = hd_bulk_write(tmp, &db, *heap, a, &held_as, &edge_label,
-                             HD_BULK_INDEXES)) < 0)
+        (err = write_rows(db, h, a, &labels, type_obj, held_as, stats)) < 0)
         goto done;
     stats->seconds_store = hd__now() - t0;
+    t0 = hd__now();
+    hd_label_ids_free(&labels);
+    if ((err = hd_bulk_write(tmp, &db, *heap, a, &held_as, &edge_label,
+                             HD_BULK_INDEXES)) < 0)
+        goto done;
     free(type_obj);
     type_obj = NULL;
     free(held_as);
@@ -558,7 +560,6 @@ hd_store__write(hd_heap **heap, hd_analysis *a, const char *db_path,
     hd_heap__free(*heap);
     *heap = NULL;
     hd_analysis__free(a);
-    t0 = hd__now();
     /* Statistics from a sample of each index: without them the planner
      * reads "src = ? AND dst = ?" through the primary key and walks all of
      * a million-item dict's edges for one label. */

@@ -74,8 +74,9 @@ typedef struct hd_load_stats {
     uint64_t peak_rss;      /**< bytes, after the whole load */
     uint64_t addr_longest_probe; /**< the address map's worst probe: stays
                                       small whatever addresses a dump holds */
-    double seconds_store;   /**< SQLite inserts */
-    double seconds_index;   /**< SQLite indexes */
+    double seconds_store;   /**< every table's rows, and edges_dst */
+    double seconds_index;   /**< the other indexes on objects, and the
+                                 query planner's statistics */
 } hd_load_stats;
 
 /** The i-th temporary file a load is writing now (i = 0, 1, ...), or NULL
