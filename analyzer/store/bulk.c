@@ -65,23 +65,28 @@ collapse(const char *in, char *out, size_t cap)
     out[n] = 0;
 }
 
-/* A table's columns, in order, and its key: as written here. */
+/* A table's columns, in order, their types (INTEGER, but text_col TEXT:
+ * the affinity SQLite would have converted values by) and its key: as
+ * written here. */
 static int
 check_table(sqlite3 *db, const char *table, const char *const *cols, int n,
-            int pk_cols)
+            int pk_cols, const char *text_col)
 {
     sqlite3_stmt *st = NULL;
     char sql[128];
     int err, i = 0, rc, ok = 1;
-    snprintf(sql, sizeof(sql), "SELECT name, pk FROM pragma_table_info('%s') "
-             "ORDER BY cid", table);
+    snprintf(sql, sizeof(sql), "SELECT name, pk, upper(type) FROM "
+             "pragma_table_info('%s') ORDER BY cid", table);
     if ((err = hd_sql_prepare(db, &st, sql)) < 0)
         return err;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *name = (const char *)sqlite3_column_text(st, 0);
+        const char *type = (const char *)sqlite3_column_text(st, 2);
         int pk = sqlite3_column_int(st, 1);
-        ok = ok && i < n && name && strcmp(name, cols[i]) == 0 &&
-             pk == (i < pk_cols ? i + 1 : 0);
+        ok = ok && i < n && name && type && strcmp(name, cols[i]) == 0 &&
+             pk == (i < pk_cols ? i + 1 : 0) &&
+             strcmp(type, text_col && strcmp(name, text_col) == 0
+                              ? "TEXT" : "INTEGER") == 0;
         i++;
     }
     sqlite3_finalize(st);
@@ -89,7 +94,8 @@ check_table(sqlite3 *db, const char *table, const char *const *cols, int n,
         return hd_sql_error(db, table);
     if (!ok || i != n)
         return hd_error_set(HD_EINVAL, "the schema's %s table is not the one "
-                            "heapdig writes (its columns or key differ)", table);
+                            "heapdig writes (its columns, their types or its "
+                            "key differ)", table);
     return 0;
 }
 
@@ -100,8 +106,10 @@ find_trees(sqlite3 *db, uint32_t *root)
 {
     sqlite3_stmt *st = NULL;
     int err, rc;
-    if ((err = check_table(db, "objects", object_columns, OBJECT_COLUMNS, 1)) < 0 ||
-        (err = check_table(db, "edges", edge_columns, EDGE_COLUMNS, 2)) < 0)
+    if ((err = check_table(db, "objects", object_columns, OBJECT_COLUMNS, 1,
+                           "value")) < 0 ||
+        (err = check_table(db, "edges", edge_columns, EDGE_COLUMNS, 2,
+                           NULL)) < 0)
         return err;
     memset(root, 0, N_TREES * sizeof(*root));
     if ((err = hd_sql_prepare(db, &st, "SELECT name, type, coalesce(sql, ''), "
@@ -455,12 +463,16 @@ by_referent(hd_bulk *b)
         b->in_start[h->edge_dst[e] + 1]++;
     for (uint64_t o = 0; o < n; o++)
         b->in_start[o + 1] += b->in_start[o];
-    for (uint64_t o = 0; o < n; o++)
+    for (uint64_t o = 0; o < n; o++) {
+        if (h->edge_start[o + 1] - h->edge_start[o] > UINT32_MAX)
+            return hd_error_set(HD_EINVAL, "object #%llu: more than 2^32 "
+                                "references", (unsigned long long)o);
         for (uint64_t e = h->edge_start[o]; e < h->edge_start[o + 1]; e++) {
             uint64_t at = b->in_start[h->edge_dst[e]]++;
             b->in_src[at] = (uint32_t)o;
             b->in_seq[at] = (uint32_t)(e - h->edge_start[o]);
         }
+    }
     /* back to starts: each end moved by its count */
     for (uint64_t o = n; o > 0; o--)
         b->in_start[o] = b->in_start[o - 1];

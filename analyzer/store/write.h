@@ -137,7 +137,8 @@ typedef struct hd_btree_fill_tree {
  * path (not open in SQLite; rollback journal, no auto_vacuum, schema
  * format 4, UTF-8) as full pages after the file's last one, SQLite's
  * lock-byte page (at pending_byte) skipped.  Every root is checked before
- * anything is written. */
+ * anything is written; after a later failure the file is half-written (the
+ * caller removes it). */
 int hd_btree_fill(const char *path, const hd_btree_fill_tree *trees,
                   size_t n, uint64_t pending_byte);
 

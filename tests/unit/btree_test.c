@@ -543,6 +543,10 @@ test_btree__bulk_refuses_other_schemas(void)
         {"DROP INDEX objects_idom; CREATE INDEX objects_idom ON objects(idom, retained)",
          "index objects_idom is not one"},
         {"ALTER TABLE objects ADD COLUMN extra INTEGER", "objects table is not the one"},
+        {"DROP TABLE edges; CREATE TABLE edges (src INTEGER NOT NULL, seq INTEGER "
+         "NOT NULL, dst INTEGER NOT NULL, weak INTEGER NOT NULL, label TEXT, "
+         "PRIMARY KEY (src, seq)) WITHOUT ROWID; CREATE INDEX edges_dst ON "
+         "edges(dst, src)", "edges table is not the one"},
         {"DROP INDEX edges_dst", "the schema has no edges_dst"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
