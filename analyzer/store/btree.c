@@ -123,9 +123,6 @@ next_page(const db_file *to, uint32_t *next, uint32_t *page)
     return 0;
 }
 
-
-#define DEPTH 20
-
 /* ---- Records ----------------------------------------------------------------- */
 
 static int
@@ -221,6 +218,8 @@ hd__record(unsigned char *buf, size_t cap, const hd_value *v, int n)
 
 /* ---- Planning and writing -------------------------------------------------- */
 
+#define DEPTH 20
+
 typedef struct level {
     uint8_t *up;    /* [m]: index: item i goes up; table leaves: row i starts a leaf */
     uint16_t *len;  /* [m]: its cell's length (interior: without the child) */
@@ -285,15 +284,19 @@ local_of(const builder *b, uint64_t n)
 }
 
 /* Entry i's record into b->rec + HEADROOM (room before it for its cell's
- * payload size), its length into *n. */
+ * payload size) when writing, its length alone when planning; the length
+ * into *n. */
 #define HEADROOM 9
 
 static int
 entry(builder *b, uint64_t i, uint64_t *n)
 {
-    size_t len = b->src->entry(b->src->ctx, i, b->rec + HEADROOM,
-                               b->cap - HEADROOM, &b->rowid);
-    if (len > b->cap - HEADROOM) {
+    size_t len;
+    if (!b->writing) {
+        len = b->src->entry(b->src->ctx, i, NULL, 0, &b->rowid);
+    } else if ((len = b->src->entry(b->src->ctx, i, b->rec + HEADROOM,
+                                    b->cap - HEADROOM, &b->rowid)) >
+               b->cap - HEADROOM) {
         unsigned char *r = realloc(b->rec, len + HEADROOM);
         if (r == NULL)
             return hd_error_set(HD_ENOMEM, "out of memory (%s)", b->src->name);
@@ -418,11 +421,11 @@ pass(builder *b)
         uint64_t n = 0;
         if ((err = entry(b, i, &n)) < 0)
             return err;
-        uint32_t len = b->table ? (uint32_t)(varint_len(n) +
-                                             varint_len((uint64_t)b->rowid) +
-                                             local_of(b, n) +
-                                             (local_of(b, n) < n ? 4 : 0))
-                                : (uint32_t)(varint_len(n) + n);
+        uint32_t local = b->table ? local_of(b, n) : (uint32_t)n;
+        uint32_t len = (uint32_t)varint_len(n) + local +
+                       (b->table ? (uint32_t)varint_len((uint64_t)b->rowid) +
+                                       (local < n ? 4 : 0)
+                                 : 0);
         if (!b->writing) {
             L->len[i] = (uint16_t)len;
             if (b->table)
@@ -452,12 +455,32 @@ pass(builder *b)
     return 0;
 }
 
+/* Level k's pages (n_up items marked up, plus one) and the level above's
+ * items: the separators' cell lengths, which for table leaves are the
+ * last rowid before each new leaf. */
+static int
+lift(builder *b, int k, uint64_t n_up)
+{
+    level *L = &b->lv[k], *U = &b->lv[k + 1];
+    int leaves = b->table && k == 0;
+    L->pages = n_up + 1;
+    if (n_up == 0)
+        return 0;
+    U->m = n_up;
+    if ((U->len = malloc(n_up * sizeof(*U->len))) == NULL)
+        return hd_error_set(HD_ENOMEM, "out of memory (%s)", b->src->name);
+    for (uint64_t i = 0, j = 0; i < L->m; i++)
+        if (L->up[i])
+            U->len[j++] = leaves ? b->rowid_len[i - 1] : L->len[i];
+    return 0;
+}
+
 /* Table leaves: greedily full; a row that does not fit starts the next
  * leaf, and the last rowid before it goes up. */
 static int
 plan_leaves(builder *b)
 {
-    level *L = &b->lv[0], *U = &b->lv[1];
+    level *L = &b->lv[0];
     uint32_t room = page_room(b, 0), used = 0;
     uint64_t n_up = 0;
     for (uint64_t i = 0; i < L->m; i++) {
@@ -469,16 +492,7 @@ plan_leaves(builder *b)
         }
         used += c;
     }
-    L->pages = n_up + 1;
-    if (n_up == 0)
-        return 0;
-    U->m = n_up;
-    if ((U->len = malloc(n_up * sizeof(*U->len))) == NULL)
-        return hd_error_set(HD_ENOMEM, "out of memory (%s)", b->src->name);
-    for (uint64_t i = 1, j = 0; i < L->m; i++)
-        if (L->up[i])
-            U->len[j++] = b->rowid_len[i - 1];
-    return 0;
+    return lift(b, 0, n_up);
 }
 
 /* Which items of level k go up (index leaves and every interior level), so
@@ -487,7 +501,7 @@ plan_leaves(builder *b)
 static int
 plan_level(builder *b, int k)
 {
-    level *L = &b->lv[k], *U = &b->lv[k + 1];
+    level *L = &b->lv[k];
     uint32_t room = page_room(b, k), used = 0, cells = 0, prev_cells = 0;
     uint64_t last_up = UINT64_MAX, n_up = 0;
     for (uint64_t i = 0; i < L->m; i++) {
@@ -515,16 +529,7 @@ plan_level(builder *b, int k)
         L->up[last_up] = 0;
         L->up[last_up - 1] = 1;
     }
-    L->pages = n_up + 1;
-    if (n_up == 0)
-        return 0;
-    U->m = n_up;
-    if ((U->len = malloc(n_up * sizeof(*U->len))) == NULL)
-        return hd_error_set(HD_ENOMEM, "out of memory (%s)", b->src->name);
-    for (uint64_t i = 0, j = 0; i < L->m; i++)
-        if (L->up[i])
-            U->len[j++] = L->len[i];
-    return 0;
+    return lift(b, k, n_up);
 }
 
 /* The b-tree of src's entries into `to`, its root at root (an empty leaf

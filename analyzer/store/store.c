@@ -448,8 +448,7 @@ remove_stale_temps(const char *db_path)
             strncmp(e->d_name + base_len, ".tmp-", 5) != 0)
             continue;
         long pid = strtol(e->d_name + base_len + 5, &end, 10);
-        if (*end || pid <= 0 ||
-            pid == (long)getpid())
+        if (*end || pid <= 0 || pid == (long)getpid())
             continue;
         if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
             continue; /* alive, or not ours to judge */
