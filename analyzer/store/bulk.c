@@ -6,7 +6,9 @@
  * then CREATE INDEX sorting each index in temporary files) a 10 M-object
  * heap's took 20 s of a 31 s load.  Each index's order comes from a
  * counting sort (by dominator, cycle, referent) or a radix sort (by
- * address), made just before its tree is written and freed after.
+ * address), made just before its tree is written and freed after; the
+ * two slowest (by address, by dominator) are made on a second thread while
+ * SQLite writes the small tables (hd_bulk_orders_start).
  *
  * The entries must be what SQLite would have stored for the schema's
  * tables and indexes, so the schema is checked first: each table's columns
@@ -16,6 +18,7 @@
  */
 #include "store/write.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -364,7 +367,9 @@ done:
     return err;
 }
 
-static hd_bulk *sorting; /* qsort's comparison has no context argument */
+/* qsort's comparison has no context argument; one for each thread (the
+ * orders' thread sorts while the load's may too) */
+static _Thread_local hd_bulk *sorting;
 
 /* Children of one dominator as objects_idom orders them. */
 static int
@@ -492,6 +497,83 @@ orders_free(hd_bulk *b)
     b->in_src = b->in_seq = NULL;
 }
 
+/* ---- Orders made beside SQLite ----------------------------------------------- */
+
+/* objects_address's and objects_idom's orders, made on a thread of their
+ * own: they read only addr, type, size, held_as and the dominators, which
+ * nothing changes until those trees are written. */
+struct hd_bulk_orders {
+    hd_bulk b;
+    pthread_t thread;
+    int joined;
+    uint32_t *by_address, *by_idom;
+    uint64_t n_idom;
+    int err;
+    hd_error why;
+};
+
+static void *
+make_orders(void *arg)
+{
+    hd_bulk_orders *o = arg;
+    hd_bulk *b = &o->b;
+    if ((o->err = by_address(b)) == 0) {
+        o->by_address = b->order;
+        b->order = NULL;
+        if ((o->err = by_key(b, b->h->n_objects + 1, idom_key, cmp_idom,
+                             &o->n_idom)) == 0) {
+            o->by_idom = b->order;
+            b->order = NULL;
+        }
+    }
+    if (o->err < 0)
+        o->why = *hd_error_last();
+    free(b->order);
+    b->order = NULL;
+    return NULL;
+}
+
+hd_bulk_orders *
+hd_bulk_orders_start(hd_heap *h, hd_analysis *a, uint32_t *held_as)
+{
+    hd_bulk_orders *o = calloc(1, sizeof(*o));
+    if (o == NULL) {
+        no_memory();
+        return NULL;
+    }
+    o->b.h = h;
+    o->b.a = a;
+    o->b.held_as = held_as;
+    if (pthread_create(&o->thread, NULL, make_orders, o) != 0) {
+        make_orders(o); /* no second thread: made here, before the tables */
+        o->joined = 1;
+    }
+    return o;
+}
+
+/* Waits for the orders; < 0 (the thread's error, set again on this one)
+ * if they could not be made. */
+static int
+orders_join(hd_bulk_orders *o)
+{
+    if (!o->joined) {
+        pthread_join(o->thread, NULL);
+        o->joined = 1;
+    }
+    return o->err < 0 ? hd_error_set(o->err, "%s", o->why.message) : 0;
+}
+
+void
+hd_bulk_orders_free(hd_bulk_orders *o)
+{
+    if (o == NULL)
+        return;
+    orders_join(o);
+    free(o->by_address);
+    free(o->by_idom);
+    free(o);
+}
+
 /* ---- Writing ---------------------------------------------------------------- */
 
 /* What tree t was the last to need (10 M objects: the peak of a load was
@@ -539,7 +621,8 @@ drop_after(hd_bulk *b, int t)
 
 int
 hd_bulk_write(const char *db_path, sqlite3 **db, hd_heap *h, hd_analysis *a,
-              uint32_t **held_as, uint32_t **edge_label, int part)
+              uint32_t **held_as, uint32_t **edge_label, int part,
+              hd_bulk_orders *ready)
 {
     hd_bulk b = {h, a, *held_as, *edge_label, NULL, NULL, NULL, NULL, 0, NULL};
     int from = part == HD_BULK_TABLES ? 0 : T_ADDRESS,
@@ -571,11 +654,18 @@ hd_bulk_write(const char *db_path, sqlite3 **db, hd_heap *h, hd_analysis *a,
         case T_ADDRESS:
             tree.src.entry = key_entry;
             b.key = address_of;
-            err = by_address(&b);
+            if ((err = orders_join(ready)) == 0) {
+                b.order = ready->by_address;
+                ready->by_address = NULL;
+            }
             break;
         case T_IDOM:
             tree.src.entry = idom_entry;
-            err = by_key(&b, h->n_objects + 1, idom_key, cmp_idom, &tree.src.n);
+            if ((err = orders_join(ready)) == 0) {
+                b.order = ready->by_idom;
+                ready->by_idom = NULL;
+                tree.src.n = ready->n_idom;
+            }
             break;
         case T_SCC:
             tree.src.entry = key_entry;

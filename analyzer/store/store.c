@@ -502,6 +502,7 @@ hd_store__write(hd_heap **heap, hd_analysis *a, const char *db_path,
     char *tmp = NULL, *schema = NULL;
     uint32_t *type_obj = NULL, *held_as = NULL, *edge_label = NULL;
     hd_label_ids labels = {0};
+    hd_bulk_orders *orders = NULL;
     const char *post;
     size_t n = strlen(db_path);
     double t0;
@@ -540,14 +541,24 @@ hd_store__write(hd_heap **heap, hd_analysis *a, const char *db_path,
     if ((post && (err = hd_sql_exec(db, hd_schema_sql + (post - schema),
                                     "indexes")) < 0) ||
         (err = hd_bulk_write(tmp, &db, *heap, a, &held_as, &edge_label,
-                             HD_BULK_TABLES)) < 0 ||
-        (err = write_rows(db, h, a, &labels, type_obj, held_as, stats)) < 0)
+                             HD_BULK_TABLES, NULL)) < 0)
+        goto done;
+    /* the other core sorts for the second part meanwhile (10 M objects:
+     * ~1.7 s of the 2.1 s the small tables take) */
+    if ((orders = hd_bulk_orders_start(*heap, a, held_as)) == NULL) {
+        err = HD_ENOMEM;
+        goto done;
+    }
+    if ((err = write_rows(db, h, a, &labels, type_obj, held_as, stats)) < 0)
         goto done;
     stats->seconds_store = hd__now() - t0;
     t0 = hd__now();
     hd_label_ids_free(&labels);
-    if ((err = hd_bulk_write(tmp, &db, *heap, a, &held_as, &edge_label,
-                             HD_BULK_INDEXES)) < 0)
+    err = hd_bulk_write(tmp, &db, *heap, a, &held_as, &edge_label,
+                        HD_BULK_INDEXES, orders);
+    hd_bulk_orders_free(orders);
+    orders = NULL;
+    if (err < 0)
         goto done;
     free(type_obj);
     type_obj = NULL;
@@ -582,6 +593,7 @@ hd_store__write(hd_heap **heap, hd_analysis *a, const char *db_path,
         err = hd_error_set(HD_EIO, "cannot rename %s to %s: %s", tmp, db_path,
                            strerror(errno));
 done:
+    hd_bulk_orders_free(orders); /* before anything it reads is freed */
     if (db)
         sqlite3_close(db);
     if (err < 0 && tmp)

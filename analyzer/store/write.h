@@ -152,10 +152,22 @@ int hd_btree_fill(const char *path, const hd_btree_fill_tree *trees,
  * *db.  held_as may be NULL; edge_label[e] 0 for none.  Frees each array
  * of h and a once the trees that need it are written (what is left is for
  * the caller to free), edge_label with the edges and held_as with
- * objects_idom (set to NULL then). */
+ * objects_idom (set to NULL then).  ready: hd_bulk_orders_start's, for
+ * the second part (NULL for the first). */
 enum { HD_BULK_TABLES, HD_BULK_INDEXES };
+typedef struct hd_bulk_orders hd_bulk_orders;
 int hd_bulk_write(const char *db_path, sqlite3 **db, hd_heap *h,
                   hd_analysis *a, uint32_t **held_as, uint32_t **edge_label,
-                  int part);
+                  int part, hd_bulk_orders *ready);
+
+/* Starts making the second part's two slowest orders (by address, by
+ * dominator) on a thread, for hd_bulk_write(..., HD_BULK_INDEXES, ready):
+ * a load's other core sorts while SQLite writes the small tables.  h, a
+ * and held_as must stay as they are until that call (it joins the
+ * thread; without a thread, they are made here).  NULL: out of memory.
+ * hd_bulk_orders_free joins and frees, on every path. */
+hd_bulk_orders *hd_bulk_orders_start(hd_heap *h, hd_analysis *a,
+                                     uint32_t *held_as);
+void hd_bulk_orders_free(hd_bulk_orders *o);
 
 #endif /* HEAPDIG_STORE_WRITE_H */

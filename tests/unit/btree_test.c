@@ -560,7 +560,7 @@ test_btree__bulk_refuses_other_schemas(void)
         run(db, hd_schema_sql);
         run(db, cases[i].sql);
         int err = hd_bulk_write(fill_path, &db, h, &a, &held_as, &edge_label,
-                                HD_BULK_TABLES);
+                                HD_BULK_TABLES, NULL);
         if (cases[i].says == NULL) {
             CHECK_EQ(err, 0);
             CHECK(db != NULL); /* opened again */
