@@ -568,7 +568,9 @@ hd_bulk_orders_free(hd_bulk_orders *o)
 {
     if (o == NULL)
         return;
-    orders_join(o);
+    if (!o->joined) /* joined only: its error, if any, was said already or
+                     * would hide the one that stopped the load */
+        pthread_join(o->thread, NULL);
     free(o->by_address);
     free(o->by_idom);
     free(o);

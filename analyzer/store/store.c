@@ -544,7 +544,7 @@ hd_store__write(hd_heap **heap, hd_analysis *a, const char *db_path,
                              HD_BULK_TABLES, NULL)) < 0)
         goto done;
     /* the other core sorts for the second part meanwhile (10 M objects:
-     * ~1.7 s of the 2.1 s the small tables take) */
+     * the index phase 4.0 -> 2.8 s, the small tables no slower) */
     if ((orders = hd_bulk_orders_start(*heap, a, held_as)) == NULL) {
         err = HD_ENOMEM;
         goto done;

@@ -117,8 +117,9 @@ size_t hd__record(unsigned char *buf, size_t cap, const hd_value *v, int n);
 /* A b-tree's entries in key order, made on demand (asked for in order,
  * 0 to n - 1, twice; one may be asked again at once): entry i's
  * record into buf if it has room (cap bytes; buf NULL and cap 0 when only
- * the length is wanted), its length returned either way; a table b-tree's (rowid keys, ascending) rowid into *rowid.  An
- * index b-tree's records are its key columns, then the table's key. */
+ * the length is wanted), its length returned either way; a table b-tree's
+ * (rowid keys, ascending) rowid into *rowid.  An index b-tree's records
+ * are its key columns, then the table's key. */
 typedef struct hd_btree_source {
     const char *name; /* for errors */
     uint64_t n;
